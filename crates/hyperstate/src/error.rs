@@ -1,0 +1,132 @@
+//! The one error type of the core crate.
+//!
+//! Every fallible operation returns [`Error`]. Its variants say what went wrong in
+//! terms a caller can act on (a limit and its value, a malformed id, a backend that
+//! failed) and keep the underlying error as a `source`, never as a flattened string.
+//! The axum integration maps each variant to an HTTP status; see
+//! [`Error::is_client_error`].
+
+use std::error::Error as StdError;
+
+/// A boxed error from a backend (Redis, an object store, the file system, ...).
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in hyperstate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A page id or browser id was not in the expected format.
+    #[error("malformed {what}: {reason}")]
+    MalformedId {
+        /// Which kind of id (`"page id"`, `"browser id"`).
+        what: &'static str,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
+    /// A state key was empty, too long, or contained control characters.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The offending key, truncated to 64 characters.
+        key: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
+    /// A single serialized value is larger than the configured limit.
+    #[error("value of {size} bytes exceeds the limit of {limit} bytes")]
+    ValueTooLarge {
+        /// Size of the serialized value in bytes.
+        size: usize,
+        /// The configured maximum.
+        limit: usize,
+    },
+
+    /// Writing would give one scope instance (a page, a session view) more keys than allowed.
+    #[error("too many keys: the limit is {limit} per {scope}")]
+    TooManyKeys {
+        /// The scope kind (`"page"`, ...).
+        scope: &'static str,
+        /// The configured maximum.
+        limit: usize,
+    },
+
+    /// Writing would make one scope instance hold more bytes than allowed.
+    #[error("{scope} would hold {size} bytes, over the limit of {limit} bytes")]
+    ScopeTooLarge {
+        /// The scope kind (`"page"`, ...).
+        scope: &'static str,
+        /// The size the write would have produced.
+        size: usize,
+        /// The configured maximum.
+        limit: usize,
+    },
+
+    /// The backend's total memory budget is spent and nothing idle is left to evict.
+    #[error("state store is full ({limit} bytes) and no idle state can be evicted")]
+    StoreFull {
+        /// The configured total budget in bytes.
+        limit: usize,
+    },
+
+    /// A value could not be serialized to JSON, or stored JSON could not be read
+    /// back as the requested type.
+    #[error("value for key {key:?} could not be {direction} as JSON")]
+    Json {
+        /// The key involved.
+        key: String,
+        /// `"serialized"` or `"deserialized"`.
+        direction: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The backend failed (connection lost, I/O error, timeout, ...).
+    #[error("{backend} backend failed during {operation}")]
+    Backend {
+        /// The backend's name (`"memory"`, `"redis"`, ...).
+        backend: &'static str,
+        /// The operation that failed (`"get"`, `"put"`, ...).
+        operation: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The service is shutting down and no longer accepts work.
+    #[error("hyperstate is shutting down")]
+    ShuttingDown,
+}
+
+impl Error {
+    /// True when the error was caused by the caller's input (a 4xx in HTTP terms),
+    /// false when it is the server's or a backend's fault (a 5xx).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Error::MalformedId { .. }
+                | Error::InvalidKey { .. }
+                | Error::ValueTooLarge { .. }
+                | Error::TooManyKeys { .. }
+                | Error::ScopeTooLarge { .. }
+                | Error::Json { .. }
+        )
+    }
+
+    /// Wraps a backend's error.
+    pub fn backend(
+        backend: &'static str,
+        operation: &'static str,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Backend {
+            backend,
+            operation,
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Server-side UI state for server-rendered, hypermedia web apps.
+//!
+//! hyperstate gives an app three scopes of state, each with the lifetime a web
+//! developer actually wants:
+//!
+//! | scope | lives for | carried by | default backend |
+//! |---|---|---|---|
+//! | [page] | one tab's current page; a refresh starts afresh | `X-Page-Id` header | memory |
+//!
+//! This crate is the core: the model, the backend traits, the in-memory backends
+//! and the supervised background tasks. It has no web-framework dependency; the
+//! `hyperstate-axum` crate wires it into axum (a layer, extractors, page-id
+//! injection).
+//!
+//! # Values
+//!
+//! Values are typed through serde and stored as compact JSON, so what you read
+//! back is the same on every backend. Keys are non-empty strings without control
+//! characters. Every scope enforces [`Limits`]; breaking one is a typed [`Error`]
+//! and changes nothing.
+//!
+//! # Backends
+//!
+//! Each scope has an async, object-safe backend trait ([`page::PageStore`]) with a
+//! "Contract" section. Every backend passes the same conformance suite
+//! (`hyperstate-conformance`).
+
+mod error;
+mod id;
+mod limits;
+pub mod memory;
+pub mod page;
+mod supervisor;
+pub mod value;
+
+pub use error::{BoxError, Error, Result};
+pub use id::{BrowserId, PageId};
+pub use limits::Limits;
+pub use supervisor::Supervisor;

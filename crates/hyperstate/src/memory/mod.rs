@@ -1,0 +1,10 @@
+//! In-memory backends: the zero-setup default for one machine.
+//!
+//! [`MemoryPageStore`] keeps pages in process memory, bounded by a total byte
+//! budget; when the budget is spent, the least-recently-used *idle* pages are
+//! evicted first and counted.
+
+mod budget;
+mod page_store;
+
+pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};

@@ -1,0 +1,175 @@
+//! The typed, per-request handle on one page's state.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{PageKey, PageStore};
+use crate::value::{decode, encode, validate_key};
+use crate::{BrowserId, PageId, Result};
+
+/// What was known about a page when its handle was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PageStatus {
+    /// The id was issued by this very request (a full page load): no state yet.
+    Fresh,
+    /// The page has state; its TTL was just refreshed.
+    Live,
+    /// No state, and the id is younger than the TTL: nothing was written yet.
+    Unknown,
+    /// No state, and the id is older than the TTL: its state (if it ever had any)
+    /// has expired. Apps may choose to reload the page (`HX-Refresh: true`).
+    Expired,
+}
+
+/// One page's state, as seen by one request.
+///
+/// Obtained from the axum extractor (`hyperstate_axum::Page`) or [`Page::open`].
+/// Cheap to clone; clones address the same page. Every method is a single backend
+/// operation that also refreshes the page's TTL.
+///
+/// Values are typed through serde and stored as JSON: a value reads back exactly as
+/// it would from any backend.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> hyperstate::Result<()> {
+/// use std::sync::Arc;
+/// use hyperstate::{BrowserId, PageId, memory::MemoryPageStore, page::Page};
+///
+/// let store = Arc::new(MemoryPageStore::default());
+/// let page = Page::open(store, &BrowserId::generate(), PageId::generate()).await?;
+///
+/// let items: Vec<String> = page.get("cart", Vec::new()).await?;
+/// assert!(items.is_empty());
+/// let items = page
+///     .update("cart", Vec::<String>::new(), |mut items| {
+///         items.push("apple".into());
+///         items
+///     })
+///     .await?;
+/// assert_eq!(items, ["apple"]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Page {
+    id: PageId,
+    key: PageKey,
+    status: PageStatus,
+    store: Arc<dyn PageStore>,
+}
+
+impl fmt::Debug for Page {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Page")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("backend", &self.store.backend_name())
+            .finish()
+    }
+}
+
+impl Page {
+    /// Opens page `id` for `browser`: one backend round trip that refreshes the
+    /// TTL and learns whether the page has state.
+    pub async fn open(store: Arc<dyn PageStore>, browser: &BrowserId, id: PageId) -> Result<Page> {
+        let key = PageKey::derive(browser, &id);
+        let status = if store.touch(&key).await? {
+            PageStatus::Live
+        } else {
+            let age = SystemTime::now()
+                .duration_since(id.issued_at())
+                .unwrap_or_default();
+            if age > store.options().ttl {
+                PageStatus::Expired
+            } else {
+                PageStatus::Unknown
+            }
+        };
+        Ok(Page {
+            id,
+            key,
+            status,
+            store,
+        })
+    }
+
+    /// A handle on a page whose id was just issued: no backend round trip, since a
+    /// new id cannot have state.
+    pub fn fresh(store: Arc<dyn PageStore>, browser: &BrowserId, id: PageId) -> Page {
+        Page {
+            key: PageKey::derive(browser, &id),
+            id,
+            status: PageStatus::Fresh,
+            store,
+        }
+    }
+
+    /// The page id (what the browser sends back in `X-Page-Id`).
+    pub fn id(&self) -> PageId {
+        self.id
+    }
+
+    /// What was known about the page when the handle was opened.
+    pub fn status(&self) -> PageStatus {
+        self.status
+    }
+
+    /// The value under `key`, or `default` when there is none.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        validate_key(key, &self.store.options().limits)?;
+        match self.store.get(&self.key, key).await? {
+            Some(bytes) => decode(key, &bytes),
+            None => Ok(default),
+        }
+    }
+
+    /// Stores `value` under `key`.
+    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        let limits = &self.store.options().limits;
+        validate_key(key, limits)?;
+        let bytes = encode(key, value, limits)?;
+        self.store.put(&self.key, key, bytes).await
+    }
+
+    /// Atomically replaces the value under `key` (or `default`) with `f(value)` and
+    /// returns the new value. Concurrent updates of one key never lose a write.
+    ///
+    /// `f` may run more than once on distributed backends (after a conflict), so it
+    /// should only compute the new value.
+    pub async fn update<T, F>(&self, key: &str, default: T, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(T) -> T + Send,
+    {
+        let limits = self.store.options().limits;
+        validate_key(key, &limits)?;
+        // The default is encoded once so that retries can rebuild it without `T: Clone`,
+        // and so that it is JSON-normalized exactly like a stored value.
+        // (The block drops the typed default before the await, so `T` need not be `Send`.)
+        let default = {
+            let default = default;
+            encode(key, &default, &limits)?
+        };
+        let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
+            let value: T = decode(key, current.unwrap_or(&default))?;
+            encode(key, &f(value), &limits)
+        };
+        let bytes = self.store.update(&self.key, key, &mut apply).await?;
+        decode(key, &bytes)
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        validate_key(key, &self.store.options().limits)?;
+        self.store.delete(&self.key, key).await
+    }
+
+    /// Removes every key of the page.
+    pub async fn clear(&self) -> Result<()> {
+        self.store.clear(&self.key).await
+    }
+}
