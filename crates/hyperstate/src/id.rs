@@ -168,8 +168,17 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["", "short", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", &"a".repeat(31), "ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ"] {
-            assert!(matches!(PageId::parse(bad), Err(Error::MalformedId { .. })), "{bad:?}");
+        for bad in [
+            "",
+            "short",
+            "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+            &"a".repeat(31),
+            "ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ",
+        ] {
+            assert!(
+                matches!(PageId::parse(bad), Err(Error::MalformedId { .. })),
+                "{bad:?}"
+            );
         }
         assert!(BrowserId::parse("a b").is_err());
         assert!(BrowserId::parse(&"+".repeat(22)).is_err());

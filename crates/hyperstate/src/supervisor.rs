@@ -121,7 +121,11 @@ mod tests {
             }
         });
         tokio::time::sleep(Duration::from_millis(3500)).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 3, "runs at 1s (panics), 2s and 3s");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "runs at 1s (panics), 2s and 3s"
+        );
         supervisor.shutdown().await;
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 3, "no runs after shutdown");

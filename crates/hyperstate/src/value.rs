@@ -60,9 +60,18 @@ mod tests {
     fn keys_are_validated() {
         let limits = Limits::default().max_key_bytes(4);
         assert!(validate_key("cart", &limits).is_ok());
-        assert!(matches!(validate_key("", &limits), Err(Error::InvalidKey { .. })));
-        assert!(matches!(validate_key("carts", &limits), Err(Error::InvalidKey { .. })));
-        assert!(matches!(validate_key("a\nb", &limits), Err(Error::InvalidKey { .. })));
+        assert!(matches!(
+            validate_key("", &limits),
+            Err(Error::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            validate_key("carts", &limits),
+            Err(Error::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            validate_key("a\nb", &limits),
+            Err(Error::InvalidKey { .. })
+        ));
     }
 
     #[test]

@@ -297,7 +297,10 @@ impl Inner {
         drop(shard);
         self.retire_locked(&mut data);
         self.evictions.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(backend = "memory", "evicted an idle page to stay under the memory limit");
+        tracing::debug!(
+            backend = "memory",
+            "evicted an idle page to stay under the memory limit"
+        );
         true
     }
 
@@ -488,7 +491,9 @@ mod tests {
         let limit = 3 * (PAGE_OVERHEAD + ENTRY_OVERHEAD + 2);
         let store = MemoryPageStore::new(
             PageOptions::default(),
-            MemoryOptions::default().memory_limit(limit).min_idle(Duration::from_secs(1)),
+            MemoryOptions::default()
+                .memory_limit(limit)
+                .min_idle(Duration::from_secs(1)),
         );
         for n in 1..=3 {
             store.put(&key(n), "k", b"1".to_vec()).await.unwrap();
@@ -499,7 +504,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2)).await;
         store.put(&key(4), "k", b"1".to_vec()).await.unwrap();
         assert!(store.touch(&key(1)).await.unwrap());
-        assert!(!store.touch(&key(2)).await.unwrap(), "LRU page should be evicted");
+        assert!(
+            !store.touch(&key(2)).await.unwrap(),
+            "LRU page should be evicted"
+        );
         assert!(store.touch(&key(3)).await.unwrap());
         assert_eq!(store.stats().evictions, 1);
         assert!(store.stats().bytes_used <= limit);
@@ -510,7 +518,9 @@ mod tests {
         let limit = 2 * (PAGE_OVERHEAD + ENTRY_OVERHEAD + 2);
         let store = MemoryPageStore::new(
             PageOptions::default(),
-            MemoryOptions::default().memory_limit(limit).min_idle(Duration::from_secs(10)),
+            MemoryOptions::default()
+                .memory_limit(limit)
+                .min_idle(Duration::from_secs(10)),
         );
         store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
         store.put(&key(2), "k", b"1".to_vec()).await.unwrap();
