@@ -6,6 +6,7 @@
 //! | scope | lives for | carried by | default backend |
 //! |---|---|---|---|
 //! | [page] | one tab's current page; a refresh starts afresh | `X-Page-Id` header | memory |
+//! | [room] | a shared key (a chat room, a dashboard) while anyone is attached, then an idle TTL | the app's route (`/rooms/{name}`) | memory |
 //!
 //! This crate is the core: the model, the backend traits, the in-memory backends
 //! and the supervised background tasks. It has no web-framework dependency; the
@@ -21,7 +22,8 @@
 //!
 //! # Backends
 //!
-//! Each scope has an async, object-safe backend trait ([`page::PageStore`]) with a
+//! Each scope has an async, object-safe backend trait ([`page::PageStore`],
+//! [`room::RoomStore`]) with a
 //! "Contract" section. Every backend passes the same conformance suite
 //! (`hyperstate-conformance`).
 
@@ -30,6 +32,7 @@ mod id;
 mod limits;
 pub mod memory;
 pub mod page;
+pub mod room;
 mod supervisor;
 pub mod value;
 

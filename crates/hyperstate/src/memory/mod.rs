@@ -3,8 +3,14 @@
 //! [`MemoryPageStore`] keeps pages in process memory, bounded by a total byte
 //! budget; when the budget is spent, the least-recently-used *idle* pages are
 //! evicted first and counted.
+//!
+//! [`MemoryRoomStore`] keeps rooms in process memory, also within a byte budget,
+//! but never evicts a live room: rooms leave only by their idle TTL.
 
 mod budget;
 mod page_store;
+mod room_cell;
+mod room_store;
 
 pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};
+pub use room_store::{DEFAULT_ROOM_MEMORY, MemoryRoomStats, MemoryRoomStore};

@@ -1,0 +1,313 @@
+//! The registry handle and the direct API on one room.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Serialize, de::DeserializeOwned};
+use tokio_util::sync::CancellationToken;
+
+use super::spec::SharedSpec;
+use super::{
+    Access, Call, Change, Json, Principal, RoomInit, RoomKey, RoomSpec, RoomStore, Snapshot,
+    Subscription, Write,
+};
+use crate::value::{decode, encode, validate_key};
+use crate::{Result, Supervisor};
+
+/// How often a supervised registry frees rooms whose idle TTL has passed. Expiry
+/// is also checked on every access, so this only bounds how long freed memory
+/// stays allocated.
+pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The room registry: a backend plus the app's [`RoomSpec`].
+///
+/// Cheap to clone; clones share everything. Rooms start on first use and are
+/// dropped after their idle TTL (see [`RoomStore`]'s contract).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> hyperstate::Result<()> {
+/// use std::sync::Arc;
+/// use hyperstate::memory::MemoryRoomStore;
+/// use hyperstate::room::{Principal, RoomInit, RoomKey, Rooms};
+///
+/// let rooms = Rooms::new(Arc::new(MemoryRoomStore::default()), |_: &RoomKey| {
+///     RoomInit::new().value("topic", "hello")
+/// });
+/// let lobby = rooms.room("lobby")?;
+/// let alice = Principal::app("alice");
+/// lobby.join(&alice).await?;
+/// lobby.put(&alice, "topic", "rust").await?;
+/// let topic: String = lobby.get(&Principal::app("anyone"), "topic", String::new()).await?;
+/// assert_eq!(topic, "rust");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Rooms {
+    store: Arc<dyn RoomStore>,
+    spec: SharedSpec,
+    shutdown: CancellationToken,
+}
+
+impl fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rooms")
+            .field("backend", &self.store.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rooms {
+    /// A registry over `store`, starting rooms with `spec`.
+    pub fn new(store: Arc<dyn RoomStore>, spec: impl RoomSpec) -> Self {
+        Rooms {
+            store,
+            spec: Arc::new(spec),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Puts the registry under `supervisor`: a sweeper frees expired rooms every
+    /// [`DEFAULT_SWEEP_EVERY`], and every [`Subscription`] ends when the
+    /// supervisor shuts down (so SSE streams close and the server can drain).
+    pub fn supervised(mut self, supervisor: &Supervisor) -> Self {
+        supervisor.spawn_room_sweeper(self.store.clone(), DEFAULT_SWEEP_EVERY);
+        self.shutdown = supervisor.shutdown_token();
+        self
+    }
+
+    /// The room named `name`, validated ([`RoomKey::parse`]). Starts nothing:
+    /// the room starts on its first operation.
+    pub fn room(&self, name: &str) -> Result<Room> {
+        Ok(self.room_by_key(RoomKey::parse(name)?))
+    }
+
+    /// The room with an already validated key.
+    pub fn room_by_key(&self, key: RoomKey) -> Room {
+        Room {
+            rooms: self.clone(),
+            key,
+        }
+    }
+
+    /// The backend.
+    pub fn store(&self) -> &Arc<dyn RoomStore> {
+        &self.store
+    }
+
+    pub(super) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+}
+
+/// One room, for direct use from any code: a handler, a background job, a JSON
+/// endpoint. Every method takes the [`Principal`] it acts for and honours the
+/// room's ACL for that principal; a denial is
+/// [`Error::AccessDenied`](crate::Error::AccessDenied).
+#[derive(Clone)]
+pub struct Room {
+    rooms: Rooms,
+    key: RoomKey,
+}
+
+impl fmt::Debug for Room {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Room")
+            .field("key", &self.key)
+            .field("backend", &self.rooms.store.backend_name())
+            .finish()
+    }
+}
+
+impl Room {
+    /// The room's key.
+    pub fn key(&self) -> &RoomKey {
+        &self.key
+    }
+
+    fn init(&self) -> Result<RoomInit> {
+        self.rooms.spec.init(&self.key)
+    }
+
+    fn store(&self) -> &dyn RoomStore {
+        &*self.rooms.store
+    }
+
+    fn limits(&self) -> crate::Limits {
+        self.rooms.store.options().limits
+    }
+
+    /// What `who` may do here.
+    pub async fn access(&self, who: &Principal) -> Result<Access> {
+        let caller = who.member_key();
+        let init = || self.init();
+        self.store().access(self.call(&caller, &init)).await
+    }
+
+    fn call<'a>(
+        &'a self,
+        caller: &'a super::MemberKey,
+        init: &'a (dyn Fn() -> Result<RoomInit> + Send + Sync),
+    ) -> Call<'a> {
+        Call {
+            room: &self.key,
+            caller,
+            init,
+        }
+    }
+
+    /// The value under `key`, or `default` (needs read).
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        who: &Principal,
+        key: &str,
+        default: T,
+    ) -> Result<T> {
+        validate_key(key, &self.limits())?;
+        let caller = who.member_key();
+        let init = || self.init();
+        match self.store().get(self.call(&caller, &init), key).await? {
+            Some(value) => value.decode(key),
+            None => Ok(default),
+        }
+    }
+
+    /// The whole state and its version (needs read).
+    pub async fn snapshot(&self, who: &Principal) -> Result<Snapshot> {
+        let caller = who.member_key();
+        let init = || self.init();
+        self.store().snapshot(self.call(&caller, &init)).await
+    }
+
+    /// Stores `value` under `key` (needs write); returns the new version.
+    pub async fn put<T: Serialize + ?Sized>(
+        &self,
+        who: &Principal,
+        key: &str,
+        value: &T,
+    ) -> Result<u64> {
+        let limits = self.limits();
+        validate_key(key, &limits)?;
+        let value = Json::from_bytes(encode(key, value, &limits)?);
+        let caller = who.member_key();
+        let init = || self.init();
+        let write = Write::Put {
+            key: key.into(),
+            value,
+        };
+        let diff = self.store().write(self.call(&caller, &init), write).await?;
+        // A put always changes the version; `None` would be a backend bug, and
+        // reporting version 0 is safer than panicking on it.
+        Ok(diff.map_or(0, |d| d.version))
+    }
+
+    /// Atomically replaces the value under `key` (or `default`) with `f(value)`
+    /// (needs write) and returns the new value. Concurrent updates never lose a
+    /// write; `f` may run more than once on distributed backends.
+    pub async fn update<T, F>(&self, who: &Principal, key: &str, default: T, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(T) -> T + Send,
+    {
+        let limits = self.limits();
+        validate_key(key, &limits)?;
+        // Encoded once, so retries can rebuild it without `T: Clone` and so the
+        // typed default is dropped before the await (`T` need not be `Send`).
+        let default = {
+            let default = default;
+            encode(key, &default, &limits)?
+        };
+        let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
+            let value: T = decode(key, current.unwrap_or(&default))?;
+            encode(key, &f(value), &limits)
+        };
+        let caller = who.member_key();
+        let init = || self.init();
+        let diff = self
+            .store()
+            .update(self.call(&caller, &init), key, &mut apply)
+            .await?;
+        match &diff.change {
+            Change::Inserted { value, .. } | Change::Updated { value, .. } => value.decode(key),
+            _ => decode(key, &default),
+        }
+    }
+
+    /// Removes `key` (needs delete); returns whether it was present. Removing an
+    /// absent key produces no diff.
+    pub async fn delete(&self, who: &Principal, key: &str) -> Result<bool> {
+        validate_key(key, &self.limits())?;
+        let caller = who.member_key();
+        let init = || self.init();
+        let write = Write::Delete { key: key.into() };
+        let diff = self.store().write(self.call(&caller, &init), write).await?;
+        Ok(diff.is_some())
+    }
+
+    /// Re-runs the spec, replacing state, ACL and TTL (needs reset); returns the
+    /// new version. Members stay members.
+    pub async fn reset(&self, who: &Principal) -> Result<u64> {
+        let fresh = self.init()?;
+        let caller = who.member_key();
+        let init = || self.init();
+        let diff = self
+            .store()
+            .write(self.call(&caller, &init), Write::Reset(fresh))
+            .await?;
+        Ok(diff.map_or(0, |d| d.version))
+    }
+
+    /// Makes `who` a member; returns whether it was not one already.
+    ///
+    /// Joining needs no right: it is the app's decision (after its own login or
+    /// invitation check, or, as in an open chat room, for anyone who asks).
+    pub async fn join(&self, who: &Principal) -> Result<bool> {
+        let member = who.member_key();
+        let init = || self.init();
+        self.store()
+            .set_member(self.call(&member, &init), true)
+            .await
+    }
+
+    /// Ends `who`'s membership; returns whether it was a member.
+    pub async fn leave(&self, who: &Principal) -> Result<bool> {
+        let member = who.member_key();
+        let init = || self.init();
+        self.store()
+            .set_member(self.call(&member, &init), false)
+            .await
+    }
+
+    /// Attaches `who` (needs read): a [`Subscription`] that yields the state,
+    /// then every change. `resume` is the last version the client applied (an
+    /// SSE `Last-Event-ID`): it gets the missed diffs, or a resync.
+    pub async fn attach(&self, who: &Principal, resume: Option<u64>) -> Result<Subscription> {
+        let caller = who.member_key();
+        let init = || self.init();
+        let attachment = self
+            .store()
+            .attach(self.call(&caller, &init), resume)
+            .await?;
+        Ok(Subscription::new(self.clone(), caller, resume, attachment))
+    }
+
+    /// How many clients are attached now.
+    pub async fn attached(&self) -> Result<usize> {
+        self.store().attached(&self.key).await
+    }
+
+    /// Whether the room is live (started and not yet dropped).
+    pub async fn is_live(&self) -> Result<bool> {
+        self.store().is_live(&self.key).await
+    }
+
+    pub(super) async fn resync(&self, caller: &super::MemberKey) -> Result<Snapshot> {
+        let init = || self.init();
+        self.store().snapshot(self.call(caller, &init)).await
+    }
+
+    pub(super) fn shutdown_token(&self) -> &CancellationToken {
+        self.rooms.shutdown_token()
+    }
+}
