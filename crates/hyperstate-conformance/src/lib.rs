@@ -6,6 +6,10 @@
 //! the whole suite with one line in its `tests/conformance.rs`:
 //!
 //! ```ignore
+//! hyperstate_conformance::room_store_suite!(
+//!     |options| std::sync::Arc::new(MyRoomStore::new(options)),
+//!     time = paused
+//! );
 //! hyperstate_conformance::page_store_suite!(
 //!     |options| std::sync::Arc::new(MyStore::new(options)),
 //!     time = paused
@@ -19,6 +23,7 @@
 #![allow(missing_docs)] // the cases are named for what they check
 
 pub mod page;
+pub mod room;
 
 #[doc(hidden)]
 pub use tokio;

@@ -168,3 +168,57 @@ impl Subscription {
         Ok(RoomEvent::Resync(snapshot))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryRoomStore;
+    use crate::room::{Change, Json, RoomInit, RoomKey, Rooms, Snapshot, State};
+
+    fn diff(version: u64) -> Arc<Diff> {
+        Arc::new(Diff {
+            version,
+            change: Change::Inserted {
+                key: "k".into(),
+                value: Json::from_bytes(b"1".to_vec()),
+            },
+        })
+    }
+
+    /// A feed that skips a version (as a lost pub/sub message would) must turn
+    /// into a resync, never a silent gap; an old version must be skipped.
+    #[tokio::test]
+    async fn gaps_resync_and_duplicates_are_skipped() {
+        let rooms = Rooms::new(Arc::new(MemoryRoomStore::default()), |_: &RoomKey| {
+            Ok(RoomInit::new())
+        });
+        let room = rooms.room("gaps").unwrap();
+        let (tx, rx) = broadcast::channel(16);
+        let (_presence_tx, presence) = watch::channel(1);
+        let attachment = Attachment {
+            start: Start::Snapshot(Snapshot {
+                version: 10,
+                state: State::new(),
+            }),
+            diffs: rx,
+            presence,
+            guard: AttachGuard::new(()),
+        };
+        let mut sub = Subscription::new(
+            room,
+            crate::room::Principal::app("t").member_key(),
+            None,
+            attachment,
+        );
+        assert!(matches!(sub.next().await, Some(Ok(RoomEvent::Snapshot(_)))));
+        assert!(matches!(sub.next().await, Some(Ok(RoomEvent::Presence(1)))));
+        for v in [9, 10, 11, 13] {
+            tx.send(diff(v)).unwrap();
+        }
+        match sub.next().await {
+            Some(Ok(RoomEvent::Diff(d))) => assert_eq!(d.version, 11),
+            other => panic!("expected diff 11, got {other:?}"),
+        }
+        assert!(matches!(sub.next().await, Some(Ok(RoomEvent::Resync(_)))));
+    }
+}
