@@ -5,6 +5,7 @@
 //! evicted first and counted.
 
 mod budget;
+mod page_map;
 mod page_store;
 
 pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};
