@@ -157,7 +157,8 @@ async fn throughput(config: &Config) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `--test` is what `scripts/bench --quick` passes to every bench (criterion's smoke mode).
+    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
     let config = if quick {
         Config {
             fanout_subscribers: 1_000,

@@ -8,6 +8,7 @@
 //! but never evicts a live room: rooms leave only by their idle TTL.
 
 mod budget;
+mod page_map;
 mod page_store;
 mod room_cell;
 mod room_store;
