@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use hyperstate::Supervisor;
-use hyperstate::memory::MemoryPageStore;
+use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
+use hyperstate::room::RoomStore;
 
 use crate::{HttpConfig, HyperstateLayer};
 
@@ -38,6 +39,7 @@ pub struct Hyperstate {
 
 struct Inner {
     pages: Arc<dyn PageStore>,
+    rooms: Arc<dyn RoomStore>,
     config: HttpConfig,
     supervisor: Supervisor,
 }
@@ -46,6 +48,7 @@ impl fmt::Debug for Hyperstate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hyperstate")
             .field("pages", &self.inner.pages.backend_name())
+            .field("rooms", &self.inner.rooms.backend_name())
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -65,6 +68,12 @@ impl Hyperstate {
     /// The page-state backend.
     pub fn pages(&self) -> &Arc<dyn PageStore> {
         &self.inner.pages
+    }
+
+    /// The room-state backend. Build a [`Rooms`](hyperstate::room::Rooms)
+    /// registry per room kind over it, supervised by [`Self::supervisor`].
+    pub fn room_store(&self) -> &Arc<dyn RoomStore> {
+        &self.inner.rooms
     }
 
     /// The HTTP settings.
@@ -88,6 +97,7 @@ impl Hyperstate {
 #[derive(Debug, Default)]
 pub struct HyperstateBuilder {
     pages: Option<Arc<dyn PageStore>>,
+    rooms: Option<Arc<dyn RoomStore>>,
     config: HttpConfig,
 }
 
@@ -95,6 +105,12 @@ impl HyperstateBuilder {
     /// The page-state backend. Default: a [`MemoryPageStore`] with default options.
     pub fn pages(mut self, store: Arc<dyn PageStore>) -> Self {
         self.pages = Some(store);
+        self
+    }
+
+    /// The room-state backend. Default: a [`MemoryRoomStore`] with default options.
+    pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
+        self.rooms = Some(store);
         self
     }
 
@@ -110,11 +126,15 @@ impl HyperstateBuilder {
         let pages = self
             .pages
             .unwrap_or_else(|| Arc::new(MemoryPageStore::default()));
+        let rooms = self
+            .rooms
+            .unwrap_or_else(|| Arc::new(MemoryRoomStore::default()));
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
         Hyperstate {
             inner: Arc::new(Inner {
                 pages,
+                rooms,
                 config: self.config,
                 supervisor,
             }),

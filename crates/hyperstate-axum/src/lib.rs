@@ -34,6 +34,16 @@
 //! # state.shutdown().await; }
 //! ```
 //!
+//! # Rooms
+//!
+//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
+//! [`RoomSse`] turns a [`Subscription`](hyperstate::room::Subscription) into a
+//! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
+//! the id a reconnecting browser sends, so it resumes without gaps or
+//! duplicates; [`Caller`] is the browser as a room principal. The app builds
+//! its [`Rooms`](hyperstate::room::Rooms) over [`Hyperstate::room_store`] and
+//! puts it under [`Hyperstate::supervisor`]. Access denials answer 403.
+//!
 //! # How a request finds its page
 //!
 //! | request | page |
@@ -57,6 +67,8 @@ mod layer;
 mod page;
 mod request;
 mod response;
+mod room_extract;
+mod room_sse;
 
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
@@ -66,6 +78,8 @@ pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
+pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
+pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
 
 // The README's usage example is compiled as a doctest of this crate.
 #[doc = include_str!("../../../README.md")]

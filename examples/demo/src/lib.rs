@@ -2,6 +2,7 @@
 //!
 //! - `/` — an index linking the scopes;
 //! - `/cart` — page scope: a cart per tab, empty again after a refresh;
+//! - `/rooms/{name}` — room scope: a chat room shared live over SSE; join to post;
 //! - `/healthz` — health check.
 //!
 //! `?htmx=4` on any page loads htmx 4.x instead of 2.x; both work.
@@ -37,5 +38,5 @@ impl DemoConfig {
 
 /// The demo's routes, with hyperstate's layer installed.
 pub fn router(state: &Hyperstate) -> Router {
-    routes::routes().layer(state.layer())
+    routes::routes(state).layer(state.layer())
 }

@@ -16,6 +16,10 @@ pub(crate) async fn show(Query(query): Query<PageQuery>) -> Markup {
                     a href="/cart" { "Cart" }
                     " — page scope: one cart per tab; refresh and it is empty again."
                 }
+                li {
+                    a href="/rooms/lobby" { "Chat room" }
+                    " — room scope: shared live by every browser in the room; join to post."
+                }
             }
             p.muted { "Append " code { "?htmx=4" } " to any page to run it on htmx 4.x." }
         },

@@ -1,20 +1,27 @@
 //! The demo's routes, one file per area.
 
 mod cart;
+mod chat;
 mod health;
 mod index;
 
-use axum::Router;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use hyperstate_axum::Hyperstate;
 
 use crate::assets;
 
-pub(crate) fn routes() -> Router {
+pub(crate) fn routes(state: &Hyperstate) -> Router {
     Router::new()
         .route("/", get(index::show))
         .route("/cart", get(cart::show))
         .route("/cart/items", post(cart::add_item))
         .route("/cart/clear", post(cart::clear))
+        .route("/rooms/{name}", get(chat::show))
+        .route("/rooms/{name}/join", post(chat::join))
+        .route("/rooms/{name}/messages", post(chat::post))
+        .route("/rooms/{name}/events", get(chat::events))
+        .layer(Extension(chat::rooms(state)))
         .route("/healthz", get(health::check))
         .route("/assets/{file}", get(assets::serve))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") })
