@@ -36,12 +36,12 @@
 //!
 //! # Rooms
 //!
-//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
-//! [`RoomSse`] turns a [`Subscription`](hyperstate::room::Subscription) into a
+//! Room state ([`hyperstate::room`](::hyperstate::room)) reaches browsers over Server-Sent Events:
+//! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
 //! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
 //! the id a reconnecting browser sends, so it resumes without gaps or
 //! duplicates; [`Caller`] is the browser as a room principal. The app builds
-//! its [`Rooms`](hyperstate::room::Rooms) over [`Hyperstate::room_store`] and
+//! its [`Rooms`](::hyperstate::room::Rooms) over [`Hyperstate::room_store`] and
 //! puts it under [`Hyperstate::supervisor`]. Access denials answer 403.
 //!
 //! # How a request finds its page

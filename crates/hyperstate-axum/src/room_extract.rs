@@ -31,7 +31,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 /// The `Last-Event-ID` header as a room version: what to pass as `resume` to
-/// [`Room::attach`](hyperstate::room::Room::attach).
+/// [`Room::attach`](::hyperstate::room::Room::attach).
 ///
 /// `None` when the header is absent or is not a version (a stale id from some
 /// other stream): the client then gets a fresh snapshot, which is always safe.

@@ -179,7 +179,7 @@ mod tests {
         let event = RoomEvent::Presence(3);
         frame(&event, vec![SseFragment::unnamed("a")], &mut queue);
         assert_eq!(queue.len(), 1);
-        let snapshot = RoomEvent::Snapshot(hyperstate::room::Snapshot {
+        let snapshot = RoomEvent::Snapshot(::hyperstate::room::Snapshot {
             version: 7,
             state: Default::default(),
         });
