@@ -179,7 +179,12 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {
-        fanout(&config).await;
-        throughput(&config).await;
+        // A lost delivery would otherwise hang `scripts/bench` forever.
+        tokio::time::timeout(Duration::from_secs(300), async {
+            fanout(&config).await;
+            throughput(&config).await;
+        })
+        .await
+        .expect("the benchmark did not finish within 5 minutes");
     });
 }
