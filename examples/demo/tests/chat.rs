@@ -210,3 +210,36 @@ async fn bad_room_names_are_400_and_htmx_4_gets_unnamed_out_of_band_swaps() {
         "{chat:?}"
     );
 }
+
+/// Graceful shutdown waits for open connections; room streams must end when the
+/// supervisor's token is cancelled, or an attached browser would hold the
+/// server up forever. (The demo's `main` does exactly this.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_streams_end_on_shutdown_so_the_server_can_drain() {
+    let state = Hyperstate::builder()
+        .config(HttpConfig::default().secure_cookie(false))
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let end_streams = state.supervisor().shutdown_token();
+    let server = tokio::spawn(
+        axum::serve(listener, hyperstate_demo::router(&state))
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+                end_streams.cancel();
+            })
+            .into_future(),
+    );
+    let cookie = visit(addr, "closing").await;
+    let mut stream = events(addr, "closing", &cookie, None).await;
+    stream.until(|e| e.event.as_deref() == Some("resync")).await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(tcp::DELIVERY, server)
+        .await
+        .expect("the server did not drain: an SSE stream kept it open")
+        .unwrap()
+        .unwrap();
+    state.shutdown().await;
+}
