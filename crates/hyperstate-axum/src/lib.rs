@@ -72,7 +72,7 @@ mod response;
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
 pub use error::Error;
-pub use hyperstate::{Hyperstate, HyperstateBuilder};
+pub use hyperstate::{BackendHealth, Hyperstate, HyperstateBuilder};
 pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;

@@ -198,4 +198,8 @@ impl PageStore for RedisPageStore {
         // Redis expires pages itself (PEXPIRE); nothing to sweep.
         Ok(0)
     }
+
+    async fn check_health(&self) -> Result<()> {
+        self.redis.ping().await
+    }
 }
