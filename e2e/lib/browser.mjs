@@ -32,7 +32,7 @@ const ARGS = [
 ];
 
 /** How long a wait for something the person should see may take. */
-export const WAIT_MS = 10_000;
+export const WAIT_MS = 15_000;
 
 /**
  * Why the browser cannot run here, or false when it can. Under CI a missing
@@ -130,6 +130,27 @@ export async function addAndSee(page, name, items) {
   await addItem(page, name);
   await expectCart(page, items);
   await eventually(async () => assert.equal(await page.locator('#item-name').inputValue(), '', 'the item field was emptied'));
+}
+
+/**
+ * Runs `scenario(context)` in a fresh browser context (a separate profile: its
+ * own cookies), then closes it. If the scenario fails, every open tab is
+ * screenshot as `<name>-FAILED-<n>.png` first, to show what the test saw.
+ */
+export async function withContext(browser, name, scenario) {
+  const context = await browser.newContext();
+  try {
+    return await scenario(context);
+  } catch (err) {
+    let n = 0;
+    for (const page of context.pages()) {
+      n += 1;
+      await screenshot(page, `${name}-FAILED-${n}`).catch(() => {});
+    }
+    throw err;
+  } finally {
+    await context.close();
+  }
 }
 
 /** Saves a full-page screenshot as `<name>.png` in the screenshot folder. */

@@ -14,6 +14,7 @@ import {
   launch,
   newTab,
   screenshot,
+  withContext,
 } from '../lib/browser.mjs';
 import { Demo } from '../lib/demo.mjs';
 
@@ -37,8 +38,7 @@ describe('cart (page scope)', { skip }, () => {
     const query = version === '2' ? '' : '?htmx=4';
 
     test(`htmx ${version}: three items by clicking, a second tab has its own cart, reload empties it`, async () => {
-      const context = await browser.newContext();
-      try {
+      await withContext(browser, `cart-htmx${version}`, async (context) => {
         const tab = await newTab(context);
         await tab.goto(demo.url(`/cart${query}`));
 
@@ -100,9 +100,7 @@ describe('cart (page scope)', { skip }, () => {
         await screenshot(tab, `cart-htmx${version}-after-reload`);
 
         assert.deepEqual([...tab.errors, ...other.errors], [], 'script errors on the page');
-      } finally {
-        await context.close();
-      }
+      });
     });
   }
 });

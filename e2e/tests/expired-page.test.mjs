@@ -15,6 +15,7 @@ import {
   launch,
   newTab,
   screenshot,
+  withContext,
 } from '../lib/browser.mjs';
 import { Demo } from '../lib/demo.mjs';
 
@@ -54,8 +55,7 @@ describe('unknown or expired page id', { skip }, () => {
     const query = version === '2' ? '' : '?htmx=4';
 
     test(`htmx ${version}: the server restarts under an open tab; the next add starts an empty cart`, async () => {
-      const context = await browser.newContext();
-      try {
+      await withContext(browser, `expired-page-htmx${version}-after-restart`, async (context) => {
         const tab = await newTab(context);
         await tab.goto(demo.url(`/cart${query}`));
         await addAndSee(tab, 'apples', ['apples']);
@@ -76,14 +76,11 @@ describe('unknown or expired page id', { skip }, () => {
         await expectNoError(tab);
         assert.deepEqual(tab.errors, [], 'script errors on the page');
         await screenshot(tab, `expired-page-htmx${version}-after-restart`);
-      } finally {
-        await context.close();
-      }
+      });
     });
 
     test(`htmx ${version}: a page id issued longer ago than the page TTL acts as an empty page`, async () => {
-      const context = await browser.newContext();
-      try {
+      await withContext(browser, `expired-page-htmx${version}-old-id`, async (context) => {
         const tab = await newTab(context);
         // The document arrives with a forged id, issued 2 h ago (the demo's page
         // TTL is the default 1 h) and never written: what a tab left open past
@@ -111,9 +108,7 @@ describe('unknown or expired page id', { skip }, () => {
         await expectNoError(tab);
         assert.deepEqual(tab.errors, [], 'script errors on the page');
         await screenshot(tab, `expired-page-htmx${version}-old-id`);
-      } finally {
-        await context.close();
-      }
+      });
     });
   }
 });
