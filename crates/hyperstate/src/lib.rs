@@ -29,6 +29,7 @@ mod error;
 mod id;
 mod limits;
 pub mod memory;
+pub mod observe;
 pub mod page;
 mod supervisor;
 pub mod value;

@@ -1,7 +1,7 @@
 //! The demo's routes, one file per area.
 
 mod cart;
-mod health;
+pub(crate) mod health;
 mod index;
 
 use axum::Router;
@@ -16,6 +16,7 @@ pub(crate) fn routes() -> Router {
         .route("/cart/items", post(cart::add_item))
         .route("/cart/clear", post(cart::clear))
         .route("/healthz", get(health::check))
+        .route("/metrics", get(health::metrics))
         .route("/assets/{file}", get(assets::serve))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") })
 }
