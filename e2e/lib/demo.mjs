@@ -55,6 +55,19 @@ async function freePort() {
   });
 }
 
+/**
+ * The demo's environment: ours without the demo's own `HYPERSTATE_*` settings
+ * (a developer's `HYPERSTATE_REDIS`, say, would keep page state across a
+ * restart), so every run is the zero-setup demo a new user starts.
+ */
+function demoEnv() {
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('HYPERSTATE_') && !name.startsWith('HYPERSTATE_E2E_')) delete env[name];
+  }
+  return env;
+}
+
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 /** Resolves when `child` has exited, or after `ms` with false. */
@@ -164,7 +177,7 @@ export class Demo {
     const logStart = statSync(this.logPath).size;
     const child = spawn(demoBin, ['--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir], {
       stdio: ['ignore', out, out],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' },
+      env: demoEnv(),
     });
     closeSync(out);
     live.add(child);
@@ -199,7 +212,7 @@ export class Demo {
       }
       try {
         const res = await fetch(this.url('/healthz'), { signal: AbortSignal.timeout(2_000) });
-        if (res.ok && (await res.text()) === 'ok') return;
+        if (res.ok) return;
       } catch {
         // not listening yet
       }
