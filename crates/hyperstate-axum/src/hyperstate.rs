@@ -86,11 +86,41 @@ impl Hyperstate {
         &self.inner.supervisor
     }
 
+    /// Checks every backend; returns each scope's backend name and verdict, for a
+    /// health endpoint.
+    pub async fn check_health(&self) -> Vec<BackendHealth> {
+        let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
+        vec![
+            BackendHealth {
+                scope: "page",
+                backend: pages.backend_name(),
+                result: pages.check_health().await,
+            },
+            BackendHealth {
+                scope: "room",
+                backend: rooms.backend_name(),
+                result: rooms.check_health().await,
+            },
+        ]
+    }
+
     /// Stops the background tasks and waits for them. Call it after the server
     /// has stopped accepting requests.
     pub async fn shutdown(&self) {
         self.inner.supervisor.shutdown().await;
     }
+}
+
+/// One backend's answer to [`Hyperstate::check_health`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BackendHealth {
+    /// The scope it serves (`"page"`, ...).
+    pub scope: &'static str,
+    /// The backend's name (`"memory"`, `"redis"`, ...).
+    pub backend: &'static str,
+    /// `Ok` when it can serve requests.
+    pub result: hyperstate::Result<()>,
 }
 
 /// Builds a [`Hyperstate`]. See [`Hyperstate::builder`].

@@ -31,6 +31,7 @@ mod error;
 mod id;
 mod limits;
 pub mod memory;
+pub mod observe;
 pub mod page;
 pub mod room;
 mod supervisor;

@@ -3,7 +3,8 @@
 //! - `/` — an index linking the scopes;
 //! - `/cart` — page scope: a cart per tab, empty again after a refresh;
 //! - `/rooms/{name}` — room scope: a chat room shared live over SSE; join to post;
-//! - `/healthz` — health check.
+//! - `/healthz` — each backend's health (503 when one is down);
+//! - `/metrics` — Prometheus metrics.
 //!
 //! `?htmx=4` on any page loads htmx 4.x instead of 2.x; both work.
 
@@ -36,7 +37,11 @@ impl DemoConfig {
     }
 }
 
+pub use routes::health::install_metrics;
+
 /// The demo's routes, with hyperstate's layer installed.
 pub fn router(state: &Hyperstate) -> Router {
-    routes::routes(state).layer(state.layer())
+    routes::routes(state)
+        .layer(axum::Extension(state.clone()))
+        .layer(state.layer())
 }

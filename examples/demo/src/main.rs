@@ -3,9 +3,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use bytesize::ByteSize;
 use clap::Parser;
+use hyperstate::memory::{MemoryOptions, MemoryPageStore};
+use hyperstate::page::{PageOptions, PageStore};
 use hyperstate_axum::{HttpConfig, Hyperstate};
 use hyperstate_demo::DemoConfig;
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
 use tracing_subscriber::EnvFilter;
 
 /// The hyperstate demo app.
@@ -21,6 +27,14 @@ struct Args {
     /// Mark the browser-id cookie `Secure` (use behind HTTPS).
     #[arg(long, env = "HYPERSTATE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Put page state on this Redis (`redis://HOST:PORT`) instead of in memory, so
+    /// several demo processes share it.
+    #[arg(long, env = "HYPERSTATE_REDIS")]
+    redis: Option<String>,
+    /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
+    /// are evicted first when it is full.
+    #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
+    memory_limit: ByteSize,
 }
 
 #[tokio::main]
@@ -29,9 +43,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    hyperstate_demo::install_metrics();
     let _config = DemoConfig::new(&args.data_dir);
 
+    let pages: Arc<dyn PageStore> = match &args.redis {
+        Some(url) => {
+            let redis = Redis::connect(url, RedisOptions::default()).await?;
+            tracing::info!("page state on Redis");
+            Arc::new(RedisPageStore::new(redis, PageOptions::default()))
+        }
+        None => {
+            let limit = usize::try_from(args.memory_limit.as_u64()).unwrap_or(usize::MAX);
+            tracing::info!(limit = %args.memory_limit, "page state in memory");
+            Arc::new(MemoryPageStore::new(
+                PageOptions::default(),
+                MemoryOptions::default().memory_limit(limit),
+            ))
+        }
+    };
     let state = Hyperstate::builder()
+        .pages(pages)
         .config(HttpConfig::default().secure_cookie(args.secure_cookies))
         .build();
     let app = hyperstate_demo::router(&state);

@@ -62,6 +62,8 @@ struct Inner {
     epoch: Instant,
     rooms: Mutex<HashMap<RoomKey, Arc<Cell>>>,
     budget: Budget,
+    /// Mirrors the registry's size for the metrics system.
+    live_rooms: metrics::Gauge,
     /// The highest version any dropped room reached: a restarted room starts
     /// above it, so stale `Last-Event-ID`s resync.
     version_floor: AtomicU64,
@@ -97,7 +99,11 @@ impl Inner {
             options,
             epoch: Instant::now(),
             rooms: Mutex::new(HashMap::new()),
-            budget: Budget::new(memory_limit),
+            budget: Budget::new(
+                memory_limit,
+                metrics::gauge!("hyperstate_memory_bytes", "scope" => "room"),
+            ),
+            live_rooms: metrics::gauge!("hyperstate_live_rooms", "backend" => "memory"),
             version_floor: AtomicU64::new(0),
         }
     }
@@ -158,6 +164,7 @@ impl Inner {
             &self.options,
         ));
         rooms.insert(call.room.clone(), cell.clone());
+        self.live_rooms.set(rooms.len() as f64);
         tracing::debug!(room = %call.room, backend = "memory", "room started");
         Ok(cell)
     }
@@ -203,6 +210,7 @@ impl Inner {
         let mut rooms = lock(&self.rooms);
         if rooms.get(room).is_some_and(|c| Arc::ptr_eq(c, cell)) {
             rooms.remove(room);
+            self.live_rooms.set(rooms.len() as f64);
         }
     }
 
@@ -223,6 +231,7 @@ impl Inner {
             }
             true
         });
+        self.live_rooms.set(rooms.len() as f64);
         before - rooms.len()
     }
 

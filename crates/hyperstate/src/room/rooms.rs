@@ -1,6 +1,7 @@
 //! The registry handle and the direct API on one room.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use super::{
     Access, Call, Change, Json, Principal, RoomInit, RoomKey, RoomSpec, RoomStore, Snapshot,
     Subscription, Write,
 };
+use crate::observe::operation;
 use crate::value::{decode, encode, validate_key};
 use crate::{Result, Supervisor};
 
@@ -126,6 +128,16 @@ impl Room {
         &self.key
     }
 
+    /// Runs one operation in its span and counts its outcome (see
+    /// [`observe`](crate::observe)).
+    async fn observe<T>(
+        &self,
+        op: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        operation("room", op, self.rooms.store.backend_name(), work).await
+    }
+
     fn init(&self) -> Result<RoomInit> {
         self.rooms.spec.init(&self.key)
     }
@@ -140,9 +152,12 @@ impl Room {
 
     /// What `who` may do here.
     pub async fn access(&self, who: &Principal) -> Result<Access> {
-        let caller = who.member_key();
-        let init = || self.init();
-        self.store().access(self.call(&caller, &init)).await
+        self.observe("access", async {
+            let caller = who.member_key();
+            let init = || self.init();
+            self.store().access(self.call(&caller, &init)).await
+        })
+        .await
     }
 
     fn call<'a>(
@@ -164,20 +179,26 @@ impl Room {
         key: &str,
         default: T,
     ) -> Result<T> {
-        validate_key(key, &self.limits())?;
-        let caller = who.member_key();
-        let init = || self.init();
-        match self.store().get(self.call(&caller, &init), key).await? {
-            Some(value) => value.decode(key),
-            None => Ok(default),
-        }
+        self.observe("get", async {
+            validate_key(key, &self.limits())?;
+            let caller = who.member_key();
+            let init = || self.init();
+            match self.store().get(self.call(&caller, &init), key).await? {
+                Some(value) => value.decode(key),
+                None => Ok(default),
+            }
+        })
+        .await
     }
 
     /// The whole state and its version (needs read).
     pub async fn snapshot(&self, who: &Principal) -> Result<Snapshot> {
-        let caller = who.member_key();
-        let init = || self.init();
-        self.store().snapshot(self.call(&caller, &init)).await
+        self.observe("snapshot", async {
+            let caller = who.member_key();
+            let init = || self.init();
+            self.store().snapshot(self.call(&caller, &init)).await
+        })
+        .await
     }
 
     /// Stores `value` under `key` (needs write); returns the new version.
@@ -187,19 +208,22 @@ impl Room {
         key: &str,
         value: &T,
     ) -> Result<u64> {
-        let limits = self.limits();
-        validate_key(key, &limits)?;
-        let value = Json::from_bytes(encode(key, value, &limits)?);
-        let caller = who.member_key();
-        let init = || self.init();
-        let write = Write::Put {
-            key: key.into(),
-            value,
-        };
-        let diff = self.store().write(self.call(&caller, &init), write).await?;
-        // A put always changes the version; `None` would be a backend bug, and
-        // reporting version 0 is safer than panicking on it.
-        Ok(diff.map_or(0, |d| d.version))
+        self.observe("put", async {
+            let limits = self.limits();
+            validate_key(key, &limits)?;
+            let value = Json::from_bytes(encode(key, value, &limits)?);
+            let caller = who.member_key();
+            let init = || self.init();
+            let write = Write::Put {
+                key: key.into(),
+                value,
+            };
+            let diff = self.store().write(self.call(&caller, &init), write).await?;
+            // A put always changes the version; `None` would be a backend bug, and
+            // reporting version 0 is safer than panicking on it.
+            Ok(diff.map_or(0, |d| d.version))
+        })
+        .await
     }
 
     /// Atomically replaces the value under `key` (or `default`) with `f(value)`
@@ -210,52 +234,61 @@ impl Room {
         T: Serialize + DeserializeOwned,
         F: FnMut(T) -> T + Send,
     {
-        let limits = self.limits();
-        validate_key(key, &limits)?;
-        // Encoded once, so retries can rebuild it without `T: Clone` and so the
-        // typed default is dropped before the await (`T` need not be `Send`).
-        let default = {
-            let default = default;
-            encode(key, &default, &limits)?
-        };
-        let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
-            let value: T = decode(key, current.unwrap_or(&default))?;
-            encode(key, &f(value), &limits)
-        };
-        let caller = who.member_key();
-        let init = || self.init();
-        let diff = self
-            .store()
-            .update(self.call(&caller, &init), key, &mut apply)
-            .await?;
-        match &diff.change {
-            Change::Inserted { value, .. } | Change::Updated { value, .. } => value.decode(key),
-            _ => decode(key, &default),
-        }
+        self.observe("update", async {
+            let limits = self.limits();
+            validate_key(key, &limits)?;
+            // Encoded once, so retries can rebuild it without `T: Clone` and so the
+            // typed default is dropped before the await (`T` need not be `Send`).
+            let default = {
+                let default = default;
+                encode(key, &default, &limits)?
+            };
+            let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
+                let value: T = decode(key, current.unwrap_or(&default))?;
+                encode(key, &f(value), &limits)
+            };
+            let caller = who.member_key();
+            let init = || self.init();
+            let diff = self
+                .store()
+                .update(self.call(&caller, &init), key, &mut apply)
+                .await?;
+            match &diff.change {
+                Change::Inserted { value, .. } | Change::Updated { value, .. } => value.decode(key),
+                _ => decode(key, &default),
+            }
+        })
+        .await
     }
 
     /// Removes `key` (needs delete); returns whether it was present. Removing an
     /// absent key produces no diff.
     pub async fn delete(&self, who: &Principal, key: &str) -> Result<bool> {
-        validate_key(key, &self.limits())?;
-        let caller = who.member_key();
-        let init = || self.init();
-        let write = Write::Delete { key: key.into() };
-        let diff = self.store().write(self.call(&caller, &init), write).await?;
-        Ok(diff.is_some())
+        self.observe("delete", async {
+            validate_key(key, &self.limits())?;
+            let caller = who.member_key();
+            let init = || self.init();
+            let write = Write::Delete { key: key.into() };
+            let diff = self.store().write(self.call(&caller, &init), write).await?;
+            Ok(diff.is_some())
+        })
+        .await
     }
 
     /// Re-runs the spec, replacing state, ACL and TTL (needs reset); returns the
     /// new version. Members stay members.
     pub async fn reset(&self, who: &Principal) -> Result<u64> {
-        let fresh = self.init()?;
-        let caller = who.member_key();
-        let init = || self.init();
-        let diff = self
-            .store()
-            .write(self.call(&caller, &init), Write::Reset(fresh))
-            .await?;
-        Ok(diff.map_or(0, |d| d.version))
+        self.observe("reset", async {
+            let fresh = self.init()?;
+            let caller = who.member_key();
+            let init = || self.init();
+            let diff = self
+                .store()
+                .write(self.call(&caller, &init), Write::Reset(fresh))
+                .await?;
+            Ok(diff.map_or(0, |d| d.version))
+        })
+        .await
     }
 
     /// Makes `who` a member; returns whether it was not one already.
@@ -263,43 +296,54 @@ impl Room {
     /// Joining needs no right: it is the app's decision (after its own login or
     /// invitation check, or, as in an open chat room, for anyone who asks).
     pub async fn join(&self, who: &Principal) -> Result<bool> {
-        let member = who.member_key();
-        let init = || self.init();
-        self.store()
-            .set_member(self.call(&member, &init), true)
-            .await
+        self.observe("join", async {
+            let member = who.member_key();
+            let init = || self.init();
+            self.store()
+                .set_member(self.call(&member, &init), true)
+                .await
+        })
+        .await
     }
 
     /// Ends `who`'s membership; returns whether it was a member.
     pub async fn leave(&self, who: &Principal) -> Result<bool> {
-        let member = who.member_key();
-        let init = || self.init();
-        self.store()
-            .set_member(self.call(&member, &init), false)
-            .await
+        self.observe("leave", async {
+            let member = who.member_key();
+            let init = || self.init();
+            self.store()
+                .set_member(self.call(&member, &init), false)
+                .await
+        })
+        .await
     }
 
     /// Attaches `who` (needs read): a [`Subscription`] that yields the state,
     /// then every change. `resume` is the last version the client applied (an
     /// SSE `Last-Event-ID`): it gets the missed diffs, or a resync.
     pub async fn attach(&self, who: &Principal, resume: Option<u64>) -> Result<Subscription> {
-        let caller = who.member_key();
-        let init = || self.init();
-        let attachment = self
-            .store()
-            .attach(self.call(&caller, &init), resume)
-            .await?;
-        Ok(Subscription::new(self.clone(), caller, resume, attachment))
+        self.observe("attach", async {
+            let caller = who.member_key();
+            let init = || self.init();
+            let attachment = self
+                .store()
+                .attach(self.call(&caller, &init), resume)
+                .await?;
+            Ok(Subscription::new(self.clone(), caller, resume, attachment))
+        })
+        .await
     }
 
     /// How many clients are attached now.
     pub async fn attached(&self) -> Result<usize> {
-        self.store().attached(&self.key).await
+        self.observe("attached", async { self.store().attached(&self.key).await })
+            .await
     }
 
     /// Whether the room is live (started and not yet dropped).
     pub async fn is_live(&self) -> Result<bool> {
-        self.store().is_live(&self.key).await
+        self.observe("is_live", async { self.store().is_live(&self.key).await })
+            .await
     }
 
     pub(super) async fn resync(&self, caller: &super::MemberKey) -> Result<Snapshot> {

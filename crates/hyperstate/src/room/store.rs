@@ -288,6 +288,12 @@ pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
     /// Frees rooms whose idle TTL has passed; returns how many. Backends whose
     /// storage expires by itself may return 0.
     async fn sweep(&self) -> Result<usize>;
+
+    /// Checks that the backend can serve requests (e.g. its server answers), for
+    /// health endpoints. In-process backends are always healthy.
+    async fn check_health(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The class of `caller` given a membership test (a helper for backends).

@@ -2,7 +2,7 @@
 
 mod cart;
 mod chat;
-mod health;
+pub(crate) mod health;
 mod index;
 
 use axum::routing::{get, post};
@@ -23,6 +23,7 @@ pub(crate) fn routes(state: &Hyperstate) -> Router {
         .route("/rooms/{name}/events", get(chat::events))
         .layer(Extension(chat::rooms(state)))
         .route("/healthz", get(health::check))
+        .route("/metrics", get(health::metrics))
         .route("/assets/{file}", get(assets::serve))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") })
 }
