@@ -209,6 +209,16 @@ async fn bad_room_names_are_400_and_htmx_4_gets_unnamed_out_of_band_swaps() {
         chat.data.contains("hx-swap-oob=\"beforeend:#messages\""),
         "{chat:?}"
     );
+
+    // Message text is escaped: markup a member posts is shown, never run.
+    post_message(addr, room, &alice, "%3Cscript%3Ex%3C%2Fscript%3E").await;
+    let seen = stream.until(|e| e.data.contains("script")).await;
+    let chat = seen.last().unwrap();
+    assert!(
+        chat.data.contains("&lt;script&gt;x&lt;/script&gt;"),
+        "{chat:?}"
+    );
+    assert!(!chat.data.contains("<script>"), "{chat:?}");
 }
 
 /// Graceful shutdown waits for open connections; room streams must end when the
