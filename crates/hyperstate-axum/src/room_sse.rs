@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use hyperstate::room::{RoomEvent, Subscription};
 
@@ -149,6 +150,17 @@ where
             },
         );
         Sse::new(stream).keep_alive(KeepAlive::new().interval(self.keep_alive))
+    }
+}
+
+/// The stream as a response, with `X-Accel-Buffering: no` so that nginx (and
+/// proxies that honour it) pass each event on at once instead of buffering.
+impl<R> IntoResponse for RoomSse<R>
+where
+    R: FnMut(&RoomEvent) -> Vec<SseFragment> + Send + 'static,
+{
+    fn into_response(self) -> Response {
+        ([("x-accel-buffering", "no")], self.into_sse()).into_response()
     }
 }
 

@@ -40,6 +40,10 @@ async fn events(
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(response_headers[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(
+        response_headers["x-accel-buffering"], "no",
+        "proxies must not buffer"
+    );
     SseStream::new(body)
 }
 

@@ -207,9 +207,7 @@ pub(crate) async fn events(
     let room = room(&rooms, &name)?;
     let subscription = room.attach(&who, last.or(query.since)).await?;
     let htmx = query.htmx;
-    Ok(RoomSse::new(subscription, move |event| render(htmx, event))
-        .into_sse()
-        .into_response())
+    Ok(RoomSse::new(subscription, move |event| render(htmx, event)).into_response())
 }
 
 /// One room event as SSE fragments: named events for htmx 2's `sse-swap`,
