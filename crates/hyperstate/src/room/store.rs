@@ -205,6 +205,26 @@ impl RoomOptions {
 ///   error of the page scope and change nothing.
 /// - **Sharing**: clones of a backend handle share the same rooms.
 ///
+/// # Distributed backends
+///
+/// The trait is shaped so that a shared server (Redis) fits without changes to
+/// [`Rooms`](super::Rooms), [`Subscription`](super::Subscription) or the
+/// conformance suite:
+///
+/// - State, version, ACL, members and a bounded diff log live on the server; one
+///   atomic step (a Lua script) checks the ACL, applies a write, bumps the
+///   version and publishes the diff. [`update`](Self::update) is a
+///   compare-and-set on the version, retried.
+/// - Each node keeps one local `broadcast` sender per room it has clients for,
+///   fed by its pub/sub subscription, and hands out receivers of it in
+///   [`Attachment`]. Pub/sub may drop a message: the [`Subscription`](super::Subscription)
+///   turns any version gap into a resync through [`snapshot`](Self::snapshot),
+///   so the backend need not detect gaps itself (it may, to resync once per node).
+/// - Presence is a counter on the server, published on change and fed into a
+///   local `watch`; the [`AttachGuard`] of a node decrements it (from a task, as
+///   `Drop` cannot wait). The idle TTL starts when the count reaches zero across
+///   all nodes (e.g. `PEXPIRE` on every key of the room).
+///
 /// # Implementing a backend
 ///
 /// ```
