@@ -144,3 +144,29 @@ pub async fn members_can_leave(make: &dyn Factory) {
     ));
     assert_eq!(room.get(&who, "k", 0).await.unwrap(), 5);
 }
+
+pub async fn a_reset_that_revokes_read_ends_the_stream(make: &dyn Factory) {
+    let (rooms, acls) = acl_rooms(make);
+    let room = rooms.room(&fresh_name()).unwrap();
+    let admin = Principal::app(fresh_name());
+    room.join(&admin).await.unwrap();
+    let reader = public();
+    let mut sub = room.attach(&reader, None).await.unwrap();
+    // The spec now closes the room to the public; a reset applies it.
+    acls.lock()
+        .unwrap()
+        .insert(room.key().clone(), Acl::new(Rights::ALL, Rights::NONE));
+    room.reset(&admin).await.unwrap();
+    loop {
+        match tokio::time::timeout(super::DELIVERY, sub.next()).await {
+            Ok(Some(Ok(hyperstate::room::RoomEvent::Diff(diff)))) => {
+                panic!("a reader without the read right was sent {diff:?}")
+            }
+            Ok(Some(Ok(_))) => continue, // the snapshot and presence from before
+            Ok(Some(Err(Error::AccessDenied {
+                right: Right::Read, ..
+            }))) => break,
+            other => panic!("expected the stream to be denied, got {other:?}"),
+        }
+    }
+}

@@ -109,6 +109,7 @@ macro_rules! room_store_suite {
             slow_subscriber_does_not_block_writers_or_others, presence_counts_attached_clients,
             direct_access_starts_a_room, spec_errors_refuse_the_room,
             acl_matrix, denied_operations_change_nothing, members_can_leave,
+            a_reset_that_revokes_read_ends_the_stream,
             round_trip_typed_values, update_is_atomic_under_concurrency,
             limits_are_enforced_without_a_diff, member_limit_is_enforced,
             invalid_room_keys_are_rejected;

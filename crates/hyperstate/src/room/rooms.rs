@@ -357,6 +357,11 @@ impl Room {
         self.store().snapshot(self.call(caller, &init)).await
     }
 
+    pub(super) async fn access_of(&self, caller: &super::MemberKey) -> Result<Access> {
+        let init = || self.init();
+        self.store().access(self.call(caller, &init)).await
+    }
+
     pub(super) fn shutdown_token(&self) -> &CancellationToken {
         self.rooms.shutdown_token()
     }

@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{AttachGuard, Attachment, Diff, MemberKey, Room, Snapshot, Start};
+use super::{AttachGuard, Attachment, Change, Diff, MemberKey, Right, Room, Snapshot, Start};
 use crate::Result;
 
 /// What a subscriber receives.
@@ -46,6 +46,11 @@ impl RoomEvent {
 /// (a lagged feed, or a lost message on a distributed backend) turns into a
 /// resync with a fresh snapshot. The subscription never slows a writer or
 /// another subscriber; it ends (`None`) when the registry shuts down.
+///
+/// Read access is checked when attaching and again after every reset (which may
+/// bring a new ACL): a subscriber that lost it gets
+/// [`Error::AccessDenied`](crate::Error::AccessDenied) instead of the new state.
+/// Joining or leaving applies to the next attach.
 pub struct Subscription {
     room: Room,
     caller: MemberKey,
@@ -153,6 +158,13 @@ impl Subscription {
                     Ok(diff) if diff.version <= self.version => continue, // already applied
                     Ok(diff) if diff.version == self.version + 1 => {
                         self.version = diff.version;
+                        if matches!(diff.change, Change::Reset { .. }) {
+                            // A reset may bring a new ACL: a subscriber that lost
+                            // its read right must not see the new state.
+                            if let Err(err) = self.still_readable().await {
+                                return Some(Err(err));
+                            }
+                        }
                         return Some(Ok(RoomEvent::Diff(diff)));
                     }
                     // A gap (a lost message) or a lag (this subscriber was too
@@ -167,6 +179,19 @@ impl Subscription {
                     Err(_) => self.presence_open = false,
                 },
             }
+        }
+    }
+
+    async fn still_readable(&self) -> Result<()> {
+        let access = self.room.access_of(&self.caller).await?;
+        if access.allows(Right::Read) {
+            Ok(())
+        } else {
+            Err(crate::Error::AccessDenied {
+                room: self.room.key().as_str().to_owned(),
+                class: access.class,
+                right: Right::Read,
+            })
         }
     }
 
