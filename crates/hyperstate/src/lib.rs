@@ -6,6 +6,7 @@
 //! | scope | lives for | carried by | default backend |
 //! |---|---|---|---|
 //! | [page] | one tab's current page; a refresh starts afresh | `X-Page-Id` header | memory |
+//! | [session] | one browser session, durably (30 days unseen) | HttpOnly cookie | filesystem ([`fs`]), S3 |
 //!
 //! This crate is the core: the model, the backend traits, the in-memory backends
 //! and the supervised background tasks. It has no web-framework dependency; the
@@ -21,19 +22,22 @@
 //!
 //! # Backends
 //!
-//! Each scope has an async, object-safe backend trait ([`page::PageStore`]) with a
+//! Each scope has an async, object-safe backend trait ([`page::PageStore`],
+//! [`session::DocumentStore`]) with a
 //! "Contract" section. Every backend passes the same conformance suite
 //! (`hyperstate-conformance`).
 
 mod error;
+pub mod fs;
 mod id;
 mod limits;
 pub mod memory;
 pub mod page;
+pub mod session;
 mod supervisor;
 pub mod value;
 
 pub use error::{BoxError, Error, Result};
 pub use id::{BrowserId, PageId};
 pub use limits::Limits;
-pub use supervisor::Supervisor;
+pub use supervisor::{Supervisor, TaskSpawner};

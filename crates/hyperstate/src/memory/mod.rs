@@ -2,9 +2,12 @@
 //!
 //! [`MemoryPageStore`] keeps pages in process memory, bounded by a total byte
 //! budget; when the budget is spent, the least-recently-used *idle* pages are
-//! evicted first and counted.
+//! evicted first and counted. [`MemoryDocumentStore`] keeps session documents,
+//! with real compare-and-swap, for tests.
 
 mod budget;
+mod doc_store;
 mod page_store;
 
+pub use doc_store::MemoryDocumentStore;
 pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};

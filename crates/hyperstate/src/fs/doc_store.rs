@@ -1,0 +1,259 @@
+//! Session documents as files, with compare-and-swap across processes.
+//!
+//! # Layout
+//!
+//! ```text
+//! <root>/sessions/<k0k1>/<key>.json     one document per session (key: 64 hex digits)
+//! <root>/sessions/locks/<k0k1>.lock     256 lock stripes, one per key prefix
+//! ```
+//!
+//! # Why it is correct with several processes
+//!
+//! object_store's `LocalFileSystem` cannot do a conditional update, so this
+//! backend builds one: a writer takes an exclusive `flock(2)` on the key's lock
+//! stripe, reads the current document, checks the condition against its etag (a
+//! SHA-256 of the bytes), writes a temporary file, syncs it, renames it over the
+//! document and syncs the directory, then unlocks. `flock` locks belong to an
+//! open file, so they exclude other processes *and* other threads of this one;
+//! the kernel drops them when a process dies, so `kill -9` cannot leave a stale
+//! lock. Readers take no lock: `rename` swaps whole files atomically.
+//!
+//! Lock stripes are fixed files that are never deleted: deleting a lock file
+//! while another process waits on it would split the lock in two.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use crate::session::{Document, DocumentStore, Etag, Listed, PutCondition, PutOutcome, SessionKey};
+use crate::{Error, Result};
+
+const BACKEND: &str = "fs";
+
+/// Session documents in a local directory. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> hyperstate::Result<()> {
+/// use hyperstate::fs::FsDocumentStore;
+/// let dir = std::env::temp_dir().join(format!("hyperstate-doc-{}", std::process::id()));
+/// let store = FsDocumentStore::open(&dir).await?;
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FsDocumentStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    /// Makes temporary file names unique within this process (the pid makes them
+    /// unique across processes).
+    tmp_counter: AtomicU64,
+}
+
+impl FsDocumentStore {
+    /// Opens (creating if needed) the store under `root/sessions`.
+    pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let dir = root.as_ref().join("sessions");
+        let locks = dir.join("locks");
+        blocking("open", move || {
+            fs::create_dir_all(&locks)?;
+            Ok(FsDocumentStore {
+                inner: Arc::new(Inner {
+                    dir,
+                    tmp_counter: AtomicU64::new(0),
+                }),
+            })
+        })
+        .await
+    }
+
+    /// The directory documents live in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+}
+
+/// Runs blocking file I/O off the async threads.
+async fn blocking<T, F>(operation: &'static str, f: F) -> Result<T>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|err| Error::backend(BACKEND, operation, err)),
+        Err(join) => Err(Error::backend(BACKEND, operation, join)),
+    }
+}
+
+fn etag_of(body: &[u8]) -> Etag {
+    let digest = Sha256::digest(body);
+    Etag(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Inner {
+    fn prefix(key: &SessionKey) -> String {
+        format!("{:02x}", key.as_bytes()[0])
+    }
+
+    fn path(&self, key: &SessionKey) -> PathBuf {
+        self.dir.join(Self::prefix(key)).join(format!("{key}.json"))
+    }
+
+    /// Takes the key's lock stripe; the lock is held until the file is dropped.
+    fn lock(&self, key: &SessionKey) -> io::Result<File> {
+        let path = self
+            .dir
+            .join("locks")
+            .join(format!("{}.lock", Self::prefix(key)));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // Called through the trait: std's inherent `File::lock` is newer than our MSRV.
+        fs4::FileExt::lock(&file)?;
+        Ok(file)
+    }
+
+    fn read(&self, key: &SessionKey) -> io::Result<Option<Document>> {
+        match fs::read(self.path(key)) {
+            Ok(body) => Ok(Some(Document {
+                etag: etag_of(&body),
+                body,
+            })),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn put(
+        &self,
+        key: &SessionKey,
+        body: &[u8],
+        condition: Option<&Etag>,
+    ) -> io::Result<PutOutcome> {
+        let _lock = self.lock(key)?;
+        let current = self.read(key)?.map(|doc| doc.etag);
+        if current.as_ref() != condition {
+            return Ok(PutOutcome::Conflict);
+        }
+        let path = self.path(key);
+        let parent = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(parent)?;
+        let tmp = parent.join(format!(
+            ".{key}.{}.{}.tmp",
+            std::process::id(),
+            self.tmp_counter.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(body)?;
+            // Data reaches the disk before the name points at it, so a power cut
+            // leaves the old document or the new one, never an empty file.
+            file.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            // The rename itself is durable only once the directory is synced.
+            File::open(parent)?.sync_all()
+        })();
+        if let Err(err) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(err);
+        }
+        Ok(PutOutcome::Written(etag_of(body)))
+    }
+
+    fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> io::Result<bool> {
+        let _lock = self.lock(key)?;
+        let Some(current) = self.read(key)? else {
+            return Ok(false);
+        };
+        if etag.is_some_and(|etag| *etag != current.etag) {
+            return Ok(false);
+        }
+        let path = self.path(key);
+        fs::remove_file(&path)?;
+        if let Some(parent) = path.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+        Ok(true)
+    }
+
+    fn list(&self) -> io::Result<Vec<Listed>> {
+        let mut found = Vec::new();
+        for shard in fs::read_dir(&self.dir)? {
+            let shard = shard?;
+            let name = shard.file_name();
+            let is_shard = name.len() == 2
+                && name
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !is_shard || !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                let entry = entry?;
+                let name = entry.file_name();
+                // Temporary files (".<key>.<pid>.<n>.tmp") and strangers are skipped.
+                let Some(key) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .and_then(SessionKey::parse_hex)
+                else {
+                    continue;
+                };
+                match entry.metadata().and_then(|meta| meta.modified()) {
+                    Ok(modified) => found.push(Listed { key, modified }),
+                    // Deleted since the directory was read.
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl DocumentStore for FsDocumentStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn get(&self, key: &SessionKey) -> Result<Option<Document>> {
+        let (inner, key) = (self.inner.clone(), *key);
+        blocking("get", move || inner.read(&key)).await
+    }
+
+    async fn put(
+        &self,
+        key: &SessionKey,
+        body: Vec<u8>,
+        condition: PutCondition<'_>,
+    ) -> Result<PutOutcome> {
+        let (inner, key) = (self.inner.clone(), *key);
+        let condition = match condition {
+            PutCondition::Absent => None,
+            PutCondition::Matches(etag) => Some(etag.clone()),
+        };
+        blocking("put", move || inner.put(&key, &body, condition.as_ref())).await
+    }
+
+    async fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> Result<bool> {
+        let (inner, key, etag) = (self.inner.clone(), *key, etag.cloned());
+        blocking("delete", move || inner.delete(&key, etag.as_ref())).await
+    }
+
+    async fn list(&self) -> Result<Vec<Listed>> {
+        let inner = self.inner.clone();
+        blocking("list", move || inner.list()).await
+    }
+}
