@@ -38,11 +38,11 @@ const BACKEND: &str = "fs";
 /// Session documents in a local directory. Cheap to clone.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> hyperstate::Result<()> {
+/// # fn main() -> hyperstate::Result<()> {
 /// use hyperstate::fs::FsDocumentStore;
 /// let dir = std::env::temp_dir().join(format!("hyperstate-doc-{}", std::process::id()));
-/// let store = FsDocumentStore::open(&dir).await?;
+/// let store = FsDocumentStore::open(&dir)?;
+/// assert!(store.dir().ends_with("sessions"));
 /// # std::fs::remove_dir_all(&dir).ok();
 /// # Ok(()) }
 /// ```
@@ -60,20 +60,18 @@ struct Inner {
 }
 
 impl FsDocumentStore {
-    /// Opens (creating if needed) the store under `root/sessions`.
-    pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
+    /// Opens (creating if needed) the store under `root/sessions`. Blocks on
+    /// creating the directories: call it at startup.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let dir = root.as_ref().join("sessions");
-        let locks = dir.join("locks");
-        blocking("open", move || {
-            fs::create_dir_all(&locks)?;
-            Ok(FsDocumentStore {
-                inner: Arc::new(Inner {
-                    dir,
-                    tmp_counter: AtomicU64::new(0),
-                }),
-            })
+        fs::create_dir_all(dir.join("locks"))
+            .map_err(|err| Error::backend(BACKEND, "open", err))?;
+        Ok(FsDocumentStore {
+            inner: Arc::new(Inner {
+                dir,
+                tmp_counter: AtomicU64::new(0),
+            }),
         })
-        .await
     }
 
     /// The directory documents live in.
