@@ -75,7 +75,7 @@ impl Session {
             .unwrap_or_default()
             .as_millis() as u64;
         let touch_after = inner.options.touch_after.as_millis() as u64;
-        if now.saturating_sub(doc.last_seen_at) > touch_after {
+        if now.saturating_sub(doc.last_seen_at) >= touch_after {
             submit_detached(
                 inner,
                 self.key,
