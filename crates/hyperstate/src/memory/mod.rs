@@ -7,6 +7,7 @@
 
 mod budget;
 mod doc_store;
+mod page_map;
 mod page_store;
 
 pub use doc_store::MemoryDocumentStore;

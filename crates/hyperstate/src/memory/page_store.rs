@@ -4,8 +4,8 @@
 //!
 //! Pages live in 64 shards, each a `LinkedHashMap` kept in least-recently-used
 //! order: a touch stamps the page's last access and moves it to the back, both
-//! O(1). Each page's data sits behind its own mutex, so a slow `update` closure
-//! blocks only its own page, not a shard.
+//! O(1). Each page's data (a packed [`PageMap`]) sits behind its own mutex, so a
+//! slow `update` closure blocks only its own page, not a shard.
 //!
 //! Lock order, which rules out deadlock: a thread may take a shard lock while it
 //! holds a page lock (writes that must evict), but while it holds a shard lock it
@@ -14,7 +14,6 @@
 //! writer that finds its page retired under it starts over, so no write lands in
 //! a page nobody can see.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -24,12 +23,14 @@ use hashlink::LinkedHashMap;
 use tokio::time::Instant;
 
 use super::budget::Budget;
+use super::page_map::PageMap;
 use crate::page::{PageKey, PageOptions, PageStore, UpdateFn};
 use crate::{Error, Result};
 
 const SHARDS: usize = 64;
-/// What one stored key costs beyond its key and value bytes: the map slot, the two
-/// boxed allocations and allocator rounding (measured: see BENCHMARKS.md).
+/// What one stored key costs beyond its key and value bytes: its slot in the page's
+/// vector, the allocation header and rounding. Set a little above the measured
+/// resident cost (see BENCHMARKS.md) so the budget never under-counts.
 const ENTRY_OVERHEAD: usize = 64;
 /// What one page costs with no keys: its entry, LRU links and empty map.
 const PAGE_OVERHEAD: usize = 192;
@@ -122,7 +123,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct Data {
-    values: HashMap<Box<str>, Box<[u8]>>,
+    values: PageMap,
     /// Sum of key and value lengths: what `Limits::max_bytes` bounds.
     bytes: usize,
     /// What this page holds of the budget, overheads included.
@@ -350,7 +351,13 @@ impl Inner {
     /// Stores `value` under `key` in locked page data, enforcing every limit.
     fn store_value(&self, data: &mut Data, key: &str, value: Vec<u8>) -> Result<()> {
         let limits = &self.options.limits;
-        let old_len = data.values.get(key).map(|v| v.len());
+        if key.len() > PageMap::MAX_KEY_BYTES {
+            return Err(Error::InvalidKey {
+                key: key.chars().take(64).collect(),
+                reason: "is longer than the memory backend's 65535-byte key limit",
+            });
+        }
+        let old_len = data.values.get(key).map(<[u8]>::len);
         if old_len.is_none() && data.values.len() >= limits.max_keys {
             return Err(Error::TooManyKeys {
                 scope: "page",
@@ -374,12 +381,7 @@ impl Inner {
         }
         data.cost = data.cost + new_cost - old_cost;
         data.bytes = bytes;
-        match data.values.get_mut(key) {
-            Some(slot) => *slot = value.into_boxed_slice(),
-            None => {
-                data.values.insert(key.into(), value.into_boxed_slice());
-            }
-        }
+        data.values.insert(key, &value);
         Ok(())
     }
 }
@@ -403,7 +405,7 @@ impl PageStore for MemoryPageStore {
             return Ok(None);
         };
         let data = lock(&entry.data);
-        Ok(data.values.get(key).map(|v| v.to_vec()))
+        Ok(data.values.get(key).map(<[u8]>::to_vec))
     }
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
@@ -418,7 +420,7 @@ impl PageStore for MemoryPageStore {
 
     async fn update(&self, page: &PageKey, key: &str, f: UpdateFn<'_>) -> Result<Vec<u8>> {
         self.inner.write(page, |data| {
-            let new = f(data.values.get(key).map(|v| &v[..]))?;
+            let new = f(data.values.get(key))?;
             self.inner.store_value(data, key, new.clone())?;
             Ok(new)
         })
@@ -432,11 +434,11 @@ impl PageStore for MemoryPageStore {
         if data.removed {
             return Ok(false);
         }
-        let Some(value) = data.values.remove(key) else {
+        let Some(value_len) = data.values.remove(key) else {
             return Ok(false);
         };
-        let cost = entry_cost(key, &value);
-        data.bytes -= key.len() + value.len();
+        let cost = key.len() + value_len + ENTRY_OVERHEAD;
+        data.bytes -= key.len() + value_len;
         data.cost -= cost;
         self.inner.budget.give_back(cost);
         Ok(true)

@@ -1,0 +1,85 @@
+//! Settings of the HTTP integration.
+
+use std::time::Duration;
+
+/// What to do with an htmx request whose page has no state and whose id is older
+/// than the page TTL (its state expired, or it was never written and the tab sat
+/// idle for longer than a TTL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExpiredPage {
+    /// Carry on with an empty page (the default): the handler sees no state, as
+    /// after a refresh.
+    #[default]
+    Empty,
+    /// Answer `HX-Refresh: true` so the browser reloads and gets a fresh page id;
+    /// the handler does not run. Non-htmx requests carry on with an empty page.
+    Refresh,
+}
+
+/// Settings of the HTTP integration. Every field has a sensible default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Name of the browser-id cookie. Default: `hs_bid`.
+    pub cookie_name: String,
+    /// Mark the browser-id cookie `Secure` (sent over HTTPS only). Default: true;
+    /// turn it off only for plain-HTTP local development.
+    pub secure_cookie: bool,
+    /// What an expired page does on an htmx request. Default: [`ExpiredPage::Empty`].
+    pub expired_page: ExpiredPage,
+    /// Largest `application/x-www-form-urlencoded` body read to find a
+    /// `_page_id` field (requests without an `X-Page-Id` header). Default: 1 MiB.
+    pub form_body_limit: usize,
+    /// Largest HTML document the layer buffers to inject the page id. Larger
+    /// documents pass through untouched (use the manual helper). Default: 4 MiB.
+    pub inject_limit: usize,
+    /// How often the sweeper frees expired state. Default: 5 minutes.
+    pub sweep_interval: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cookie_name: "hs_bid".to_owned(),
+            secure_cookie: true,
+            expired_page: ExpiredPage::Empty,
+            form_body_limit: 1024 * 1024,
+            inject_limit: 4 * 1024 * 1024,
+            sweep_interval: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Sets [`HttpConfig::cookie_name`].
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+    /// Sets [`HttpConfig::secure_cookie`].
+    pub fn secure_cookie(mut self, secure: bool) -> Self {
+        self.secure_cookie = secure;
+        self
+    }
+    /// Sets [`HttpConfig::expired_page`].
+    pub fn expired_page(mut self, policy: ExpiredPage) -> Self {
+        self.expired_page = policy;
+        self
+    }
+    /// Sets [`HttpConfig::form_body_limit`].
+    pub fn form_body_limit(mut self, bytes: usize) -> Self {
+        self.form_body_limit = bytes;
+        self
+    }
+    /// Sets [`HttpConfig::inject_limit`].
+    pub fn inject_limit(mut self, bytes: usize) -> Self {
+        self.inject_limit = bytes;
+        self
+    }
+    /// Sets [`HttpConfig::sweep_interval`].
+    pub fn sweep_interval(mut self, every: Duration) -> Self {
+        self.sweep_interval = every;
+        self
+    }
+}

@@ -1,0 +1,132 @@
+//! What the layer learned about a request, shared with the extractors.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use hyperstate::{BrowserId, PageId};
+
+use crate::{Error, Hyperstate};
+
+/// Where the request's page id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageSource {
+    /// Issued by the layer for this full page load.
+    Fresh(PageId),
+    /// Sent back by the browser (`X-Page-Id` header or `_page_id` form field).
+    Carried(PageId),
+    /// None: not a full page load, and none was sent.
+    Absent,
+}
+
+/// The per-request identity the [`HyperstateLayer`](crate::HyperstateLayer) works
+/// out: the browser id from the cookie, the page id, and whether this is an htmx
+/// request. Extractors for each scope build on it; apps rarely need it directly.
+///
+/// The browser id is minted lazily: only an extractor that needs it (to write
+/// state, or to bind a new page to its browser) calls
+/// [`browser_id_or_mint`](Self::browser_id_or_mint), and only then does the
+/// response set the cookie. Every extractor of one request sees the same id.
+#[derive(Clone)]
+pub struct RequestContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    hyperstate: Hyperstate,
+    cookie_browser: Option<BrowserId>,
+    minted_browser: OnceLock<BrowserId>,
+    page: PageSource,
+    htmx: bool,
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("has_browser_cookie", &self.inner.cookie_browser.is_some())
+            .field("page", &self.inner.page)
+            .field("htmx", &self.inner.htmx)
+            .finish()
+    }
+}
+
+impl RequestContext {
+    pub(crate) fn new(
+        hyperstate: Hyperstate,
+        cookie_browser: Option<BrowserId>,
+        page: PageSource,
+        htmx: bool,
+    ) -> Self {
+        RequestContext {
+            inner: Arc::new(ContextInner {
+                hyperstate,
+                cookie_browser,
+                minted_browser: OnceLock::new(),
+                page,
+                htmx,
+            }),
+        }
+    }
+
+    /// The application's [`Hyperstate`].
+    pub fn hyperstate(&self) -> &Hyperstate {
+        &self.inner.hyperstate
+    }
+
+    /// The browser id from the cookie, or one minted earlier in this request.
+    pub fn browser_id(&self) -> Option<BrowserId> {
+        self.inner
+            .cookie_browser
+            .or_else(|| self.inner.minted_browser.get().copied())
+    }
+
+    /// The browser id, minting one (and setting the cookie on the response) if the
+    /// browser has none yet.
+    pub fn browser_id_or_mint(&self) -> BrowserId {
+        match self.inner.cookie_browser {
+            Some(id) => id,
+            None => *self.inner.minted_browser.get_or_init(BrowserId::generate),
+        }
+    }
+
+    /// The id minted during this request, which the response must set as a cookie.
+    pub(crate) fn minted_browser_id(&self) -> Option<BrowserId> {
+        self.inner.minted_browser.get().copied()
+    }
+
+    /// The page id of this request, if any: issued now for a full page load, or
+    /// sent back by the page.
+    pub fn page_id(&self) -> Option<PageId> {
+        match self.inner.page {
+            PageSource::Fresh(id) | PageSource::Carried(id) => Some(id),
+            PageSource::Absent => None,
+        }
+    }
+
+    /// True when this request is a full page load that was issued a new page id.
+    pub fn is_fresh_page_load(&self) -> bool {
+        matches!(self.inner.page, PageSource::Fresh(_))
+    }
+
+    /// True for requests htmx made (`HX-Request: true`).
+    pub fn is_htmx(&self) -> bool {
+        self.inner.htmx
+    }
+
+    pub(crate) fn page_source(&self) -> PageSource {
+        self.inner.page
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or(Error::LayerMissing)
+    }
+}

@@ -1,0 +1,92 @@
+//! Rejections: every failure maps to an HTTP status and a short plain-text body
+//! that an htmx swap can show as it is.
+
+use axum::response::{IntoResponse, Response};
+use axum_htmx::HX_REFRESH;
+use http::{HeaderValue, StatusCode, header};
+
+/// An error of the axum integration, or of the core crate, ready to answer with.
+///
+/// Handlers return `Result<_, hyperstate_axum::Error>` and use `?` on every
+/// hyperstate call: a broken limit becomes a 413, a malformed id a 400, a failed
+/// backend a 503, each with a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A request that needs page state carried no page id.
+    #[error(
+        "this request carries no page id: send the X-Page-Id header (hyperstate injects the \
+         script that does it into full-page HTML) or a `_page_id` form field"
+    )]
+    MissingPageId,
+
+    /// The page's state expired and the app asked for a reload instead of an
+    /// empty page (see `ExpiredPage::Refresh`). Answered with `HX-Refresh: true`.
+    #[error("this page's state has expired; reloading")]
+    PageExpired,
+
+    /// The `HyperstateLayer` is not installed around the route.
+    #[error("hyperstate is not configured for this route: add `Hyperstate::layer()` to the router")]
+    LayerMissing,
+
+    /// A form body was too large to look for the page id in.
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// The request body could not be read.
+    #[error("request body could not be read")]
+    Body(#[source] axum::Error),
+
+    /// An error of the core crate.
+    #[error(transparent)]
+    State(#[from] hyperstate::Error),
+}
+
+impl Error {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        use hyperstate::Error as E;
+        match self {
+            Error::MissingPageId | Error::Body(_) => StatusCode::BAD_REQUEST,
+            Error::PageExpired => StatusCode::OK,
+            Error::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::State(err) => match err {
+                E::ValueTooLarge { .. } | E::TooManyKeys { .. } | E::ScopeTooLarge { .. } => {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                }
+                E::StoreFull { .. } | E::Backend { .. } | E::ShuttingDown => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                err if err.is_client_error() => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+        } else {
+            tracing::debug!(error = %self, "request rejected");
+        }
+        let mut response = (status, self.to_string()).into_response();
+        if matches!(self, Error::PageExpired) {
+            response
+                .headers_mut()
+                .insert(HX_REFRESH, HeaderValue::from_static("true"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

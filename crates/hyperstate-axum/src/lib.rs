@@ -1,0 +1,73 @@
+//! axum integration for [`hyperstate`](::hyperstate): server-side UI state for htmx apps.
+//!
+//! ```
+//! use axum::{Router, response::Html, routing::{get, post}};
+//! use hyperstate_axum::{Error, Hyperstate, Page};
+//!
+//! // GET /cart: a full page load. The layer issues a fresh page id and injects it
+//! // (a <meta> and a few lines of script) so every htmx request sends it back.
+//! async fn cart(page: Page) -> Result<Html<String>, Error> {
+//!     let items: Vec<String> = page.get("items", Vec::new()).await?;
+//!     Ok(Html(format!(
+//!         "<!doctype html><html><head><script src=/htmx.js></script></head><body>\
+//!          <form hx-post=/cart/items hx-target=#items><input name=name></form>\
+//!          <ul id=items>{}</ul></body></html>",
+//!         items.len()
+//!     )))
+//! }
+//!
+//! // POST /cart/items, made by htmx: the same page's state.
+//! async fn add(page: Page, axum::Form(form): axum::Form<std::collections::HashMap<String, String>>)
+//!     -> Result<Html<String>, Error>
+//! {
+//!     let name = form.get("name").cloned().unwrap_or_default();
+//!     let items = page.update("items", Vec::<String>::new(), |mut items| { items.push(name.clone()); items }).await?;
+//!     Ok(Html(format!("{} items", items.len())))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let state = Hyperstate::builder().build();
+//! let app: Router = Router::new()
+//!     .route("/cart", get(cart))
+//!     .route("/cart/items", post(add))
+//!     .layer(state.layer());
+//! # state.shutdown().await; }
+//! ```
+//!
+//! # How a request finds its page
+//!
+//! | request | page |
+//! |---|---|
+//! | `GET`/`HEAD` without `HX-Request` (a document load) | a fresh id, injected into the HTML |
+//! | any request with `X-Page-Id` | that page (malformed id → 400) |
+//! | a form post with a `_page_id` field | that page |
+//! | anything else | none: the [`Page`] extractor rejects with 400 |
+//!
+//! A page is bound to its browser through the `hs_bid` cookie (HttpOnly,
+//! SameSite=Lax, `Secure` unless turned off): the same id from another browser
+//! is a different, empty page. An id the store does not know is an empty page;
+//! see [`ExpiredPage`] for the option to reload expired pages instead.
+
+mod config;
+mod context;
+mod error;
+mod hyperstate;
+mod inject;
+mod layer;
+mod page;
+mod request;
+mod response;
+
+pub use config::{ExpiredPage, HttpConfig};
+pub use context::RequestContext;
+pub use error::Error;
+pub use hyperstate::{Hyperstate, HyperstateBuilder};
+pub use inject::{META_NAME, head_tags};
+pub use layer::{HyperstateLayer, HyperstateService};
+pub use page::Page;
+pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
+
+// The README's usage example is compiled as a doctest of this crate.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+struct ReadmeDoctests;

@@ -1,0 +1,140 @@
+//! The inbound half of the layer: who is asking, and from which page.
+
+use axum::body::Body;
+use axum_htmx::HX_REQUEST;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyperstate::{BrowserId, PageId};
+
+use crate::context::PageSource;
+use crate::{Error, Hyperstate, RequestContext};
+
+/// The header htmx requests carry the page id in.
+pub const PAGE_ID_HEADER: &str = "x-page-id";
+/// The form field plain form posts carry the page id in.
+pub const PAGE_ID_FIELD: &str = "_page_id";
+
+/// Works out the request's context; for form posts without the header, reads the
+/// body to find the `_page_id` field and puts the body back.
+pub(crate) async fn prepare(
+    request: Request<Body>,
+    hyperstate: &Hyperstate,
+) -> Result<(Request<Body>, RequestContext), Error> {
+    let config = hyperstate.config();
+    let headers = request.headers();
+    let htmx = headers.get(HX_REQUEST).is_some_and(|v| v == "true");
+    let browser = browser_from_cookies(headers, &config.cookie_name);
+
+    let header_id = headers
+        .get(PAGE_ID_HEADER)
+        .map(|value| {
+            let text = value.to_str().map_err(|_| hyperstate::Error::MalformedId {
+                what: "page id",
+                reason: "not ASCII",
+            })?;
+            PageId::parse(text)
+        })
+        .transpose()?;
+    let form = header_id.is_none() && is_form(headers);
+
+    let (request, carried) = match header_id {
+        Some(id) => (request, Some(id)),
+        None if form => {
+            let (request, field) = page_id_from_form(request, config.form_body_limit).await?;
+            (request, field.map(|text| PageId::parse(&text)).transpose()?)
+        }
+        None => (request, None),
+    };
+
+    // A plain GET that htmx did not make is the browser loading a document: it
+    // starts a new page. Anything else continues the page it names, if any.
+    let is_document_load = !htmx && matches!(*request.method(), Method::GET | Method::HEAD);
+    let page = match carried {
+        Some(id) => PageSource::Carried(id),
+        None if is_document_load => PageSource::Fresh(PageId::generate()),
+        None => PageSource::Absent,
+    };
+    let context = RequestContext::new(hyperstate.clone(), browser, page, htmx);
+    Ok((request, context))
+}
+
+/// The browser id from the cookie. A missing or malformed cookie is no browser id
+/// (a new one is minted when needed): a bad cookie must not lock a browser out.
+fn browser_from_cookies(headers: &HeaderMap, name: &str) -> Option<BrowserId> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == name)
+        .find_map(|cookie| BrowserId::parse(cookie.value()).ok())
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|mime| {
+                mime.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+}
+
+async fn page_id_from_form(
+    request: Request<Body>,
+    limit: usize,
+) -> Result<(Request<Body>, Option<String>), Error> {
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(Error::BodyTooLarge { limit });
+        }
+        Err(err) => return Err(Error::Body(axum::Error::new(err))),
+    };
+    let field = form_urlencoded::parse(&bytes)
+        .find(|(key, _)| key == PAGE_ID_FIELD)
+        .map(|(_, value)| value.into_owned());
+    Ok((Request::from_parts(parts, Body::from(bytes)), field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn browser_cookie_is_found_among_others_and_bad_ones_ignored() {
+        let id = BrowserId::generate();
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; hs_bid=garbage"),
+        );
+        assert_eq!(browser_from_cookies(&headers, "hs_bid"), None);
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("x=y; hs_bid={id}")).unwrap(),
+        );
+        assert_eq!(browser_from_cookies(&headers, "hs_bid"), Some(id));
+    }
+
+    #[test]
+    fn form_content_type_is_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+        );
+        assert!(is_form(&headers));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(!is_form(&headers));
+    }
+}

@@ -1,0 +1,78 @@
+//! `cargo run -p hyperstate-demo`: the demo on 127.0.0.1:3000, no services needed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use hyperstate_axum::{HttpConfig, Hyperstate};
+use hyperstate_demo::DemoConfig;
+use tracing_subscriber::EnvFilter;
+
+/// The hyperstate demo app.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "HYPERSTATE_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Directory for durable state.
+    #[arg(long, env = "HYPERSTATE_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Mark the browser-id cookie `Secure` (use behind HTTPS).
+    #[arg(long, env = "HYPERSTATE_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    let _config = DemoConfig::new(&args.data_dir);
+
+    let state = Hyperstate::builder()
+        .config(HttpConfig::default().secure_cookie(args.secure_cookies))
+        .build();
+    let app = hyperstate_demo::router(&state);
+
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::info!(
+        "hyperstate demo listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("server stopped; draining background tasks");
+    state.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,23 @@
+//! `GET /`: what each scope is, with a link to try it.
+
+use axum::extract::Query;
+use maud::{Markup, html};
+
+use crate::layout::{self, PageQuery};
+
+pub(crate) async fn show(Query(query): Query<PageQuery>) -> Markup {
+    layout::page(
+        "hyperstate",
+        query.htmx,
+        html! {
+            p { "Server-side UI state for htmx apps, in three scopes." }
+            ul {
+                li {
+                    a href="/cart" { "Cart" }
+                    " — page scope: one cart per tab; refresh and it is empty again."
+                }
+            }
+            p.muted { "Append " code { "?htmx=4" } " to any page to run it on htmx 4.x." }
+        },
+    )
+}
