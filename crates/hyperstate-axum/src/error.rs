@@ -29,6 +29,11 @@ pub enum Error {
     #[error("hyperstate is not configured for this route: add `Hyperstate::layer()` to the router")]
     LayerMissing,
 
+    /// The [`Session`](crate::Session) extractor was used, but the
+    /// [`Hyperstate`](crate::Hyperstate) was built without a session store.
+    #[error("session state is not configured: build Hyperstate with `.sessions(...)`")]
+    SessionsNotConfigured,
+
     /// A form body was too large to look for the page id in.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge {
@@ -52,15 +57,19 @@ impl Error {
         match self {
             Error::MissingPageId | Error::Body(_) => StatusCode::BAD_REQUEST,
             Error::PageExpired => StatusCode::OK,
-            Error::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::LayerMissing | Error::SessionsNotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::State(err) => match err {
-                E::ValueTooLarge { .. } | E::TooManyKeys { .. } | E::ScopeTooLarge { .. } => {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                }
-                E::StoreFull { .. } | E::Backend { .. } | E::ShuttingDown => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                E::ValueTooLarge { .. }
+                | E::TooManyKeys { .. }
+                | E::ScopeTooLarge { .. }
+                | E::TooManyViews { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                // Transient: a retry may well succeed (`Retry-After` is set).
+                E::StoreFull { .. }
+                | E::Backend { .. }
+                | E::ShuttingDown
+                | E::SessionConflict { .. }
+                | E::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
                 err if err.is_client_error() => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },

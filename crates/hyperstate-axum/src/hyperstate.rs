@@ -3,9 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use hyperstate::Supervisor;
 use hyperstate::memory::MemoryPageStore;
 use hyperstate::page::PageStore;
+use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
 
 use crate::{HttpConfig, HyperstateLayer};
 
@@ -38,6 +41,7 @@ pub struct Hyperstate {
 
 struct Inner {
     pages: Arc<dyn PageStore>,
+    sessions: Option<Sessions>,
     config: HttpConfig,
     supervisor: Supervisor,
 }
@@ -46,6 +50,14 @@ impl fmt::Debug for Hyperstate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hyperstate")
             .field("pages", &self.inner.pages.backend_name())
+            .field(
+                "sessions",
+                &self
+                    .inner
+                    .sessions
+                    .as_ref()
+                    .map(|s| s.store().backend_name()),
+            )
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -67,6 +79,11 @@ impl Hyperstate {
         &self.inner.pages
     }
 
+    /// The session scope, when a session store was configured.
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.inner.sessions.as_ref()
+    }
+
     /// The HTTP settings.
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
@@ -77,8 +94,9 @@ impl Hyperstate {
         &self.inner.supervisor
     }
 
-    /// Stops the background tasks and waits for them. Call it after the server
-    /// has stopped accepting requests.
+    /// Stops the background tasks and waits for them; session writes still
+    /// queued are committed first. Call it after the server has stopped accepting
+    /// requests.
     pub async fn shutdown(&self) {
         self.inner.supervisor.shutdown().await;
     }
@@ -88,13 +106,52 @@ impl Hyperstate {
 #[derive(Debug, Default)]
 pub struct HyperstateBuilder {
     pages: Option<Arc<dyn PageStore>>,
+    sessions: Option<SessionParts>,
     config: HttpConfig,
+}
+
+#[derive(Debug)]
+struct SessionParts {
+    store: Arc<dyn DocumentStore>,
+    secret: SessionSecret,
+    options: SessionOptions,
+    sweep_every: Duration,
 }
 
 impl HyperstateBuilder {
     /// The page-state backend. Default: a [`MemoryPageStore`] with default options.
     pub fn pages(mut self, store: Arc<dyn PageStore>) -> Self {
         self.pages = Some(store);
+        self
+    }
+
+    /// Enables session state (the [`Session`](crate::Session) extractor) on
+    /// `store` (e.g. `hyperstate::fs::FsDocumentStore`, `hyperstate_s3::S3DocumentStore`),
+    /// with the server `secret` that derives storage keys from browser ids. Every
+    /// node of a deployment needs the same secret. Off by default.
+    pub fn sessions(mut self, store: Arc<dyn DocumentStore>, secret: SessionSecret) -> Self {
+        self.sessions = Some(SessionParts {
+            store,
+            secret,
+            options: SessionOptions::default(),
+            sweep_every: Duration::from_secs(60 * 60),
+        });
+        self
+    }
+
+    /// Session options (TTL, limits, ...). Takes effect with [`Self::sessions`].
+    pub fn session_options(mut self, options: SessionOptions) -> Self {
+        if let Some(parts) = &mut self.sessions {
+            parts.options = options;
+        }
+        self
+    }
+
+    /// How often expired sessions are swept. Default: hourly.
+    pub fn session_sweep_interval(mut self, every: Duration) -> Self {
+        if let Some(parts) = &mut self.sessions {
+            parts.sweep_every = every;
+        }
         self
     }
 
@@ -112,9 +169,15 @@ impl HyperstateBuilder {
             .unwrap_or_else(|| Arc::new(MemoryPageStore::default()));
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
+        let sessions = self.sessions.map(|parts| {
+            let sessions = Sessions::new(parts.store, parts.secret, parts.options, &supervisor);
+            sessions.spawn_sweeper(&supervisor, parts.sweep_every);
+            sessions
+        });
         Hyperstate {
             inner: Arc::new(Inner {
                 pages,
+                sessions,
                 config: self.config,
                 supervisor,
             }),

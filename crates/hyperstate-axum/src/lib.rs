@@ -57,6 +57,7 @@ mod layer;
 mod page;
 mod request;
 mod response;
+mod session;
 
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
@@ -66,6 +67,7 @@ pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
+pub use session::{Session, SessionView};
 
 // The README's usage example is compiled as a doctest of this crate.
 #[doc = include_str!("../../../README.md")]

@@ -225,6 +225,16 @@ pub struct ViewState {
 }
 
 impl ViewState {
+    /// The state of a view for a browser that has no session yet: every `get`
+    /// returns its default.
+    pub fn empty(view: &View, page: Option<PageId>) -> Self {
+        ViewState {
+            view: view.clone(),
+            slice: ViewSlice::default(),
+            page: page.map(|page| page.to_string()),
+        }
+    }
+
     /// The value of `key`, or `default`.
     pub fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
         match recover(&self.slice, &self.view, key, self.page.as_deref()) {
