@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use hyperstate_axum::{HttpConfig, Hyperstate};
-use hyperstate_demo::DemoConfig;
+use hyperstate_axum::HttpConfig;
+use hyperstate_demo::{DemoConfig, S3Target};
 use tracing_subscriber::EnvFilter;
 
 /// The hyperstate demo app.
@@ -21,6 +21,17 @@ struct Args {
     /// Mark the browser-id cookie `Secure` (use behind HTTPS).
     #[arg(long, env = "HYPERSTATE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Keep sessions in an S3-compatible server at this URL (with --s3-bucket;
+    /// credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_DEFAULT_REGION).
+    #[arg(long, env = "HYPERSTATE_S3_ENDPOINT", requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// Keep sessions in this S3 bucket instead of the data directory.
+    #[arg(long, env = "HYPERSTATE_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// The session secret as hex (at least 64 digits), the same on every node.
+    /// Without it a development secret is generated once into the data directory.
+    #[arg(long, env = "HYPERSTATE_SESSION_SECRET", hide_env_values = true)]
+    session_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -29,11 +40,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    let _config = DemoConfig::new(&args.data_dir);
-
-    let state = Hyperstate::builder()
-        .config(HttpConfig::default().secure_cookie(args.secure_cookies))
-        .build();
+    let s3 = args
+        .s3_bucket
+        .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
+    let config = DemoConfig::new(&args.data_dir)
+        .s3(s3)
+        .session_secret(args.session_secret)
+        .http(HttpConfig::default().secure_cookie(args.secure_cookies));
+    let state = hyperstate_demo::hyperstate(&config)?;
     let app = hyperstate_demo::router(&state);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

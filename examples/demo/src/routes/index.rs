@@ -16,6 +16,10 @@ pub(crate) async fn show(Query(query): Query<PageQuery>) -> Markup {
                     a href="/cart" { "Cart" }
                     " — page scope: one cart per tab; refresh and it is empty again."
                 }
+                li {
+                    a href="/settings" { "Settings" }
+                    " — session scope: a theme that sticks across tabs and restarts, and a per-tab draft."
+                }
             }
             p.muted { "Append " code { "?htmx=4" } " to any page to run it on htmx 4.x." }
         },

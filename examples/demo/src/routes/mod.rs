@@ -3,6 +3,7 @@
 mod cart;
 mod health;
 mod index;
+mod settings;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -15,6 +16,12 @@ pub(crate) fn routes() -> Router {
         .route("/cart", get(cart::show))
         .route("/cart/items", post(cart::add_item))
         .route("/cart/clear", post(cart::clear))
+        .route("/settings", get(settings::show))
+        .route("/settings/theme", post(settings::set_theme))
+        .route(
+            "/settings/draft",
+            get(settings::show_draft).post(settings::set_draft),
+        )
         .route("/healthz", get(health::check))
         .route("/assets/{file}", get(assets::serve))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") })
