@@ -131,6 +131,29 @@ pub async fn racing_puts_have_one_winner(make: &dyn Factory) {
         .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
         .count();
     assert_eq!(wins, 1, "if-match: {outcomes:?}");
+
+    // And racers sharing one handle, as the tasks of one node do.
+    let shared = make(&ns);
+    let current = shared.get(&key).await.unwrap().unwrap().etag;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let (store, current) = (shared.clone(), current.clone());
+        tasks.spawn(async move {
+            store
+                .put(
+                    &key,
+                    format!("shared {i}").into_bytes(),
+                    PutCondition::Matches(&current),
+                )
+                .await
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
+        .count();
+    assert_eq!(wins, 1, "if-match, one handle: {outcomes:?}");
 }
 
 pub async fn delete_honours_the_etag(make: &dyn Factory) {

@@ -35,6 +35,17 @@ fn fs_document_store(namespace: &str) -> Arc<dyn DocumentStore> {
     Arc::new(FsDocumentStore::open(ROOT.path().join(namespace)).expect("opening the store"))
 }
 
+/// The same without fsync: still crash-safe for the process, and CAS is unchanged.
+fn fs_unsynced_document_store(namespace: &str) -> Arc<dyn DocumentStore> {
+    static ROOT: LazyLock<tempfile::TempDir> =
+        LazyLock::new(|| tempfile::tempdir().expect("a temporary directory"));
+    Arc::new(
+        FsDocumentStore::open(ROOT.path().join(namespace))
+            .expect("opening the store")
+            .sync(false),
+    )
+}
+
 mod memory_documents {
     use super::*;
     hyperstate_conformance::document_store_suite!(memory_document_store);
@@ -43,4 +54,9 @@ mod memory_documents {
 mod fs_documents {
     use super::*;
     hyperstate_conformance::document_store_suite!(fs_document_store);
+}
+
+mod fs_unsynced_documents {
+    use super::*;
+    hyperstate_conformance::document_store_suite!(fs_unsynced_document_store);
 }
