@@ -263,7 +263,14 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Answers every job with (a shared copy of) `err`.
-fn fail_all(jobs: Vec<Job>, err: Error) {
+fn fail_all(mut jobs: Vec<Job>, err: Error) {
+    if jobs.len() == 1 {
+        // The common case keeps the error as it is (and its HTTP status).
+        if let Some(job) = jobs.pop() {
+            job.finish(Err(err));
+        }
+        return;
+    }
     let shared = Arc::new(err);
     for job in jobs {
         job.finish(Err(Error::Backend {
