@@ -36,6 +36,13 @@ pub struct HttpConfig {
     pub inject_limit: usize,
     /// How often the sweeper frees expired state. Default: 5 minutes.
     pub sweep_interval: Duration,
+    /// Refuse cross-site state-changing requests with 403 (see the `csrf` notes in
+    /// the crate docs). Default: true.
+    pub csrf_protection: bool,
+    /// Origins (`https://app.example`) allowed to send state-changing requests
+    /// besides the request's own host: needed behind a proxy that changes `Host`.
+    /// Default: none.
+    pub trusted_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +54,8 @@ impl Default for HttpConfig {
             form_body_limit: 1024 * 1024,
             inject_limit: 4 * 1024 * 1024,
             sweep_interval: Duration::from_secs(5 * 60),
+            csrf_protection: true,
+            trusted_origins: Vec::new(),
         }
     }
 }
@@ -75,6 +84,16 @@ impl HttpConfig {
     /// Sets [`HttpConfig::inject_limit`].
     pub fn inject_limit(mut self, bytes: usize) -> Self {
         self.inject_limit = bytes;
+        self
+    }
+    /// Sets [`HttpConfig::csrf_protection`].
+    pub fn csrf_protection(mut self, on: bool) -> Self {
+        self.csrf_protection = on;
+        self
+    }
+    /// Adds an origin to [`HttpConfig::trusted_origins`].
+    pub fn trust_origin(mut self, origin: impl Into<String>) -> Self {
+        self.trusted_origins.push(origin.into());
         self
     }
     /// Sets [`HttpConfig::sweep_interval`].

@@ -34,6 +34,10 @@ pub enum Error {
     #[error("session state is not configured: build Hyperstate with `.sessions(...)`")]
     SessionsNotConfigured,
 
+    /// A state-changing request came from another site.
+    #[error("{0}")]
+    CrossSite(&'static str),
+
     /// A form body was too large to look for the page id in.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge {
@@ -56,6 +60,7 @@ impl Error {
         use hyperstate::Error as E;
         match self {
             Error::MissingPageId | Error::Body(_) => StatusCode::BAD_REQUEST,
+            Error::CrossSite(_) => StatusCode::FORBIDDEN,
             Error::PageExpired => StatusCode::OK,
             Error::LayerMissing | Error::SessionsNotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

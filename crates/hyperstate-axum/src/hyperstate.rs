@@ -94,12 +94,46 @@ impl Hyperstate {
         &self.inner.supervisor
     }
 
+    /// Checks every backend; returns each scope's backend name and verdict, for a
+    /// health endpoint.
+    pub async fn check_health(&self) -> Vec<BackendHealth> {
+        let pages = &self.inner.pages;
+        let mut health = vec![BackendHealth {
+            scope: "page",
+            backend: pages.backend_name(),
+            result: pages.check_health().await,
+        }];
+        if let Some(sessions) = &self.inner.sessions {
+            let store = sessions.store();
+            // A read of a key no browser has: cheap, and it needs the store to answer.
+            let probe = store.get(&hyperstate::session::SessionKey::random()).await;
+            health.push(BackendHealth {
+                scope: "session",
+                backend: store.backend_name(),
+                result: probe.map(|_| ()),
+            });
+        }
+        health
+    }
+
     /// Stops the background tasks and waits for them; session writes still
     /// queued are committed first. Call it after the server has stopped accepting
     /// requests.
     pub async fn shutdown(&self) {
         self.inner.supervisor.shutdown().await;
     }
+}
+
+/// One backend's answer to [`Hyperstate::check_health`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BackendHealth {
+    /// The scope it serves (`"page"`, ...).
+    pub scope: &'static str,
+    /// The backend's name (`"memory"`, `"redis"`, ...).
+    pub backend: &'static str,
+    /// `Ok` when it can serve requests.
+    pub result: hyperstate::Result<()>,
 }
 
 /// Builds a [`Hyperstate`]. See [`Hyperstate::builder`].

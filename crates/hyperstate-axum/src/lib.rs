@@ -47,9 +47,20 @@
 //! SameSite=Lax, `Secure` unless turned off): the same id from another browser
 //! is a different, empty page. An id the store does not know is an empty page;
 //! see [`ExpiredPage`] for the option to reload expired pages instead.
+//!
+//! # Cross-site request forgery
+//!
+//! The layer refuses state-changing requests (POST, PUT, PATCH, DELETE) that a
+//! browser marks as cross-site — `Sec-Fetch-Site: cross-site` or `same-site`, or
+//! an `Origin` that is not the request's host nor one of
+//! [`HttpConfig::trusted_origins`] — with 403 and a message. Requests with
+//! neither header (non-browser clients) pass; htmx requests also carry the
+//! page id in a custom header, which a cross-site form cannot send. Turn the
+//! check off with [`HttpConfig::csrf_protection`] only if another layer does it.
 
 mod config;
 mod context;
+mod csrf;
 mod error;
 mod hyperstate;
 mod inject;
@@ -62,7 +73,7 @@ mod session;
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
 pub use error::Error;
-pub use hyperstate::{Hyperstate, HyperstateBuilder};
+pub use hyperstate::{BackendHealth, Hyperstate, HyperstateBuilder};
 pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;

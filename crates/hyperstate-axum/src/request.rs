@@ -23,6 +23,10 @@ pub(crate) async fn prepare(
 ) -> Result<(Request<Body>, RequestContext), Error> {
     let config = hyperstate.config();
     let headers = request.headers();
+    if config.csrf_protection {
+        crate::csrf::check(request.method(), headers, &config.trusted_origins)
+            .map_err(Error::CrossSite)?;
+    }
     let htmx = headers.get(HX_REQUEST).is_some_and(|v| v == "true");
     let browser = browser_from_cookies(headers, &config.cookie_name);
 

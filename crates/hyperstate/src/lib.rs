@@ -32,6 +32,7 @@ pub mod fs;
 mod id;
 mod limits;
 pub mod memory;
+pub mod observe;
 pub mod page;
 pub mod session;
 mod supervisor;

@@ -4,7 +4,8 @@
 //! - `/cart` — page scope: a cart per tab, empty again after a refresh;
 //! - `/settings` — session scope: a durable theme, and a per-tab draft that
 //!   survives server restarts;
-//! - `/healthz` — health check.
+//! - `/healthz` — each backend's health (503 when one is down);
+//! - `/metrics` — Prometheus metrics.
 //!
 //! `?htmx=4` on any page loads htmx 4.x instead of 2.x; both work.
 
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use hyperstate::fs::FsDocumentStore;
+use hyperstate::page::PageStore;
 use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
@@ -39,6 +41,8 @@ pub struct DemoConfig {
     pub session_secret: Option<String>,
     /// HTTP settings (cookie flags, ...).
     pub http: HttpConfig,
+    /// The page-state backend; `None`: hyperstate's default (memory).
+    pub pages: Option<Arc<dyn PageStore>>,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -70,7 +74,14 @@ impl DemoConfig {
             s3: None,
             session_secret: None,
             http: HttpConfig::default(),
+            pages: None,
         }
+    }
+
+    /// Sets [`DemoConfig::pages`].
+    pub fn pages(mut self, store: Arc<dyn PageStore>) -> Self {
+        self.pages = Some(store);
+        self
     }
 
     /// Sets [`DemoConfig::s3`].
@@ -116,7 +127,11 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
         Some(target) => s3_store(target)?,
     };
     tracing::info!(backend = store.backend_name(), "session store ready");
-    Ok(Hyperstate::builder()
+    let mut builder = Hyperstate::builder();
+    if let Some(pages) = &config.pages {
+        builder = builder.pages(pages.clone());
+    }
+    Ok(builder
         .config(config.http.clone())
         .sessions(store, secret)
         .build())
@@ -136,7 +151,11 @@ fn s3_store(_: &S3Target) -> Result<Arc<dyn DocumentStore>, StartupError> {
     Err(StartupError::NoS3Support)
 }
 
+pub use routes::health::install_metrics;
+
 /// The demo's routes, with hyperstate's layer installed.
 pub fn router(state: &Hyperstate) -> Router {
-    routes::routes().layer(state.layer())
+    routes::routes()
+        .layer(axum::Extension(state.clone()))
+        .layer(state.layer())
 }

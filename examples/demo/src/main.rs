@@ -3,9 +3,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use bytesize::ByteSize;
 use clap::Parser;
+use hyperstate::memory::{MemoryOptions, MemoryPageStore};
+use hyperstate::page::{PageOptions, PageStore};
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target};
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
 use tracing_subscriber::EnvFilter;
 
 /// The hyperstate demo app.
@@ -32,6 +38,14 @@ struct Args {
     /// Without it a development secret is generated once into the data directory.
     #[arg(long, env = "HYPERSTATE_SESSION_SECRET", hide_env_values = true)]
     session_secret: Option<String>,
+    /// Put page state on this Redis (`redis://HOST:PORT`) instead of in memory, so
+    /// several demo processes share it.
+    #[arg(long, env = "HYPERSTATE_REDIS")]
+    redis: Option<String>,
+    /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
+    /// are evicted first when it is full.
+    #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
+    memory_limit: ByteSize,
 }
 
 #[tokio::main]
@@ -40,10 +54,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    hyperstate_demo::install_metrics();
+
+    let pages: Arc<dyn PageStore> = match &args.redis {
+        Some(url) => {
+            let redis = Redis::connect(url, RedisOptions::default()).await?;
+            tracing::info!("page state on Redis");
+            Arc::new(RedisPageStore::new(redis, PageOptions::default()))
+        }
+        None => {
+            let limit = usize::try_from(args.memory_limit.as_u64()).unwrap_or(usize::MAX);
+            tracing::info!(limit = %args.memory_limit, "page state in memory");
+            Arc::new(MemoryPageStore::new(
+                PageOptions::default(),
+                MemoryOptions::default().memory_limit(limit),
+            ))
+        }
+    };
     let s3 = args
         .s3_bucket
         .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
     let config = DemoConfig::new(&args.data_dir)
+        .pages(pages)
         .s3(s3)
         .session_secret(args.session_secret)
         .http(HttpConfig::default().secure_cookie(args.secure_cookies));

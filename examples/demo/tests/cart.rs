@@ -235,3 +235,47 @@ async fn health_and_unknown_routes() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test]
+async fn cross_site_form_post_and_forged_origin_htmx_request_are_refused() {
+    let browser = browser();
+    let id = browser.load("/cart").await.page_id().unwrap();
+    browser.htmx_post("/cart/items", &id, "name=apple").await;
+
+    // A form on another site posting into the demo (the browser attaches cookies).
+    let cross_site_form = Request::post("/cart/items")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .header(header::HOST, "127.0.0.1:3000")
+        .body(Body::from(format!("name=evil&_page_id={id}")))
+        .unwrap();
+    let reply = browser.send(cross_site_form).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.body.contains("cross-site"), "{}", reply.body);
+
+    // An htmx-looking request with a forged Origin (no Sec-Fetch-Site).
+    let forged = Request::post("/cart/items")
+        .header("hx-request", "true")
+        .header("x-page-id", &id)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "http://attacker.test")
+        .header(header::HOST, "127.0.0.1:3000")
+        .body(Body::from("name=evil"))
+        .unwrap();
+    assert_eq!(browser.send(forged).await.status, StatusCode::FORBIDDEN);
+
+    // The same request from the demo's own origin goes through; nothing evil landed.
+    let same_origin = Request::post("/cart/items")
+        .header("hx-request", "true")
+        .header("x-page-id", &id)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::HOST, "127.0.0.1:3000")
+        .body(Body::from("name=pear"))
+        .unwrap();
+    let reply = browser.send(same_origin).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.cart_items(), ["apple", "pear"]);
+}

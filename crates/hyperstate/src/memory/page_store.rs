@@ -111,6 +111,14 @@ struct Inner {
     shards: Box<[Mutex<Shard>]>,
     budget: Budget,
     evictions: AtomicU64,
+    metrics: StoreMetrics,
+}
+
+/// Metric handles, looked up once so the hot path only touches atomics.
+#[derive(Debug)]
+struct StoreMetrics {
+    pages: metrics::Gauge,
+    evictions: metrics::Counter,
 }
 
 type Shard = LinkedHashMap<PageKey, Arc<Entry>>;
@@ -176,8 +184,15 @@ impl Inner {
             ttl_ms: options.ttl.as_millis() as u64,
             epoch: Instant::now(),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
-            budget: Budget::new(memory.memory_limit),
+            budget: Budget::new(
+                memory.memory_limit,
+                metrics::gauge!("hyperstate_memory_bytes", "scope" => "page"),
+            ),
             evictions: AtomicU64::new(0),
+            metrics: StoreMetrics {
+                pages: metrics::gauge!("hyperstate_live_pages", "backend" => "memory"),
+                evictions: metrics::counter!("hyperstate_evictions_total", "scope" => "page"),
+            },
         }
     }
 
@@ -220,6 +235,7 @@ impl Inner {
                             data: Mutex::new(Data::default()),
                         });
                         shard.insert(*page, entry.clone());
+                        self.metrics.pages.increment(1.0);
                         (entry, true)
                     })
                 }
@@ -240,6 +256,7 @@ impl Inner {
     fn retire_locked(&self, data: &mut Data) {
         if !data.removed {
             data.removed = true;
+            self.metrics.pages.decrement(1.0);
             self.budget.give_back(data.cost);
             *data = Data {
                 removed: true,
@@ -298,6 +315,7 @@ impl Inner {
         drop(shard);
         self.retire_locked(&mut data);
         self.evictions.fetch_add(1, Ordering::Relaxed);
+        self.metrics.evictions.increment(1);
         tracing::debug!(
             backend = "memory",
             "evicted an idle page to stay under the memory limit"

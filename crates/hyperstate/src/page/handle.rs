@@ -1,12 +1,14 @@
 //! The typed, per-request handle on one page's state.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{PageKey, PageStore};
+use crate::observe::operation;
 use crate::value::{decode, encode, validate_key};
 use crate::{BrowserId, PageId, Result};
 
@@ -77,7 +79,8 @@ impl Page {
     /// TTL and learns whether the page has state.
     pub async fn open(store: Arc<dyn PageStore>, browser: &BrowserId, id: PageId) -> Result<Page> {
         let key = PageKey::derive(browser, &id);
-        let status = if store.touch(&key).await? {
+        let live = operation("page", "open", store.backend_name(), store.touch(&key)).await?;
+        let status = if live {
             PageStatus::Live
         } else {
             let age = SystemTime::now()
@@ -120,19 +123,25 @@ impl Page {
 
     /// The value under `key`, or `default` when there is none.
     pub async fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
-        validate_key(key, &self.store.options().limits)?;
-        match self.store.get(&self.key, key).await? {
-            Some(bytes) => decode(key, &bytes),
-            None => Ok(default),
-        }
+        self.observed("get", async {
+            validate_key(key, &self.store.options().limits)?;
+            match self.store.get(&self.key, key).await? {
+                Some(bytes) => decode(key, &bytes),
+                None => Ok(default),
+            }
+        })
+        .await
     }
 
     /// Stores `value` under `key`.
     pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
-        let limits = &self.store.options().limits;
-        validate_key(key, limits)?;
-        let bytes = encode(key, value, limits)?;
-        self.store.put(&self.key, key, bytes).await
+        self.observed("put", async {
+            let limits = &self.store.options().limits;
+            validate_key(key, limits)?;
+            let bytes = encode(key, value, limits)?;
+            self.store.put(&self.key, key, bytes).await
+        })
+        .await
     }
 
     /// Atomically replaces the value under `key` (or `default`) with `f(value)` and
@@ -145,31 +154,45 @@ impl Page {
         T: Serialize + DeserializeOwned,
         F: FnMut(T) -> T + Send,
     {
-        let limits = self.store.options().limits;
-        validate_key(key, &limits)?;
-        // The default is encoded once so that retries can rebuild it without `T: Clone`,
-        // and so that it is JSON-normalized exactly like a stored value.
-        // (The block drops the typed default before the await, so `T` need not be `Send`.)
-        let default = {
-            let default = default;
-            encode(key, &default, &limits)?
-        };
-        let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
-            let value: T = decode(key, current.unwrap_or(&default))?;
-            encode(key, &f(value), &limits)
-        };
-        let bytes = self.store.update(&self.key, key, &mut apply).await?;
-        decode(key, &bytes)
+        self.observed("update", async {
+            let limits = self.store.options().limits;
+            validate_key(key, &limits)?;
+            // The default is encoded once so that retries can rebuild it without `T: Clone`,
+            // and so that it is JSON-normalized exactly like a stored value.
+            // (The block drops the typed default before the await, so `T` need not be `Send`.)
+            let default = {
+                let default = default;
+                encode(key, &default, &limits)?
+            };
+            let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
+                let value: T = decode(key, current.unwrap_or(&default))?;
+                encode(key, &f(value), &limits)
+            };
+            let bytes = self.store.update(&self.key, key, &mut apply).await?;
+            decode(key, &bytes)
+        })
+        .await
     }
 
     /// Removes `key`; returns whether it was present.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        validate_key(key, &self.store.options().limits)?;
-        self.store.delete(&self.key, key).await
+        self.observed("delete", async {
+            validate_key(key, &self.store.options().limits)?;
+            self.store.delete(&self.key, key).await
+        })
+        .await
     }
 
     /// Removes every key of the page.
     pub async fn clear(&self) -> Result<()> {
-        self.store.clear(&self.key).await
+        self.observed("clear", self.store.clear(&self.key)).await
+    }
+
+    async fn observed<T>(
+        &self,
+        op: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        operation("page", op, self.store.backend_name(), work).await
     }
 }

@@ -128,4 +128,10 @@ pub trait PageStore: fmt::Debug + Send + Sync + 'static {
     /// Frees expired pages; returns how many were freed. Backends whose storage
     /// expires entries by itself (Redis) may return 0.
     async fn sweep(&self) -> Result<usize>;
+
+    /// Checks that the backend can serve requests (e.g. its server answers), for
+    /// health endpoints. In-process backends are always healthy.
+    async fn check_health(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -12,7 +12,7 @@ use super::view::{Policy, View};
 use super::writer::{submit, submit_detached};
 use super::{SessionKey, Sessions};
 use crate::value::{decode, encode, validate_key};
-use crate::{Error, PageId, Result};
+use crate::{Error, PageId, Result, observe};
 
 /// One browser's session, as seen by one request. Cheap to clone.
 ///
@@ -65,6 +65,11 @@ impl Session {
     /// session's `last_seen_at` in the background when it is older than
     /// [`SessionOptions::touch_after`](super::SessionOptions::touch_after).
     pub async fn load(&self) -> Result<Option<SessionDoc>> {
+        let backend = self.sessions.inner.store.backend_name();
+        observe::operation("session", "load", backend, self.load_inner()).await
+    }
+
+    async fn load_inner(&self) -> Result<Option<SessionDoc>> {
         let inner = &self.sessions.inner;
         let Some(stored) = inner.store.get(&self.key).await? else {
             return Ok(None);
@@ -93,7 +98,9 @@ impl Session {
             view: Some(view.clone()),
             op,
         };
-        submit(&self.sessions.inner, self.key, change).await
+        let backend = self.sessions.inner.store.backend_name();
+        let write = submit(&self.sessions.inner, self.key, change);
+        observe::operation("session", "write", backend, write).await
     }
 }
 

@@ -229,6 +229,11 @@ impl Writer {
             match inner.store.put(&self.key, next.encode(), condition).await {
                 Ok(PutOutcome::Written(new_etag)) => {
                     inner.writers.commits.fetch_add(1, Ordering::Relaxed);
+                    let backend = inner.store.backend_name();
+                    metrics::counter!("hyperstate_session_commits_total", "backend" => backend)
+                        .increment(1);
+                    metrics::histogram!("hyperstate_session_batch_size", "backend" => backend)
+                        .record(applied.len() as f64);
                     self.cached = Some((next, Some(new_etag)));
                     for job in applied {
                         job.finish(Ok(()));
@@ -237,6 +242,8 @@ impl Writer {
                 }
                 Ok(PutOutcome::Conflict) => {
                     inner.writers.conflicts.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("hyperstate_session_conflicts_total", "backend" => inner.store.backend_name())
+                        .increment(1);
                     tracing::debug!(attempt, "session commit lost a compare-and-swap; reloading");
                     jobs = applied;
                     tokio::time::sleep(backoff(attempt)).await;

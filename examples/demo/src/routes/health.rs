@@ -1,6 +1,62 @@
-//! `GET /healthz`.
+//! `GET /healthz` and `GET /metrics`.
 
-/// Answers 200 while the server can serve requests.
-pub(crate) async fn check() -> &'static str {
-    "ok"
+use std::sync::OnceLock;
+
+use axum::Extension;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use hyperstate_axum::Hyperstate;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder for this process (once; later calls are
+/// no-ops). Call it before building stores so their metric handles attach to it.
+pub fn install_metrics() {
+    if PROMETHEUS.get().is_some() {
+        return;
+    }
+    match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => {
+            let _ = PROMETHEUS.set(handle);
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics recorder not installed"),
+    }
+}
+
+/// `GET /healthz`: one line per backend; 503 when any cannot serve.
+pub(crate) async fn check(Extension(state): Extension<Hyperstate>) -> impl IntoResponse {
+    let mut healthy = true;
+    let mut body = String::new();
+    for backend in state.check_health().await {
+        let verdict = match &backend.result {
+            Ok(()) => "ok".to_owned(),
+            Err(err) => {
+                healthy = false;
+                format!("down: {err}")
+            }
+        };
+        body.push_str(&format!(
+            "{} ({}): {verdict}\n",
+            backend.scope, backend.backend
+        ));
+    }
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body)
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics() -> impl IntoResponse {
+    match PROMETHEUS.get() {
+        Some(handle) => (StatusCode::OK, handle.render()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are not enabled in this process",
+        )
+            .into_response(),
+    }
 }

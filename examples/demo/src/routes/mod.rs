@@ -1,7 +1,7 @@
 //! The demo's routes, one file per area.
 
 mod cart;
-mod health;
+pub(crate) mod health;
 mod index;
 mod settings;
 
@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router {
             get(settings::show_draft).post(settings::set_draft),
         )
         .route("/healthz", get(health::check))
+        .route("/metrics", get(health::metrics))
         .route("/assets/{file}", get(assets::serve))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") })
 }

@@ -1,0 +1,150 @@
+//! Page operations per second on Redis, beside `redis-benchmark` GET/SET at the
+//! same concurrency against the same server, in the same run; and Redis commands
+//! per page operation, read from `INFO commandstats`.
+//!
+//! Run: `HYPERSTATE_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p hyperstate-redis --bench page_ops`
+//! (`scripts/bench` starts a private Redis and sets it). `-- --quick` (or
+//! `--test`) runs a small count as a smoke test.
+
+#![allow(missing_docs)]
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyperstate::page::{Page, PageOptions, PageStore};
+use hyperstate::{BrowserId, PageId};
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
+
+const CONCURRENCY: usize = 50;
+
+/// `cmdstat_NAME:calls=N,...` lines of `INFO commandstats`, as name → calls.
+async fn command_calls(url: &str) -> HashMap<String, u64> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+/// Commands a client sent between two snapshots. Calls that scripts make inside
+/// Redis are counted under their own names (hget, hset, ...) and are not round
+/// trips; `pexpire` and `del` are also sent directly (touch, clear), and no page
+/// operation in this benchmark runs them inside a script and directly at once.
+fn round_trips(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> u64 {
+    ["evalsha", "eval", "script|load", "del"]
+        .iter()
+        .map(|name| after.get(*name).unwrap_or(&0) - before.get(*name).unwrap_or(&0))
+        .sum()
+}
+
+/// Runs `ops` operations of kind `op` from `CONCURRENCY` tasks, each on its own
+/// page (opened and seeded before the clock starts). Returns ops/s and the
+/// round trips of the timed part.
+async fn run(store: &Arc<dyn PageStore>, url: &str, op: &'static str, ops: usize) -> (f64, f64) {
+    let per_task = ops / CONCURRENCY;
+    let mut pages = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let page = Page::open(store.clone(), &BrowserId::generate(), PageId::generate())
+            .await
+            .unwrap();
+        page.put("n", &0u64).await.unwrap();
+        pages.push(page);
+    }
+    let before = command_calls(url).await;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for page in pages {
+        tasks.spawn(async move {
+            for i in 0..per_task {
+                match op {
+                    "get" => drop(page.get("n", 0u64).await.unwrap()),
+                    "put" => page.put("n", &(i as u64)).await.unwrap(),
+                    _ => drop(page.update("n", 0u64, |n| n + 1).await.unwrap()),
+                }
+            }
+        });
+    }
+    while let Some(task) = tasks.join_next().await {
+        task.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let after = command_calls(url).await;
+    let done = (per_task * CONCURRENCY) as f64;
+    // The two INFO calls are on another connection and are not counted.
+    (done / elapsed, round_trips(&before, &after) as f64 / done)
+}
+
+fn redis_benchmark(url: &str, ops: usize) -> HashMap<String, f64> {
+    let authority = url.trim_start_matches("redis://").trim_end_matches('/');
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "6379"));
+    let output = Command::new("redis-benchmark")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port,
+            "-c",
+            &CONCURRENCY.to_string(),
+            "-n",
+            &ops.to_string(),
+        ])
+        .args(["-t", "get,set", "--csv"])
+        .output()
+        .expect("running redis-benchmark");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(',').map(|f| f.trim_matches('"'));
+            let name = fields.next()?.to_owned();
+            let rps = fields.next()?.parse().ok()?;
+            Some((name, rps))
+        })
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
+    let Ok(url) = std::env::var("HYPERSTATE_REDIS_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "HYPERSTATE_REDIS_URL must be set in CI"
+        );
+        eprintln!("SKIPPED: HYPERSTATE_REDIS_URL is not set");
+        return;
+    };
+    let ops = if quick { 2_000 } else { 100_000 };
+    let redis = Redis::connect(&url, RedisOptions::default()).await.unwrap();
+    let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
+
+    println!("concurrency {CONCURRENCY}, {ops} operations each");
+    let reference = redis_benchmark(&url, ops);
+    for (name, rps) in &reference {
+        println!("redis-benchmark {name}: {rps:.0} req/s");
+    }
+    for op in ["get", "put", "update"] {
+        let (rate, per_op) = run(&store, &url, op, ops).await;
+        let versus = if op == "get" { "GET" } else { "SET" };
+        let reference_rate = reference.get(versus).copied().unwrap_or(f64::NAN);
+        println!(
+            "hyperstate page {op}: {rate:.0} ops/s ({:.0}% of redis-benchmark {versus}), {per_op:.2} round trips per op",
+            100.0 * rate / reference_rate
+        );
+    }
+}

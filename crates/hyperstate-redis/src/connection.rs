@@ -1,0 +1,94 @@
+//! One shared, self-healing connection to Redis.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use hyperstate::{Error, Result};
+
+/// Options of the Redis connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// Prefix of every key hyperstate writes, so one Redis can serve several apps.
+    /// Default: `hs:`.
+    pub key_prefix: String,
+    /// How long one command may take before it fails. Default: 2 seconds.
+    pub response_timeout: Duration,
+    /// How long connecting may take. Default: 2 seconds.
+    pub connection_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            key_prefix: "hs:".to_owned(),
+            response_timeout: Duration::from_secs(2),
+            connection_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RedisOptions {
+    /// Sets [`RedisOptions::key_prefix`].
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+}
+
+/// A connection to Redis shared by the Redis backends. Cheap to clone: clones
+/// share one multiplexed connection, which redis-rs re-establishes after failures.
+#[derive(Clone)]
+pub struct Redis {
+    pub(crate) manager: ConnectionManager,
+    pub(crate) prefix: String,
+}
+
+impl fmt::Debug for Redis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn backend_error(operation: &'static str, err: redis::RedisError) -> Error {
+    Error::backend("redis", operation, err)
+}
+
+impl Redis {
+    /// Connects to `url` (`redis://HOST:PORT[/DB]`). Fails if Redis cannot be
+    /// reached now; once connected, later outages are survived.
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<Redis> {
+        let client = redis::Client::open(url).map_err(|err| backend_error("connect", err))?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(options.response_timeout))
+            .set_connection_timeout(Some(options.connection_timeout))
+            // Reconnect attempts per failure; after them the next command tries again.
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let manager = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|err| backend_error("connect", err))?;
+        Ok(Redis {
+            manager,
+            prefix: options.key_prefix,
+        })
+    }
+
+    /// Checks that Redis answers (`PING`), for health endpoints.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.manager.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|err| backend_error("ping", err))
+    }
+
+    pub(crate) fn key(&self, kind: &str, id: &impl fmt::Display) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+}

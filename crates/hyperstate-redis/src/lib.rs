@@ -1,0 +1,42 @@
+//! Redis backends for hyperstate: page state that any number of app nodes share,
+//! so a request can land on any node with no sticky routing.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), hyperstate::Error> {
+//! use std::sync::Arc;
+//! use hyperstate::page::PageOptions;
+//! use hyperstate_redis::{Redis, RedisPageStore};
+//!
+//! let redis = Redis::connect("redis://127.0.0.1:6379", Default::default()).await?;
+//! let pages = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
+//! # Ok(()) }
+//! ```
+//!
+//! # Data layout
+//!
+//! A page is one Redis hash, `{prefix}page:{key}` (the key is a hash of browser
+//! and page id, so Redis never holds a usable cookie), whose fields are the state
+//! keys and whose values are the JSON values, plus one bookkeeping field holding
+//! the page's byte count for the limits. Its sliding TTL is the hash's `PEXPIRE`,
+//! so Redis frees expired pages itself and never returns them.
+//!
+//! # Round trips
+//!
+//! Every page operation is one Lua script call (`EVALSHA`): one round trip that
+//! does the work and refreshes the TTL atomically. `update` is a read and a
+//! compare-and-set (two round trips, retried on conflict), since the update
+//! closure runs in the app, not in Redis.
+//!
+//! # Outages
+//!
+//! The connection is a redis-rs `ConnectionManager`: it reconnects by itself after
+//! Redis restarts. While Redis is unreachable, operations fail fast with
+//! [`hyperstate::Error::Backend`] (an HTTP 503 through `hyperstate-axum`) and
+//! succeed again once it is back, without restarting the app.
+
+mod connection;
+mod page_store;
+mod scripts;
+
+pub use connection::{Redis, RedisOptions};
+pub use page_store::RedisPageStore;

@@ -1,0 +1,146 @@
+//! Redis stopped and restarted under load: operations fail with a typed backend
+//! error while it is down (never hang, never panic) and work again once it is
+//! back, on the same store, without restarting anything.
+//!
+//! The test runs its own `redis-server` (it must control it), on a free port.
+//! Without the binary it skips loudly, except under `CI=true`, where it fails.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hyperstate::page::{Page, PageOptions, PageStore};
+use hyperstate::{BrowserId, Error, PageId};
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
+
+fn redis_server_available() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "redis-server is required in CI"
+        );
+        eprintln!("SKIPPED: redis-server is not installed");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server(Child);
+
+impl Server {
+    async fn start(port: u16) -> Server {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting redis-server");
+        // Wait until it accepts connections.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Server(child)
+    }
+
+    fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_a_redis_restart_under_load() {
+    if !redis_server_available() {
+        return;
+    }
+    let port = free_port();
+    let server = Server::start(port).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = Redis::connect(&url, RedisOptions::default()).await.unwrap();
+    let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
+
+    // Load: eight tasks updating counters on their own pages as fast as they can.
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (store, ok, failed, stop) = (store.clone(), ok.clone(), failed.clone(), stop.clone());
+        load.spawn(async move {
+            let page = Page::open(store, &BrowserId::generate(), PageId::generate())
+                .await
+                .unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                match page.update("n", 0u64, |n| n + 1).await {
+                    Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(Error::Backend {
+                        backend: "redis", ..
+                    }) => failed.fetch_add(1, Ordering::Relaxed),
+                    Err(other) => panic!("unexpected error kind during the outage: {other:?}"),
+                };
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+    }
+    let wait_for = |counter: Arc<AtomicU64>, what: &'static str| async move {
+        let start = counter.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while counter.load(Ordering::Relaxed) < start + 20 {
+            assert!(Instant::now() < deadline, "no {what} within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+
+    wait_for(ok.clone(), "successful updates before the outage").await;
+    server.stop();
+    wait_for(failed.clone(), "typed errors while Redis is down").await;
+    // The health check agrees.
+    assert!(store.check_health().await.is_err());
+
+    let server = Server::start(port).await;
+    wait_for(ok.clone(), "successful updates after Redis came back").await;
+    assert!(store.check_health().await.is_ok());
+    // A fresh page works end to end on the same store.
+    let page = Page::open(store.clone(), &BrowserId::generate(), PageId::generate())
+        .await
+        .unwrap();
+    page.put("k", &"after").await.unwrap();
+    assert_eq!(page.get("k", String::new()).await.unwrap(), "after");
+
+    stop.store(true, Ordering::Relaxed);
+    while let Some(task) = load.join_next().await {
+        task.unwrap();
+    }
+    server.stop();
+}
