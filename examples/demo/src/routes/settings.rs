@@ -49,8 +49,7 @@ pub(crate) async fn show(
                 button type="submit" { "Save theme" }
             }
             (theme_fragment(&theme))
-            form #draft-form hx-post="/settings/draft" hx-target="#draft" hx-swap="outerHTML"
-                hx-trigger="input changed delay:400ms from:#draft-input, submit" {
+            form #draft-form hx-post="/settings/draft" hx-target="#draft" hx-swap="outerHTML" {
                 label for="draft-input" { "Draft" }
                 textarea #draft-input name="draft" rows="4" maxlength=(MAX_DRAFT_CHARS) { (draft) }
                 button type="submit" { "Save draft" }
