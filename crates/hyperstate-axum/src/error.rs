@@ -29,6 +29,11 @@ pub enum Error {
     #[error("hyperstate is not configured for this route: add `Hyperstate::layer()` to the router")]
     LayerMissing,
 
+    /// The [`Session`](crate::Session) extractor was used, but the
+    /// [`Hyperstate`](crate::Hyperstate) was built without a session store.
+    #[error("session state is not configured: build Hyperstate with `.sessions(...)`")]
+    SessionsNotConfigured,
+
     /// A state-changing request came from another site.
     #[error("{0}")]
     CrossSite(&'static str),
@@ -57,16 +62,20 @@ impl Error {
             Error::MissingPageId | Error::Body(_) => StatusCode::BAD_REQUEST,
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
             Error::PageExpired => StatusCode::OK,
-            Error::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::LayerMissing | Error::SessionsNotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::State(err) => match err {
-                E::ValueTooLarge { .. } | E::TooManyKeys { .. } | E::ScopeTooLarge { .. } => {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                }
+                E::ValueTooLarge { .. }
+                | E::TooManyKeys { .. }
+                | E::ScopeTooLarge { .. }
+                | E::TooManyViews { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                // Transient: a retry may well succeed (`Retry-After` is set).
                 E::StoreFull { .. }
                 | E::TooManyRooms { .. }
                 | E::Backend { .. }
-                | E::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                | E::ShuttingDown
+                | E::SessionConflict { .. }
+                | E::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
                 E::AccessDenied { .. } => StatusCode::FORBIDDEN,
                 err if err.is_client_error() => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,

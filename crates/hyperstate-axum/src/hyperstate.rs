@@ -3,10 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use hyperstate::Supervisor;
 use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
+use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
 
 use crate::{HttpConfig, HyperstateLayer};
 
@@ -40,6 +43,7 @@ pub struct Hyperstate {
 struct Inner {
     pages: Arc<dyn PageStore>,
     rooms: Arc<dyn RoomStore>,
+    sessions: Option<Sessions>,
     config: HttpConfig,
     supervisor: Supervisor,
 }
@@ -49,6 +53,14 @@ impl fmt::Debug for Hyperstate {
         f.debug_struct("Hyperstate")
             .field("pages", &self.inner.pages.backend_name())
             .field("rooms", &self.inner.rooms.backend_name())
+            .field(
+                "sessions",
+                &self
+                    .inner
+                    .sessions
+                    .as_ref()
+                    .map(|s| s.store().backend_name()),
+            )
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -76,6 +88,11 @@ impl Hyperstate {
         &self.inner.rooms
     }
 
+    /// The session scope, when a session store was configured.
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.inner.sessions.as_ref()
+    }
+
     /// The HTTP settings.
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
@@ -90,7 +107,7 @@ impl Hyperstate {
     /// health endpoint.
     pub async fn check_health(&self) -> Vec<BackendHealth> {
         let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
-        vec![
+        let mut health = vec![
             BackendHealth {
                 scope: "page",
                 backend: pages.backend_name(),
@@ -101,11 +118,23 @@ impl Hyperstate {
                 backend: rooms.backend_name(),
                 result: rooms.check_health().await,
             },
-        ]
+        ];
+        if let Some(sessions) = &self.inner.sessions {
+            let store = sessions.store();
+            // A read of a key no browser has: cheap, and it needs the store to answer.
+            let probe = store.get(&hyperstate::session::SessionKey::random()).await;
+            health.push(BackendHealth {
+                scope: "session",
+                backend: store.backend_name(),
+                result: probe.map(|_| ()),
+            });
+        }
+        health
     }
 
-    /// Stops the background tasks and waits for them. Call it after the server
-    /// has stopped accepting requests.
+    /// Stops the background tasks and waits for them; session writes still
+    /// queued are committed first. Call it after the server has stopped accepting
+    /// requests.
     pub async fn shutdown(&self) {
         self.inner.supervisor.shutdown().await;
     }
@@ -128,7 +157,16 @@ pub struct BackendHealth {
 pub struct HyperstateBuilder {
     pages: Option<Arc<dyn PageStore>>,
     rooms: Option<Arc<dyn RoomStore>>,
+    sessions: Option<SessionParts>,
     config: HttpConfig,
+}
+
+#[derive(Debug)]
+struct SessionParts {
+    store: Arc<dyn DocumentStore>,
+    secret: SessionSecret,
+    options: SessionOptions,
+    sweep_every: Duration,
 }
 
 impl HyperstateBuilder {
@@ -141,6 +179,36 @@ impl HyperstateBuilder {
     /// The room-state backend. Default: a [`MemoryRoomStore`] with default options.
     pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
         self.rooms = Some(store);
+        self
+    }
+
+    /// Enables session state (the [`Session`](crate::Session) extractor) on
+    /// `store` (e.g. `hyperstate::fs::FsDocumentStore`, `hyperstate_s3::S3DocumentStore`),
+    /// with the server `secret` that derives storage keys from browser ids. Every
+    /// node of a deployment needs the same secret. Off by default.
+    pub fn sessions(mut self, store: Arc<dyn DocumentStore>, secret: SessionSecret) -> Self {
+        self.sessions = Some(SessionParts {
+            store,
+            secret,
+            options: SessionOptions::default(),
+            sweep_every: Duration::from_secs(60 * 60),
+        });
+        self
+    }
+
+    /// Session options (TTL, limits, ...). Takes effect with [`Self::sessions`].
+    pub fn session_options(mut self, options: SessionOptions) -> Self {
+        if let Some(parts) = &mut self.sessions {
+            parts.options = options;
+        }
+        self
+    }
+
+    /// How often expired sessions are swept. Default: hourly.
+    pub fn session_sweep_interval(mut self, every: Duration) -> Self {
+        if let Some(parts) = &mut self.sessions {
+            parts.sweep_every = every;
+        }
         self
     }
 
@@ -161,10 +229,16 @@ impl HyperstateBuilder {
             .unwrap_or_else(|| Arc::new(MemoryRoomStore::default()));
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
+        let sessions = self.sessions.map(|parts| {
+            let sessions = Sessions::new(parts.store, parts.secret, parts.options, &supervisor);
+            sessions.spawn_sweeper(&supervisor, parts.sweep_every);
+            sessions
+        });
         Hyperstate {
             inner: Arc::new(Inner {
                 pages,
                 rooms,
+                sessions,
                 config: self.config,
                 supervisor,
             }),

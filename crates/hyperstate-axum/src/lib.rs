@@ -80,6 +80,7 @@ mod request;
 mod response;
 mod room_extract;
 mod room_sse;
+mod session;
 
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
@@ -91,6 +92,7 @@ pub use page::Page;
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
+pub use session::{Session, SessionView};
 
 // The README's usage example is compiled as a doctest of this crate.
 #[doc = include_str!("../../../README.md")]

@@ -14,6 +14,11 @@
 //!     |options| std::sync::Arc::new(MyStore::new(options)),
 //!     time = paused
 //! );
+//! hyperstate_conformance::document_store_suite!(
+//!     |namespace: &str| -> std::sync::Arc<dyn hyperstate::session::DocumentStore> {
+//!         std::sync::Arc::new(MyDocStore::new(namespace))
+//!     }
+//! );
 //! ```
 //!
 //! `time = paused` runs the TTL cases with tokio's paused clock (for in-process
@@ -22,8 +27,11 @@
 
 #![allow(missing_docs)] // the cases are named for what they check
 
+pub mod counting;
+pub mod doc_store;
 pub mod page;
 pub mod room;
+pub mod session;
 
 #[doc(hidden)]
 pub use tokio;

@@ -138,6 +138,52 @@ pub enum Error {
     /// The service is shutting down and no longer accepts work.
     #[error("hyperstate is shutting down")]
     ShuttingDown,
+
+    /// A write needs a page id (a key with the `Reconnect` policy), and the
+    /// request carried none.
+    #[error("key {key:?} is recovered per page, and the request carries no page id")]
+    PageIdRequired {
+        /// The key that was written.
+        key: String,
+    },
+
+    /// Writing would give one session more views than allowed.
+    #[error("too many views in one session: the limit is {limit}")]
+    TooManyViews {
+        /// The configured maximum.
+        limit: usize,
+    },
+
+    /// Other writers kept changing the session document, and the write still lost
+    /// the compare-and-swap after the bounded number of attempts. Nothing of it was
+    /// stored; retrying later is safe.
+    #[error(
+        "session write lost the compare-and-swap {attempts} times in a row; nothing was stored"
+    )]
+    SessionConflict {
+        /// How many times the write was tried.
+        attempts: u32,
+    },
+
+    /// The stored session document is not one this version can read.
+    #[error("stored session document is corrupt")]
+    CorruptSession {
+        /// Why it could not be read.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A session secret was rejected (too short, not hex).
+    #[error("invalid session secret: {reason}")]
+    InvalidSecret {
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
+    /// The session's writer task stopped (it panicked) before acknowledging the
+    /// write, so whether it was stored is unknown.
+    #[error("the session writer stopped before acknowledging the write")]
+    WriterStopped,
 }
 
 impl Error {
@@ -155,6 +201,8 @@ impl Error {
                 | Error::InvalidRoomKey { .. }
                 | Error::AccessDenied { .. }
                 | Error::TooManyMembers { .. }
+                | Error::PageIdRequired { .. }
+                | Error::TooManyViews { .. }
         )
     }
 

@@ -6,6 +6,7 @@
 //! | scope | lives for | carried by | default backend |
 //! |---|---|---|---|
 //! | [page] | one tab's current page; a refresh starts afresh | `X-Page-Id` header | memory |
+//! | [session] | one browser session, durably (30 days unseen) | HttpOnly cookie | filesystem ([`fs`]), S3 |
 //! | [room] | a shared key (a chat room, a dashboard) while anyone is attached, then an idle TTL | the app's route (`/rooms/{name}`) | memory |
 //!
 //! This crate is the core: the model, the backend traits, the in-memory backends
@@ -23,21 +24,22 @@
 //! # Backends
 //!
 //! Each scope has an async, object-safe backend trait ([`page::PageStore`],
-//! [`room::RoomStore`]) with a
-//! "Contract" section. Every backend passes the same conformance suite
+//! [`session::DocumentStore`], [`room::RoomStore`]) with a "Contract" section. Every backend passes the same conformance suite
 //! (`hyperstate-conformance`).
 
 mod error;
+pub mod fs;
 mod id;
 mod limits;
 pub mod memory;
 pub mod observe;
 pub mod page;
 pub mod room;
+pub mod session;
 mod supervisor;
 pub mod value;
 
 pub use error::{BoxError, Error, Result};
 pub use id::{BrowserId, PageId};
 pub use limits::Limits;
-pub use supervisor::Supervisor;
+pub use supervisor::{Supervisor, TaskSpawner};

@@ -32,8 +32,14 @@ pub fn error_kind(err: &Error) -> &'static str {
         | Error::TooManyKeys { .. }
         | Error::ScopeTooLarge { .. }
         | Error::TooManyMembers { .. }
-        | Error::TooManyRooms { .. } => "limit",
+        | Error::TooManyRooms { .. }
+        | Error::TooManyViews { .. } => "limit",
         Error::AccessDenied { .. } => "access_denied",
+        Error::PageIdRequired { .. } => "page_id_required",
+        Error::SessionConflict { .. } => "conflict",
+        Error::CorruptSession { .. } => "corrupt",
+        Error::InvalidSecret { .. } => "invalid_secret",
+        Error::WriterStopped => "writer_stopped",
         Error::StoreFull { .. } => "store_full",
         Error::Json { .. } => "json",
         Error::Backend { .. } => "backend",

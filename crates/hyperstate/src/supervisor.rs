@@ -18,6 +18,44 @@ use tokio_util::task::TaskTracker;
 use crate::page::PageStore;
 use crate::room::RoomStore;
 
+/// Spawns tasks that [`Supervisor::shutdown`] waits for.
+///
+/// Tasks spawned through it must watch [`TaskSpawner::shutdown_token`] and finish
+/// their work (drain, not abort) once it is cancelled: shutdown waits for them.
+#[derive(Debug, Clone)]
+pub struct TaskSpawner {
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl TaskSpawner {
+    /// Spawns `task`, or returns `false` without spawning when shutdown has begun
+    /// (a task started then might outlive the wait).
+    pub fn spawn<F>(&self, name: &'static str, task: F) -> bool
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.cancel.is_cancelled() {
+            return false;
+        }
+        self.tracker.spawn(async move {
+            task.await;
+            tracing::trace!(task = name, "supervised task finished");
+        });
+        true
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The token cancelled when shutdown begins.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
 /// Owns the background tasks of one hyperstate instance.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -47,6 +85,15 @@ impl Supervisor {
     /// themselves (long-lived streams, writer tasks).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    /// A cloneable handle that spawns supervised tasks on demand (one writer task
+    /// per active session), so that components created once can start tasks later.
+    pub fn spawner(&self) -> TaskSpawner {
+        TaskSpawner {
+            cancel: self.cancel.clone(),
+            tracker: self.tracker.clone(),
+        }
     }
 
     /// Runs `job` every `every` until shutdown. A run that panics is logged and

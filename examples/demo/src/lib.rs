@@ -2,6 +2,8 @@
 //!
 //! - `/` — an index linking the scopes;
 //! - `/cart` — page scope: a cart per tab, empty again after a refresh;
+//! - `/settings` — session scope: a durable theme, and a per-tab draft that
+//!   survives server restarts;
 //! - `/rooms/{name}` — room scope: a chat room shared live over SSE; join to post;
 //! - `/healthz` — each backend's health (503 when one is down);
 //! - `/metrics` — Prometheus metrics.
@@ -12,29 +14,142 @@ mod assets;
 mod error;
 mod layout;
 mod routes;
+mod secret;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Router;
-use hyperstate_axum::Hyperstate;
+use hyperstate::fs::FsDocumentStore;
+use hyperstate::page::PageStore;
+use hyperstate::session::DocumentStore;
+use hyperstate_axum::{HttpConfig, Hyperstate};
 
 pub use error::AppError;
+pub use secret::SecretError;
 
 /// Settings of the demo app.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DemoConfig {
-    /// Where durable state lives (sessions).
+    /// Where durable state lives: session documents (unless on S3) and the
+    /// development session secret.
     pub data_dir: PathBuf,
+    /// Keep sessions in this S3-compatible bucket instead of `data_dir`.
+    pub s3: Option<S3Target>,
+    /// The session secret, hex (`HYPERSTATE_SESSION_SECRET`); `None` uses the
+    /// development default kept in `data_dir`.
+    pub session_secret: Option<String>,
+    /// HTTP settings (cookie flags, ...).
+    pub http: HttpConfig,
+    /// The page-state backend; `None`: hyperstate's default (memory).
+    pub pages: Option<Arc<dyn PageStore>>,
+}
+
+/// An S3-compatible bucket for sessions. Credentials and region come from the
+/// standard `AWS_*` environment variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Target {
+    /// The server, for S3-compatible stores other than AWS (`None`: AWS).
+    pub endpoint: Option<String>,
+    /// The bucket.
+    pub bucket: String,
+}
+
+impl S3Target {
+    /// Sessions in `bucket`, on `endpoint` (or AWS when `None`).
+    pub fn new(endpoint: Option<String>, bucket: impl Into<String>) -> Self {
+        S3Target {
+            endpoint,
+            bucket: bucket.into(),
+        }
+    }
 }
 
 impl DemoConfig {
-    /// Settings with state under `data_dir`.
+    /// Settings with state under `data_dir`, everything else at its default.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         DemoConfig {
             data_dir: data_dir.into(),
+            s3: None,
+            session_secret: None,
+            http: HttpConfig::default(),
+            pages: None,
         }
     }
+
+    /// Sets [`DemoConfig::pages`].
+    pub fn pages(mut self, store: Arc<dyn PageStore>) -> Self {
+        self.pages = Some(store);
+        self
+    }
+
+    /// Sets [`DemoConfig::s3`].
+    pub fn s3(mut self, target: Option<S3Target>) -> Self {
+        self.s3 = target;
+        self
+    }
+
+    /// Sets [`DemoConfig::session_secret`].
+    pub fn session_secret(mut self, hex: Option<String>) -> Self {
+        self.session_secret = hex;
+        self
+    }
+
+    /// Sets [`DemoConfig::http`].
+    pub fn http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+}
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The session secret.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The session store could not be opened or configured.
+    #[error("cannot open the session store")]
+    Store(#[source] hyperstate::Error),
+    /// S3 was asked for, but the demo was built without the `s3` feature.
+    #[error("this build has no S3 support (build with the `s3` feature)")]
+    NoS3Support,
+}
+
+/// Builds the demo's [`Hyperstate`]: pages in memory, sessions on the
+/// filesystem under `data_dir` (or in S3). Must run inside a tokio runtime.
+pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
+    let secret = secret::resolve(config.session_secret.as_deref(), &config.data_dir)?;
+    let store: Arc<dyn DocumentStore> = match &config.s3 {
+        None => Arc::new(FsDocumentStore::open(&config.data_dir).map_err(StartupError::Store)?),
+        Some(target) => s3_store(target)?,
+    };
+    tracing::info!(backend = store.backend_name(), "session store ready");
+    let mut builder = Hyperstate::builder();
+    if let Some(pages) = &config.pages {
+        builder = builder.pages(pages.clone());
+    }
+    Ok(builder
+        .config(config.http.clone())
+        .sessions(store, secret)
+        .build())
+}
+
+#[cfg(feature = "s3")]
+fn s3_store(target: &S3Target) -> Result<Arc<dyn DocumentStore>, StartupError> {
+    let mut builder = hyperstate_s3::S3DocumentStore::builder(&target.bucket);
+    if let Some(endpoint) = &target.endpoint {
+        builder = builder.endpoint(endpoint);
+    }
+    Ok(Arc::new(builder.build().map_err(StartupError::Store)?))
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_store(_: &S3Target) -> Result<Arc<dyn DocumentStore>, StartupError> {
+    Err(StartupError::NoS3Support)
 }
 
 pub use routes::health::install_metrics;

@@ -9,8 +9,8 @@ use bytesize::ByteSize;
 use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
-use hyperstate_axum::{HttpConfig, Hyperstate};
-use hyperstate_demo::DemoConfig;
+use hyperstate_axum::HttpConfig;
+use hyperstate_demo::{DemoConfig, S3Target};
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
 use tracing_subscriber::EnvFilter;
 
@@ -27,6 +27,17 @@ struct Args {
     /// Mark the browser-id cookie `Secure` (use behind HTTPS).
     #[arg(long, env = "HYPERSTATE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Keep sessions in an S3-compatible server at this URL (with --s3-bucket;
+    /// credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_DEFAULT_REGION).
+    #[arg(long, env = "HYPERSTATE_S3_ENDPOINT", requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// Keep sessions in this S3 bucket instead of the data directory.
+    #[arg(long, env = "HYPERSTATE_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// The session secret as hex (at least 64 digits), the same on every node.
+    /// Without it a development secret is generated once into the data directory.
+    #[arg(long, env = "HYPERSTATE_SESSION_SECRET", hide_env_values = true)]
+    session_secret: Option<String>,
     /// Put page state on this Redis (`redis://HOST:PORT`) instead of in memory, so
     /// several demo processes share it.
     #[arg(long, env = "HYPERSTATE_REDIS")]
@@ -44,7 +55,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
     hyperstate_demo::install_metrics();
-    let _config = DemoConfig::new(&args.data_dir);
 
     let pages: Arc<dyn PageStore> = match &args.redis {
         Some(url) => {
@@ -61,10 +71,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ))
         }
     };
-    let state = Hyperstate::builder()
+    let s3 = args
+        .s3_bucket
+        .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
+    let config = DemoConfig::new(&args.data_dir)
         .pages(pages)
-        .config(HttpConfig::default().secure_cookie(args.secure_cookies))
-        .build();
+        .s3(s3)
+        .session_secret(args.session_secret)
+        .http(HttpConfig::default().secure_cookie(args.secure_cookies));
+    let state = hyperstate_demo::hyperstate(&config)?;
     let app = hyperstate_demo::router(&state);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

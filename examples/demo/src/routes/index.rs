@@ -17,6 +17,10 @@ pub(crate) async fn show(Query(query): Query<PageQuery>) -> Markup {
                     " — page scope: one cart per tab; refresh and it is empty again."
                 }
                 li {
+                    a href="/settings" { "Settings" }
+                    " — session scope: a theme that sticks across tabs and restarts, and a per-tab draft."
+                }
+                li {
                     a href="/rooms/lobby" { "Chat room" }
                     " — room scope: shared live by every browser in the room; join to post."
                 }

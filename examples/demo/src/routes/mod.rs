@@ -4,6 +4,7 @@ mod cart;
 mod chat;
 pub(crate) mod health;
 mod index;
+mod settings;
 
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -17,6 +18,12 @@ pub(crate) fn routes(state: &Hyperstate) -> Router {
         .route("/cart", get(cart::show))
         .route("/cart/items", post(cart::add_item))
         .route("/cart/clear", post(cart::clear))
+        .route("/settings", get(settings::show))
+        .route("/settings/theme", post(settings::set_theme))
+        .route(
+            "/settings/draft",
+            get(settings::show_draft).post(settings::set_draft),
+        )
         .route("/rooms/{name}", get(chat::show))
         .route("/rooms/{name}/join", post(chat::join))
         .route("/rooms/{name}/messages", post(chat::post))

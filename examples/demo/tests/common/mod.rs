@@ -56,6 +56,14 @@ impl Browser {
         self.cookie.lock().unwrap().clone()
     }
 
+    /// This browser (same cookie jar) talking to `app`: the server restarted.
+    pub fn restarted(&self, app: Router) -> Self {
+        Browser {
+            app,
+            cookie: self.cookie.clone(),
+        }
+    }
+
     /// The same app, another browser that has stolen this one's nothing.
     pub fn another(&self) -> Self {
         Browser::new(self.app.clone())

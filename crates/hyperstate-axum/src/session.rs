@@ -1,0 +1,151 @@
+//! The `Session` extractor: durable state of the browser's session.
+
+use std::fmt;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use hyperstate::session::{self as core, Sessions, View, ViewState};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{Error, RequestContext};
+
+/// The browser's durable session state (see [`hyperstate::session`]).
+///
+/// Reading never creates anything: a browser without the `hs_bid` cookie reads
+/// defaults at no cost. The first *write* mints the browser id, and the response
+/// sets the cookie (HttpOnly, SameSite=Lax, `Secure` unless turned off). Every
+/// write is durable when it returns.
+///
+/// ```
+/// use axum::{Form, Router, routing::{get, post}};
+/// use hyperstate::session::View;
+/// use hyperstate_axum::{Error, Session};
+/// use std::sync::LazyLock;
+///
+/// static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect("draft"));
+///
+/// async fn show(session: Session) -> Result<String, Error> {
+///     let state = session.view(&SETTINGS).load().await?;
+///     Ok(format!("theme: {}", state.get("theme", String::from("light"))?))
+/// }
+///
+/// async fn set_theme(session: Session, Form(form): Form<std::collections::HashMap<String, String>>)
+///     -> Result<&'static str, Error>
+/// {
+///     let theme = form.get("theme").map(String::as_str).unwrap_or("light");
+///     session.view(&SETTINGS).put("theme", theme).await?;
+///     Ok("saved")
+/// }
+///
+/// let app: Router<()> = Router::new()
+///     .route("/settings", get(show))
+///     .route("/settings/theme", post(set_theme));
+/// // ... .layer(state.layer()) with a `Hyperstate` built with `.sessions(...)`.
+/// ```
+///
+/// Rejections: [`Error::SessionsNotConfigured`] (500) when the [`Hyperstate`](crate::Hyperstate)
+/// was built without a session store.
+#[derive(Clone)]
+pub struct Session {
+    context: RequestContext,
+    sessions: Sessions,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The handle on one view's slice of the session.
+    pub fn view(&self, view: &View) -> SessionView {
+        SessionView {
+            session: self.clone(),
+            view: view.clone(),
+        }
+    }
+
+    /// The core handle for reads: `None` when the browser has no id yet (and so
+    /// no session), which must not mint one.
+    fn existing(&self) -> Option<core::Session> {
+        let browser = self.context.browser_id()?;
+        Some(self.sessions.session(&browser, self.context.page_id()))
+    }
+
+    /// The core handle for writes, minting the browser id if needed.
+    fn minted(&self) -> core::Session {
+        let browser = self.context.browser_id_or_mint();
+        self.sessions.session(&browser, self.context.page_id())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let context = RequestContext::from_request_parts(parts, state).await?;
+        let sessions = context
+            .hyperstate()
+            .sessions()
+            .cloned()
+            .ok_or(Error::SessionsNotConfigured)?;
+        Ok(Session { context, sessions })
+    }
+}
+
+/// One view's slice of the browser's session, for one request.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    session: Session,
+    view: View,
+}
+
+impl SessionView {
+    /// Everything this request may recover from the view, in one read.
+    ///
+    /// On a full page load (a fresh page id) this is a fresh navigation to the
+    /// view: its `Reconnect` values are dropped first (one write, only if there
+    /// are any), so a new visit starts with a blank draft.
+    pub async fn load(&self) -> Result<ViewState, Error> {
+        let Some(session) = self.session.existing() else {
+            return Ok(ViewState::empty(&self.view, self.session.context.page_id()));
+        };
+        let view = session.view(&self.view);
+        let state = if self.session.context.is_fresh_page_load() {
+            view.fresh_load().await?
+        } else {
+            view.load().await?
+        };
+        Ok(state)
+    }
+
+    /// The value of `key` this request may recover, or `default`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, Error> {
+        Ok(self.load().await?.get(key, default)?)
+    }
+
+    /// Stores `value` under `key`, durably. Mints the browser id on the first write.
+    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+        let session = self.session.minted();
+        Ok(session.view(&self.view).put(key, value).await?)
+    }
+
+    /// Removes `key`. A browser without a session has nothing to remove.
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        match self.session.existing() {
+            Some(session) => Ok(session.view(&self.view).delete(key).await?),
+            None => Ok(()),
+        }
+    }
+
+    /// Drops the whole slice.
+    pub async fn clear(&self) -> Result<(), Error> {
+        match self.session.existing() {
+            Some(session) => Ok(session.view(&self.view).clear().await?),
+            None => Ok(()),
+        }
+    }
+}

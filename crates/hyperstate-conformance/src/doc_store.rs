@@ -1,0 +1,237 @@
+//! Cases for [`DocumentStore`] backends: the raw store contract.
+//!
+//! Each case gets a factory `Fn(&str) -> Arc<dyn DocumentStore>`: calls with the
+//! same namespace must address the same storage (two handles are two nodes),
+//! different namespaces must not see each other (cases run in parallel against
+//! one bucket or directory).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use hyperstate::session::{DocumentStore, PutCondition, PutOutcome, SessionKey};
+
+/// Builds a handle on the backend under test, in namespace `ns`.
+pub trait Factory: Fn(&str) -> Arc<dyn DocumentStore> + Send + Sync {}
+impl<F: Fn(&str) -> Arc<dyn DocumentStore> + Send + Sync> Factory for F {}
+
+/// A namespace no other case uses.
+pub fn fresh_namespace() -> String {
+    SessionKey::random().to_string()[..16].to_owned()
+}
+
+fn written(outcome: PutOutcome) -> hyperstate::session::Etag {
+    match outcome {
+        PutOutcome::Written(etag) => etag,
+        PutOutcome::Conflict => panic!("expected the put to be written, it conflicted"),
+    }
+}
+
+pub async fn missing_documents_are_none(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    assert_eq!(store.get(&SessionKey::random()).await.unwrap(), None);
+    assert!(!store.delete(&SessionKey::random(), None).await.unwrap());
+}
+
+pub async fn create_if_absent_succeeds_once(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    let key = SessionKey::random();
+    let etag = written(
+        store
+            .put(&key, b"one".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap(),
+    );
+    let again = store
+        .put(&key, b"two".to_vec(), PutCondition::Absent)
+        .await
+        .unwrap();
+    assert_eq!(again, PutOutcome::Conflict);
+    let doc = store.get(&key).await.unwrap().expect("document stored");
+    assert_eq!(doc.body, b"one");
+    assert_eq!(doc.etag, etag, "get reports the etag put returned");
+}
+
+pub async fn update_needs_the_current_etag(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    let key = SessionKey::random();
+    let first = written(
+        store
+            .put(&key, b"v1".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap(),
+    );
+    let second = written(
+        store
+            .put(&key, b"v2".to_vec(), PutCondition::Matches(&first))
+            .await
+            .unwrap(),
+    );
+    assert_ne!(first, second);
+    // The stale etag loses, and changes nothing.
+    let stale = store
+        .put(&key, b"v3".to_vec(), PutCondition::Matches(&first))
+        .await
+        .unwrap();
+    assert_eq!(stale, PutOutcome::Conflict);
+    assert_eq!(store.get(&key).await.unwrap().unwrap().body, b"v2");
+    // If-match on a missing document is a conflict, not a create.
+    let missing = store
+        .put(
+            &SessionKey::random(),
+            b"x".to_vec(),
+            PutCondition::Matches(&second),
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing, PutOutcome::Conflict);
+}
+
+pub async fn racing_puts_have_one_winner(make: &dyn Factory) {
+    const RACERS: usize = 8;
+    let ns = fresh_namespace();
+    let key = SessionKey::random();
+    // Each racer uses its own handle, as separate nodes would.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let store = make(&ns);
+        tasks.spawn(async move {
+            store
+                .put(
+                    &key,
+                    format!("create {i}").into_bytes(),
+                    PutCondition::Absent,
+                )
+                .await
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
+        .count();
+    assert_eq!(wins, 1, "create-if-absent: {outcomes:?}");
+
+    let current = make(&ns).get(&key).await.unwrap().unwrap().etag;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let (store, current) = (make(&ns), current.clone());
+        tasks.spawn(async move {
+            store
+                .put(
+                    &key,
+                    format!("update {i}").into_bytes(),
+                    PutCondition::Matches(&current),
+                )
+                .await
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
+        .count();
+    assert_eq!(wins, 1, "if-match: {outcomes:?}");
+
+    // And racers sharing one handle, as the tasks of one node do.
+    let shared = make(&ns);
+    let current = shared.get(&key).await.unwrap().unwrap().etag;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let (store, current) = (shared.clone(), current.clone());
+        tasks.spawn(async move {
+            store
+                .put(
+                    &key,
+                    format!("shared {i}").into_bytes(),
+                    PutCondition::Matches(&current),
+                )
+                .await
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
+        .count();
+    assert_eq!(wins, 1, "if-match, one handle: {outcomes:?}");
+}
+
+pub async fn delete_honours_the_etag(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    let key = SessionKey::random();
+    let first = written(
+        store
+            .put(&key, b"v1".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap(),
+    );
+    let second = written(
+        store
+            .put(&key, b"v2".to_vec(), PutCondition::Matches(&first))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        !store.delete(&key, Some(&first)).await.unwrap(),
+        "stale etag deleted"
+    );
+    assert!(store.get(&key).await.unwrap().is_some());
+    assert!(store.delete(&key, Some(&second)).await.unwrap());
+    assert_eq!(store.get(&key).await.unwrap(), None);
+    // After a delete the key can be created again.
+    written(
+        store
+            .put(&key, b"v3".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap(),
+    );
+    assert!(store.delete(&key, None).await.unwrap());
+}
+
+pub async fn list_reports_every_document(make: &dyn Factory) {
+    let ns = fresh_namespace();
+    let store = make(&ns);
+    let keys: HashSet<SessionKey> = (0..5).map(|_| SessionKey::random()).collect();
+    for key in &keys {
+        written(
+            store
+                .put(key, b"{}".to_vec(), PutCondition::Absent)
+                .await
+                .unwrap(),
+        );
+    }
+    let listed: HashSet<SessionKey> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    assert_eq!(listed, keys);
+    // Namespaces are isolated.
+    assert!(make(&fresh_namespace()).list().await.unwrap().is_empty());
+}
+
+pub async fn handles_share_storage(make: &dyn Factory) {
+    let ns = fresh_namespace();
+    let (a, b) = (make(&ns), make(&ns));
+    let key = SessionKey::random();
+    let etag = written(
+        a.put(&key, b"from a".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap(),
+    );
+    let seen = b.get(&key).await.unwrap().expect("b sees a's write");
+    assert_eq!((seen.body.as_slice(), &seen.etag), (&b"from a"[..], &etag));
+    written(
+        b.put(&key, b"from b".to_vec(), PutCondition::Matches(&etag))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        a.put(&key, b"stale".to_vec(), PutCondition::Matches(&etag))
+            .await
+            .unwrap(),
+        PutOutcome::Conflict
+    );
+}

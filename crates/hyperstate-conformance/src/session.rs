@@ -1,0 +1,434 @@
+//! Cases for the session scope over any [`DocumentStore`]: per-key merge,
+//! versions, policies, durability across restarts, several nodes, expiry.
+//!
+//! They take the same factory as [`crate::doc_store`]; a new [`Sessions`] over a
+//! new handle on the same namespace is a restarted (or another) node.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hyperstate::session::{
+    DocumentStore, PutCondition, PutOutcome, SessionOptions, SessionSecret, Sessions, View,
+};
+use hyperstate::{BrowserId, Error, Limits, PageId, Supervisor};
+use serde_json::json;
+
+use crate::counting::CountingStore;
+use crate::doc_store::{Factory, fresh_namespace};
+
+/// One node: its supervisor (drop it to stop the node) and its session scope.
+#[derive(Debug)]
+pub struct Node {
+    pub supervisor: Supervisor,
+    pub sessions: Sessions,
+}
+
+fn secret() -> SessionSecret {
+    SessionSecret::from_bytes([42u8; 32]).expect("32 bytes")
+}
+
+pub fn node(store: Arc<dyn DocumentStore>, options: SessionOptions) -> Node {
+    let supervisor = Supervisor::new();
+    let sessions = Sessions::new(store, secret(), options, &supervisor);
+    Node {
+        supervisor,
+        sessions,
+    }
+}
+
+pub async fn values_round_trip_and_browsers_are_isolated(make: &dyn Factory) {
+    let n = node(make(&fresh_namespace()), SessionOptions::default());
+    let view = View::new("v");
+    let (alice, bob) = (BrowserId::generate(), BrowserId::generate());
+    let mine = n.sessions.session(&alice, None).view(&view);
+    assert_eq!(
+        mine.get("k", 0).await.unwrap(),
+        0,
+        "nothing before the first write"
+    );
+    mine.put("k", &(1, "two")).await.unwrap();
+    mine.put("n", &7u8).await.unwrap();
+    // JSON-normalized: a tuple reads back as an array.
+    assert_eq!(mine.get("k", json!(null)).await.unwrap(), json!([1, "two"]));
+    let err = mine.get("k", 0u8).await.unwrap_err();
+    assert!(matches!(err, Error::Json { .. }), "{err:?}");
+    let theirs = n.sessions.session(&bob, None).view(&view);
+    assert_eq!(theirs.get("k", json!(null)).await.unwrap(), json!(null));
+    mine.delete("k").await.unwrap();
+    assert_eq!(mine.get("k", json!(null)).await.unwrap(), json!(null));
+    assert_eq!(mine.get("n", 0u8).await.unwrap(), 7);
+    n.supervisor.shutdown().await;
+}
+
+pub async fn acknowledged_writes_survive_a_restart(make: &dyn Factory) {
+    let ns = fresh_namespace();
+    let browser = BrowserId::generate();
+    let view = View::new("settings");
+    let first = node(make(&ns), SessionOptions::default());
+    first
+        .sessions
+        .session(&browser, None)
+        .view(&view)
+        .put("theme", "dark")
+        .await
+        .unwrap();
+    // No shutdown: the node just disappears, as after a crash.
+    drop(first);
+    let second = node(make(&ns), SessionOptions::default());
+    let got: String = second
+        .sessions
+        .session(&browser, None)
+        .view(&view)
+        .get("theme", String::new())
+        .await
+        .unwrap();
+    assert_eq!(got, "dark");
+}
+
+pub async fn two_nodes_writing_different_keys_both_survive(make: &dyn Factory) {
+    const WRITES: usize = 20;
+    let ns = fresh_namespace();
+    let browser = BrowserId::generate();
+    let view = View::new("v");
+    let nodes = [
+        node(make(&ns), SessionOptions::default()),
+        node(make(&ns), SessionOptions::default()),
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for i in 0..WRITES {
+            let handle = node.sessions.session(&browser, None).view(&view);
+            tasks.spawn(async move { handle.put(&format!("node{n}-{i}"), &i).await });
+        }
+    }
+    for result in tasks.join_all().await {
+        result.expect("no write may fail or be dropped");
+    }
+    let state = nodes[0]
+        .sessions
+        .session(&browser, None)
+        .view(&view)
+        .load()
+        .await
+        .unwrap();
+    for n in 0..2 {
+        for i in 0..WRITES {
+            assert_eq!(
+                state.get(&format!("node{n}-{i}"), usize::MAX).unwrap(),
+                i,
+                "node{n}-{i} lost"
+            );
+        }
+    }
+    assert_eq!(state.keys().count(), 2 * WRITES);
+}
+
+pub async fn two_nodes_writing_one_key_end_at_a_written_value(make: &dyn Factory) {
+    const WRITES: usize = 10;
+    let ns = fresh_namespace();
+    let browser = BrowserId::generate();
+    let view = View::new("v");
+    let nodes = [
+        node(make(&ns), SessionOptions::default()),
+        node(make(&ns), SessionOptions::default()),
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for i in 0..WRITES {
+            let handle = node.sessions.session(&browser, None).view(&view);
+            tasks.spawn(async move { handle.put("same", &format!("{n}/{i}")).await });
+        }
+    }
+    for result in tasks.join_all().await {
+        result.expect("no write may fail or be dropped");
+    }
+    for node in &nodes {
+        let value: String = node
+            .sessions
+            .session(&browser, None)
+            .view(&view)
+            .get("same", String::new())
+            .await
+            .unwrap();
+        let (n, i) = value.split_once('/').expect("a written value");
+        assert!(
+            n.parse::<usize>().unwrap() < 2 && i.parse::<usize>().unwrap() < WRITES,
+            "{value}"
+        );
+    }
+}
+
+pub async fn a_stale_etag_never_wins_even_with_identical_contents(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    let n = node(store.clone(), SessionOptions::default());
+    let browser = BrowserId::generate();
+    let session = n.sessions.session(&browser, None);
+    let view = session.view(&View::new("v"));
+    view.put("k", &1).await.unwrap();
+    let stale = store.get(&session.key()).await.unwrap().unwrap();
+    view.delete("k").await.unwrap();
+    view.put("k", &1).await.unwrap();
+    // Same logical contents as when `stale` was read, yet a writer holding its
+    // etag must lose: the revision counter makes the bytes differ.
+    let outcome = store
+        .put(
+            &session.key(),
+            stale.body.clone(),
+            PutCondition::Matches(&stale.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, PutOutcome::Conflict);
+    n.supervisor.shutdown().await;
+}
+
+pub async fn a_new_vsn_replaces_the_slice_through_the_migration(make: &dyn Factory) {
+    let ns = fresh_namespace();
+    let n = node(make(&ns), SessionOptions::default());
+    let browser = BrowserId::generate();
+    let session = n.sessions.session(&browser, None);
+    let v1 = View::new("prefs");
+    session.view(&v1).put("dark", &true).await.unwrap();
+    session.view(&v1).put("junk", &1).await.unwrap();
+    let v2 = View::new("prefs").vsn(2).migrate(|_, data| {
+        let dark = data.get("dark").and_then(|v| v.as_bool()).unwrap_or(false);
+        let mut out = serde_json::Map::new();
+        out.insert("theme".into(), json!(if dark { "dark" } else { "light" }));
+        out
+    });
+    // Reading migrates on the fly; writing persists the migrated slice plus the write.
+    assert_eq!(
+        session.view(&v2).get("theme", String::new()).await.unwrap(),
+        "dark"
+    );
+    session.view(&v2).put("font", &"serif").await.unwrap();
+    let doc = session.load().await.unwrap().unwrap();
+    assert_eq!(doc.views["prefs"].vsn, 2);
+    assert_eq!(
+        json!(doc.views["prefs"].data),
+        json!({"theme": "dark", "font": "serif"})
+    );
+    // A view with yet another vsn and no migration starts empty: shapes never mix.
+    let v3 = View::new("prefs").vsn(3);
+    assert_eq!(session.view(&v3).load().await.unwrap().keys().count(), 0);
+    session.view(&v3).put("x", &1).await.unwrap();
+    assert_eq!(
+        json!(session.load().await.unwrap().unwrap().views["prefs"].data),
+        json!({"x": 1})
+    );
+    n.supervisor.shutdown().await;
+}
+
+pub async fn reconnect_values_follow_their_page(make: &dyn Factory) {
+    let ns = fresh_namespace();
+    let view = View::new("form").reconnect("draft");
+    let (browser, tab) = (BrowserId::generate(), PageId::generate());
+    let first = node(make(&ns), SessionOptions::default());
+    let err = first
+        .sessions
+        .session(&browser, None)
+        .view(&view)
+        .put("draft", "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PageIdRequired { .. }), "{err:?}");
+    let here = first.sessions.session(&browser, Some(tab)).view(&view);
+    here.put("draft", "Dear Sir,").await.unwrap();
+    here.put("theme", "dark").await.unwrap();
+    drop(first);
+
+    // After a restart, the same page recovers its draft; another page does not.
+    let second = node(make(&ns), SessionOptions::default());
+    let here = second.sessions.session(&browser, Some(tab)).view(&view);
+    assert_eq!(here.get("draft", String::new()).await.unwrap(), "Dear Sir,");
+    let other = second
+        .sessions
+        .session(&browser, Some(PageId::generate()))
+        .view(&view);
+    let state = other.load().await.unwrap();
+    assert_eq!(state.get("draft", String::new()).unwrap(), "");
+    assert_eq!(state.get("theme", String::new()).unwrap(), "dark");
+
+    // A fresh load of the view clears the drafts, and only them.
+    let fresh = second
+        .sessions
+        .session(&browser, Some(PageId::generate()))
+        .view(&view);
+    let state = fresh.fresh_load().await.unwrap();
+    assert_eq!(state.get("theme", String::new()).unwrap(), "dark");
+    assert_eq!(here.get("draft", String::new()).await.unwrap(), "");
+    assert_eq!(here.get("theme", String::new()).await.unwrap(), "dark");
+    second.supervisor.shutdown().await;
+}
+
+pub async fn limits_fail_only_the_offending_write(make: &dyn Factory) {
+    let options =
+        SessionOptions::default().limits(Limits::default().max_keys(3).max_value_bytes(64));
+    let n = node(make(&fresh_namespace()), options);
+    let view = n
+        .sessions
+        .session(&BrowserId::generate(), None)
+        .view(&View::new("v"));
+    let err = view.put("big", &"x".repeat(100)).await.unwrap_err();
+    assert!(matches!(err, Error::ValueTooLarge { .. }), "{err:?}");
+    let err = view.put("", &1).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidKey { .. }), "{err:?}");
+    // Four concurrent writes of new keys (likely one batch): three fit, one fails.
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in ["a", "b", "c", "d"] {
+        let view = view.clone();
+        tasks.spawn(async move { view.put(key, &1).await });
+    }
+    let results = tasks.join_all().await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        3,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(Error::TooManyKeys { limit: 3, .. })))
+    );
+    assert_eq!(view.load().await.unwrap().keys().count(), 3);
+    n.supervisor.shutdown().await;
+}
+
+pub async fn a_burst_is_group_committed(make: &dyn Factory) {
+    const BURST: usize = 32;
+    let counting = Arc::new(CountingStore::new(
+        make(&fresh_namespace()),
+        Duration::from_millis(20),
+    ));
+    let n = node(counting.clone(), SessionOptions::default());
+    let view = n
+        .sessions
+        .session(&BrowserId::generate(), None)
+        .view(&View::new("v"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..BURST {
+        let view = view.clone();
+        tasks.spawn(async move { view.put(&format!("k{i}"), &i).await });
+    }
+    for result in tasks.join_all().await {
+        result.unwrap();
+    }
+    assert_eq!(view.load().await.unwrap().keys().count(), BURST);
+    assert!(
+        counting.puts() <= 4,
+        "{} PUTs for a burst of {BURST}",
+        counting.puts()
+    );
+    n.supervisor.shutdown().await;
+}
+
+pub async fn shutdown_drains_and_then_refuses(make: &dyn Factory) {
+    let ns = fresh_namespace();
+    let n = node(make(&ns), SessionOptions::default());
+    let browser = BrowserId::generate();
+    let view = View::new("v");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let handle = n.sessions.session(&browser, None).view(&view);
+        tasks.spawn(async move { (i, handle.put(&format!("k{i}"), &i).await) });
+    }
+    tokio::task::yield_now().await;
+    n.supervisor.shutdown().await;
+    let results = tasks.join_all().await;
+    let err = n
+        .sessions
+        .session(&browser, None)
+        .view(&view)
+        .put("late", &1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ShuttingDown), "{err:?}");
+    assert_eq!(n.sessions.stats().active_writers, 0);
+    // Every write was either acknowledged (and is stored) or refused; none vanished.
+    let state = node(make(&ns), SessionOptions::default())
+        .sessions
+        .session(&browser, None)
+        .view(&view)
+        .load()
+        .await
+        .unwrap();
+    for (i, result) in results {
+        match result {
+            Ok(()) => assert_eq!(state.get(&format!("k{i}"), usize::MAX).unwrap(), i),
+            Err(err) => assert!(matches!(err, Error::ShuttingDown), "{err:?}"),
+        }
+    }
+}
+
+pub async fn sweep_deletes_only_sessions_unseen_for_the_ttl(make: &dyn Factory) {
+    let ttl = Duration::from_secs(30 * 24 * 3600);
+    let store = make(&fresh_namespace());
+    let n = node(store.clone(), SessionOptions::default().ttl(ttl));
+    let view = View::new("v");
+    let session = n.sessions.session(&BrowserId::generate(), None);
+    session.view(&view).put("k", &1).await.unwrap();
+    let now = SystemTime::now();
+    assert_eq!(n.sessions.sweep_at(now).await.unwrap(), 0);
+    assert_eq!(
+        n.sessions
+            .sweep_at(now + ttl - Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        n.sessions
+            .sweep_at(now + ttl + Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.get(&session.key()).await.unwrap(), None);
+    assert_eq!(session.view(&view).get("k", 0).await.unwrap(), 0);
+    // The session can start again afterwards.
+    session.view(&view).put("k", &2).await.unwrap();
+    assert_eq!(session.view(&view).get("k", 0).await.unwrap(), 2);
+    n.supervisor.shutdown().await;
+}
+
+/// Expands every document-store and session case into a `#[tokio::test]`.
+///
+/// `$make` is an expression of a type implementing [`Factory`]. With
+/// `ready = $ready`, each test first calls `$ready()` and returns early (a loud
+/// skip) when it is false; `$ready` decides whether a missing server is a skip
+/// or a failure.
+#[macro_export]
+macro_rules! document_store_suite {
+    ($make:expr) => {
+        $crate::document_store_suite!($make, ready = (|| true));
+    };
+    ($make:expr, ready = $ready:expr) => {
+        $crate::document_store_suite!(@cases $make, $ready;
+            doc_store: missing_documents_are_none, create_if_absent_succeeds_once,
+            update_needs_the_current_etag, racing_puts_have_one_winner, delete_honours_the_etag,
+            list_reports_every_document, handles_share_storage;
+            session: values_round_trip_and_browsers_are_isolated, acknowledged_writes_survive_a_restart,
+            two_nodes_writing_different_keys_both_survive,
+            two_nodes_writing_one_key_end_at_a_written_value,
+            a_stale_etag_never_wins_even_with_identical_contents,
+            a_new_vsn_replaces_the_slice_through_the_migration, reconnect_values_follow_their_page,
+            limits_fail_only_the_offending_write, a_burst_is_group_committed,
+            shutdown_drains_and_then_refuses, sweep_deletes_only_sessions_unseen_for_the_ttl);
+    };
+    (@cases $make:expr, $ready:expr; doc_store: $($store_case:ident),*; session: $($session_case:ident),*) => {
+        $(
+            #[$crate::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $store_case() {
+                if !($ready)() { return; }
+                $crate::doc_store::$store_case(&$make).await;
+            }
+        )*
+        $(
+            #[$crate::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $session_case() {
+                if !($ready)() { return; }
+                $crate::session::$session_case(&$make).await;
+            }
+        )*
+    };
+}

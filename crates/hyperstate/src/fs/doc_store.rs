@@ -1,0 +1,315 @@
+//! Session documents as files, with compare-and-swap across processes.
+//!
+//! # Layout
+//!
+//! ```text
+//! <root>/sessions/<k0k1>/<key>.json     one document per session (key: 64 hex digits)
+//! <root>/sessions/locks/<k0k1>.lock     256 lock stripes, one per key prefix
+//! ```
+//!
+//! # Why it is correct with several processes
+//!
+//! object_store's `LocalFileSystem` cannot do a conditional update, so this
+//! backend builds one: a writer takes an exclusive `flock(2)` on the key's lock
+//! stripe, reads the current document, checks the condition against its etag (a
+//! SHA-256 of the bytes), writes a temporary file, syncs it, renames it over the
+//! document and syncs the directory, then unlocks. Within one process each stripe
+//! also has a mutex: the stripe's file is opened once and shared by the threads,
+//! and `flock` does not exclude the holder of the same open file. The kernel
+//! drops `flock` locks when a process dies, so `kill -9` cannot leave a stale
+//! lock. Readers take no lock: `rename` swaps whole files atomically.
+//!
+//! Lock stripes are fixed files that are never deleted: deleting a lock file
+//! while another process waits on it would split the lock in two.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use crate::session::{Document, DocumentStore, Etag, Listed, PutCondition, PutOutcome, SessionKey};
+use crate::{Error, Result};
+
+const BACKEND: &str = "fs";
+
+/// Session documents in a local directory. Cheap to clone.
+///
+/// ```
+/// # fn main() -> hyperstate::Result<()> {
+/// use hyperstate::fs::FsDocumentStore;
+/// let dir = std::env::temp_dir().join(format!("hyperstate-doc-{}", std::process::id()));
+/// let store = FsDocumentStore::open(&dir)?;
+/// assert!(store.dir().ends_with("sessions"));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FsDocumentStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    /// Whether writes are synced to the disk before they are acknowledged.
+    sync: bool,
+    /// Makes temporary file names unique within this process (the pid makes them
+    /// unique across processes).
+    tmp_counter: AtomicU64,
+    /// The lock stripes' files, opened once. The mutex excludes this process's
+    /// threads (they share one open file, and `flock` does not exclude its own
+    /// holder); the `flock` on the file then excludes other processes.
+    stripes: Box<[Mutex<Option<File>>]>,
+}
+
+/// Holds a stripe: its mutex and its `flock`.
+struct StripeGuard<'a>(MutexGuard<'a, Option<File>>);
+
+impl Drop for StripeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.as_ref() {
+            // Unlocking an flock we hold cannot fail in a way we could act on;
+            // should it, closing the file (on drop of the store) releases it.
+            let _ = fs4::FileExt::unlock(file);
+        }
+    }
+}
+
+impl FsDocumentStore {
+    /// Opens (creating if needed) the store under `root/sessions`. Blocks on
+    /// creating the directories: call it at startup.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let dir = root.as_ref().join("sessions");
+        fs::create_dir_all(dir.join("locks"))
+            .map_err(|err| Error::backend(BACKEND, "open", err))?;
+        Ok(FsDocumentStore {
+            inner: Arc::new(Inner::new(dir, true)),
+        })
+    }
+
+    /// Whether a write is synced to the disk (`fsync` of the file and of its
+    /// directory) before it is acknowledged. Default: on, so an acknowledged
+    /// write survives a power cut or a kernel crash. Off, it still survives any
+    /// crash of the process (`kill -9` included: the data is in the kernel's page
+    /// cache), which is what object_store's `LocalFileSystem` promises; writes
+    /// are then about ten times faster on a typical disk.
+    pub fn sync(self, sync: bool) -> Self {
+        FsDocumentStore {
+            inner: Arc::new(Inner::new(self.inner.dir.clone(), sync)),
+        }
+    }
+
+    /// The directory documents live in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+}
+
+/// Runs blocking file I/O off the async threads.
+async fn blocking<T, F>(operation: &'static str, f: F) -> Result<T>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|err| Error::backend(BACKEND, operation, err)),
+        Err(join) => Err(Error::backend(BACKEND, operation, join)),
+    }
+}
+
+fn etag_of(body: &[u8]) -> Etag {
+    let digest = Sha256::digest(body);
+    Etag(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Inner {
+    fn new(dir: PathBuf, sync: bool) -> Self {
+        Inner {
+            dir,
+            sync,
+            tmp_counter: AtomicU64::new(0),
+            stripes: (0..256).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    fn prefix(key: &SessionKey) -> String {
+        format!("{:02x}", key.as_bytes()[0])
+    }
+
+    fn path(&self, key: &SessionKey) -> PathBuf {
+        self.dir.join(Self::prefix(key)).join(format!("{key}.json"))
+    }
+
+    /// Takes the key's lock stripe, until the guard is dropped.
+    fn lock(&self, key: &SessionKey) -> io::Result<StripeGuard<'_>> {
+        let stripe = &self.stripes[usize::from(key.as_bytes()[0])];
+        // A panic while holding a stripe leaves no state behind the mutex but
+        // the open file, which stays valid.
+        let mut guard = stripe.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            let path = self
+                .dir
+                .join("locks")
+                .join(format!("{}.lock", Self::prefix(key)));
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)?;
+            *guard = Some(file);
+        }
+        if let Some(file) = guard.as_ref() {
+            // Called through the trait: std's inherent `File::lock` is newer than our MSRV.
+            fs4::FileExt::lock(file)?;
+        }
+        Ok(StripeGuard(guard))
+    }
+
+    fn read(&self, key: &SessionKey) -> io::Result<Option<Document>> {
+        match fs::read(self.path(key)) {
+            Ok(body) => Ok(Some(Document {
+                etag: etag_of(&body),
+                body,
+            })),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn put(
+        &self,
+        key: &SessionKey,
+        body: &[u8],
+        condition: Option<&Etag>,
+    ) -> io::Result<PutOutcome> {
+        let _lock = self.lock(key)?;
+        let current = self.read(key)?.map(|doc| doc.etag);
+        if current.as_ref() != condition {
+            return Ok(PutOutcome::Conflict);
+        }
+        let path = self.path(key);
+        let parent = path.parent().unwrap_or(&self.dir);
+        let tmp = parent.join(format!(
+            ".{key}.{}.{}.tmp",
+            std::process::id(),
+            self.tmp_counter.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut file = match File::create(&tmp) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    // The first document of this prefix: make its directory.
+                    fs::create_dir_all(parent)?;
+                    File::create(&tmp)?
+                }
+                other => other?,
+            };
+            file.write_all(body)?;
+            if self.sync {
+                // Data reaches the disk before the name points at it, so a power
+                // cut leaves the old document or the new one, never an empty file.
+                file.sync_all()?;
+            }
+            fs::rename(&tmp, &path)?;
+            if self.sync {
+                // The rename itself is durable only once the directory is synced.
+                File::open(parent)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        if let Err(err) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(err);
+        }
+        Ok(PutOutcome::Written(etag_of(body)))
+    }
+
+    fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> io::Result<bool> {
+        let _lock = self.lock(key)?;
+        let Some(current) = self.read(key)? else {
+            return Ok(false);
+        };
+        if etag.is_some_and(|etag| *etag != current.etag) {
+            return Ok(false);
+        }
+        let path = self.path(key);
+        fs::remove_file(&path)?;
+        if let (true, Some(parent)) = (self.sync, path.parent()) {
+            File::open(parent)?.sync_all()?;
+        }
+        Ok(true)
+    }
+
+    fn list(&self) -> io::Result<Vec<Listed>> {
+        let mut found = Vec::new();
+        for shard in fs::read_dir(&self.dir)? {
+            let shard = shard?;
+            let name = shard.file_name();
+            let is_shard = name.len() == 2
+                && name
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !is_shard || !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                let entry = entry?;
+                let name = entry.file_name();
+                // Temporary files (".<key>.<pid>.<n>.tmp") and strangers are skipped.
+                let Some(key) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .and_then(SessionKey::parse_hex)
+                else {
+                    continue;
+                };
+                match entry.metadata().and_then(|meta| meta.modified()) {
+                    Ok(modified) => found.push(Listed { key, modified }),
+                    // Deleted since the directory was read.
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl DocumentStore for FsDocumentStore {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn get(&self, key: &SessionKey) -> Result<Option<Document>> {
+        let (inner, key) = (self.inner.clone(), *key);
+        blocking("get", move || inner.read(&key)).await
+    }
+
+    async fn put(
+        &self,
+        key: &SessionKey,
+        body: Vec<u8>,
+        condition: PutCondition<'_>,
+    ) -> Result<PutOutcome> {
+        let (inner, key) = (self.inner.clone(), *key);
+        let condition = match condition {
+            PutCondition::Absent => None,
+            PutCondition::Matches(etag) => Some(etag.clone()),
+        };
+        blocking("put", move || inner.put(&key, &body, condition.as_ref())).await
+    }
+
+    async fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> Result<bool> {
+        let (inner, key, etag) = (self.inner.clone(), *key, etag.cloned());
+        blocking("delete", move || inner.delete(&key, etag.as_ref())).await
+    }
+
+    async fn list(&self) -> Result<Vec<Listed>> {
+        let inner = self.inner.clone();
+        blocking("list", move || inner.list()).await
+    }
+}

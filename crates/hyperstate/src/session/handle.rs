@@ -1,0 +1,265 @@
+//! The per-request handles: [`Session`], [`SessionView`] and [`ViewState`].
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use super::change::{Change, Op, current_slice, recover};
+use super::doc::{SessionDoc, ViewSlice};
+use super::view::{Policy, View};
+use super::writer::{submit, submit_detached};
+use super::{SessionKey, Sessions};
+use crate::value::{decode, encode, validate_key};
+use crate::{Error, PageId, Result, observe};
+
+/// One browser's session, as seen by one request. Cheap to clone.
+///
+/// Obtained from [`Sessions::session`] (or the axum extractor). Reads go to the
+/// document store, so every node sees every acknowledged write.
+#[derive(Clone)]
+pub struct Session {
+    sessions: Sessions,
+    key: SessionKey,
+    page: Option<PageId>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("key", &self.key)
+            .field("page", &self.page)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(sessions: Sessions, key: SessionKey, page: Option<PageId>) -> Self {
+        Session {
+            sessions,
+            key,
+            page,
+        }
+    }
+
+    /// The storage key (an HMAC of the browser id, never the id itself).
+    pub fn key(&self) -> SessionKey {
+        self.key
+    }
+
+    /// The page the request came from, if it carried one.
+    pub fn page(&self) -> Option<PageId> {
+        self.page
+    }
+
+    /// The handle on one view's slice.
+    pub fn view(&self, view: &View) -> SessionView {
+        SessionView {
+            session: self.clone(),
+            view: view.clone(),
+        }
+    }
+
+    /// The whole stored document (`None` before the first write). Refreshes the
+    /// session's `last_seen_at` in the background when it is older than
+    /// [`SessionOptions::touch_after`](super::SessionOptions::touch_after).
+    pub async fn load(&self) -> Result<Option<SessionDoc>> {
+        let backend = self.sessions.inner.store.backend_name();
+        observe::operation("session", "load", backend, self.load_inner()).await
+    }
+
+    async fn load_inner(&self) -> Result<Option<SessionDoc>> {
+        let inner = &self.sessions.inner;
+        let Some(stored) = inner.store.get(&self.key).await? else {
+            return Ok(None);
+        };
+        let doc = SessionDoc::decode(&stored.body)?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let touch_after = inner.options.touch_after.as_millis() as u64;
+        if now.saturating_sub(doc.last_seen_at) >= touch_after {
+            submit_detached(
+                inner,
+                self.key,
+                Change {
+                    view: None,
+                    op: Op::Touch,
+                },
+            );
+        }
+        Ok(Some(doc))
+    }
+
+    async fn write(&self, view: &View, op: Op) -> Result<()> {
+        let change = Change {
+            view: Some(view.clone()),
+            op,
+        };
+        let backend = self.sessions.inner.store.backend_name();
+        let write = submit(&self.sessions.inner, self.key, change);
+        observe::operation("session", "write", backend, write).await
+    }
+}
+
+/// One view's slice of a session.
+///
+/// Every write is durable when it returns: the object store has accepted it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> hyperstate::Result<()> {
+/// # use std::sync::Arc;
+/// # use hyperstate::{BrowserId, PageId, Supervisor};
+/// # use hyperstate::memory::MemoryDocumentStore;
+/// # use hyperstate::session::{SessionOptions, SessionSecret, Sessions, View};
+/// # let supervisor = Supervisor::new();
+/// # let sessions = Sessions::new(Arc::new(MemoryDocumentStore::default()),
+/// #     SessionSecret::generate(), SessionOptions::default(), &supervisor);
+/// let view = View::new("settings").reconnect("draft");
+/// let browser = BrowserId::generate();
+/// let tab = PageId::generate();
+///
+/// let settings = sessions.session(&browser, Some(tab)).view(&view);
+/// settings.put("theme", &"dark").await?;
+/// settings.put("draft", &"Dear Sir,").await?;
+///
+/// // Another tab of the same browser sees the theme, not this tab's draft.
+/// let other_tab = sessions.session(&browser, Some(PageId::generate())).view(&view);
+/// let state = other_tab.load().await?;
+/// assert_eq!(state.get("theme", String::new())?, "dark");
+/// assert_eq!(state.get("draft", String::new())?, "");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SessionView {
+    session: Session,
+    view: View,
+}
+
+impl fmt::Debug for SessionView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionView")
+            .field("session", &self.session)
+            .field("view", &self.view.name())
+            .finish()
+    }
+}
+
+impl SessionView {
+    /// Everything this request may recover from the view, in one read.
+    pub async fn load(&self) -> Result<ViewState> {
+        let slice = match self.session.load().await? {
+            Some(doc) => current_slice(&doc, &self.view),
+            None => ViewSlice::default(),
+        };
+        Ok(ViewState {
+            view: self.view.clone(),
+            slice,
+            page: self.session.page.map(|page| page.to_string()),
+        })
+    }
+
+    /// The value of `key` this request may recover, or `default`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        validate_key(key, &self.session.sessions.inner.options.limits)?;
+        self.load().await?.get(key, default)
+    }
+
+    /// Stores `value` under `key`. `Reconnect` keys need the request's page id.
+    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        let limits = &self.session.sessions.inner.options.limits;
+        validate_key(key, limits)?;
+        let bytes = encode(key, value, limits)?;
+        let value: Value = decode(key, &bytes)?;
+        let page = match self.view.policy(key) {
+            Policy::Session => None,
+            Policy::Reconnect => match self.session.page {
+                Some(page) => Some(page.to_string()),
+                None => {
+                    return Err(Error::PageIdRequired {
+                        key: key.to_owned(),
+                    });
+                }
+            },
+        };
+        let op = Op::Set {
+            key: key.to_owned(),
+            value,
+            page,
+        };
+        self.session.write(&self.view, op).await
+    }
+
+    /// Removes `key`.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        validate_key(key, &self.session.sessions.inner.options.limits)?;
+        let op = Op::Remove {
+            key: key.to_owned(),
+        };
+        self.session.write(&self.view, op).await
+    }
+
+    /// Drops the whole slice.
+    pub async fn clear(&self) -> Result<()> {
+        self.session.write(&self.view, Op::ClearView).await
+    }
+
+    /// Call on a fresh, full-page load of the view: drops its `Reconnect` values,
+    /// so starting anew starts blank. Writes only when there is something to drop.
+    pub async fn fresh_load(&self) -> Result<ViewState> {
+        let state = self.load().await?;
+        if state.slice.pages.is_empty() {
+            return Ok(state);
+        }
+        self.session.write(&self.view, Op::ClearReconnect).await?;
+        let mut state = state;
+        for key in std::mem::take(&mut state.slice.pages).into_keys() {
+            state.slice.data.remove(&key);
+        }
+        Ok(state)
+    }
+}
+
+/// A snapshot of what one request may recover from one view.
+#[derive(Debug, Clone)]
+pub struct ViewState {
+    view: View,
+    slice: ViewSlice,
+    page: Option<String>,
+}
+
+impl ViewState {
+    /// The state of a view for a browser that has no session yet: every `get`
+    /// returns its default.
+    pub fn empty(view: &View, page: Option<PageId>) -> Self {
+        ViewState {
+            view: view.clone(),
+            slice: ViewSlice::default(),
+            page: page.map(|page| page.to_string()),
+        }
+    }
+
+    /// The value of `key`, or `default`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        match recover(&self.slice, &self.view, key, self.page.as_deref()) {
+            Some(value) => T::deserialize(value).map_err(|source| Error::Json {
+                key: key.to_owned(),
+                direction: "deserialized",
+                source,
+            }),
+            None => Ok(default),
+        }
+    }
+
+    /// The keys this request may recover, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.slice
+            .data
+            .keys()
+            .map(String::as_str)
+            .filter(|key| recover(&self.slice, &self.view, key, self.page.as_deref()).is_some())
+    }
+}

@@ -1,0 +1,56 @@
+//! Session scope: durable state of one browser session.
+//!
+//! A browser is identified by a random id in an HttpOnly cookie (set lazily, on
+//! the first write). Its state is one JSON document in an object store, under
+//! HMAC-SHA256(server secret, browser id) ([`SessionKey`]), so storage never holds
+//! a usable cookie.
+//!
+//! # Model
+//!
+//! Per *view* (a name the app chooses, e.g. the route; see [`View`]) a slice
+//! `{vsn, data}`, plus the session's `last_seen_at` ([`SessionDoc`]).
+//!
+//! - **Per-key last-write-wins**: writes are per-key changes merged into the
+//!   freshest document, so two tabs writing different keys never clobber each
+//!   other; writes to one key are ordered by the commits that carry them.
+//! - **Versions**: a view declares `vsn` and an optional migration; a write under
+//!   a different `vsn` replaces the stored slice wholesale.
+//! - **Policies**: each key is recovered on every request ([`Policy::Session`]) or
+//!   only for the page that wrote it ([`Policy::Reconnect`]).
+//!
+//! # Durability
+//!
+//! A write returns once the store has accepted it. All writes of a session on
+//! one node go through one writer task, which commits the writes that pile up
+//! during a PUT together in the next one (group commit). Several nodes are made
+//! safe by compare-and-swap on every PUT: the loser reloads, re-applies its
+//! per-key changes and retries. See the `writer` notes on [`Sessions`].
+//!
+//! # Backends
+//!
+//! [`DocumentStore`] implementations: [`MemoryDocumentStore`](crate::memory::MemoryDocumentStore)
+//! (tests), [`FsDocumentStore`](crate::fs::FsDocumentStore) (the embedded
+//! default) and S3 in the `hyperstate-s3` crate.
+//!
+//! # Expiry
+//!
+//! Sessions not seen for [`SessionOptions::ttl`] (30 days) are deleted by
+//! [`Sessions::sweep`], which [`Sessions::spawn_sweeper`] runs periodically.
+
+mod change;
+mod doc;
+mod handle;
+mod key;
+mod options;
+mod service;
+mod store;
+mod view;
+mod writer;
+
+pub use doc::{SessionDoc, ViewSlice};
+pub use handle::{Session, SessionView, ViewState};
+pub use key::{MIN_SECRET_BYTES, SessionKey, SessionSecret};
+pub use options::SessionOptions;
+pub use service::{SessionStats, Sessions};
+pub use store::{Document, DocumentStore, Etag, Listed, PutCondition, PutOutcome};
+pub use view::{MigrateFn, Policy, View};

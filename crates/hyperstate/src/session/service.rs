@@ -1,0 +1,177 @@
+//! [`Sessions`]: the session scope of one node.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::handle::Session;
+use super::store::DocumentStore;
+use super::writer::Writers;
+use super::{SessionDoc, SessionKey, SessionOptions, SessionSecret};
+use crate::supervisor::TaskSpawner;
+use crate::{BrowserId, Result, Supervisor};
+
+/// The session scope of one node: a document store, the server secret, and the
+/// node's writer tasks. Cheap to clone; clones share everything.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> hyperstate::Result<()> {
+/// use std::sync::Arc;
+/// use hyperstate::{BrowserId, Supervisor};
+/// use hyperstate::memory::MemoryDocumentStore;
+/// use hyperstate::session::{SessionOptions, SessionSecret, Sessions, View};
+///
+/// let supervisor = Supervisor::new();
+/// let sessions = Sessions::new(
+///     Arc::new(MemoryDocumentStore::default()),
+///     SessionSecret::generate(),
+///     SessionOptions::default(),
+///     &supervisor,
+/// );
+/// let settings = View::new("settings");
+/// let session = sessions.session(&BrowserId::generate(), None);
+/// session.view(&settings).put("theme", &"dark").await?; // durable when it returns
+/// assert_eq!(session.view(&settings).get("theme", String::new()).await?, "dark");
+/// supervisor.shutdown().await; // drains the writers
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sessions {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn DocumentStore>,
+    pub(crate) secret: SessionSecret,
+    pub(crate) options: SessionOptions,
+    pub(crate) spawner: TaskSpawner,
+    pub(crate) writers: Writers,
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("backend", &self.inner.store.backend_name())
+            .field("options", &self.inner.options)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Counters of one node's session scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Writer tasks currently running.
+    pub active_writers: usize,
+    /// Successful PUTs (each may carry many writes).
+    pub commits: u64,
+    /// PUTs that lost a compare-and-swap and were retried.
+    pub conflicts: u64,
+}
+
+impl Sessions {
+    /// The session scope over `store`. Writer tasks run under `supervisor`, whose
+    /// shutdown commits every queued write before it returns.
+    pub fn new(
+        store: Arc<dyn DocumentStore>,
+        secret: SessionSecret,
+        options: SessionOptions,
+        supervisor: &Supervisor,
+    ) -> Self {
+        Sessions {
+            inner: Arc::new(Inner {
+                store,
+                secret,
+                options,
+                spawner: supervisor.spawner(),
+                writers: Writers::default(),
+            }),
+        }
+    }
+
+    /// The session of `browser`, as seen by a request from page `page` (needed to
+    /// read and write `Reconnect` keys). No I/O: nothing is loaded or created
+    /// until a read or write.
+    pub fn session(&self, browser: &BrowserId, page: Option<crate::PageId>) -> Session {
+        let key = SessionKey::derive(&self.inner.secret, browser);
+        Session::new(self.clone(), key, page)
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &SessionOptions {
+        &self.inner.options
+    }
+
+    /// The document store.
+    pub fn store(&self) -> &Arc<dyn DocumentStore> {
+        &self.inner.store
+    }
+
+    /// This node's counters.
+    pub fn stats(&self) -> SessionStats {
+        let writers = &self.inner.writers;
+        SessionStats {
+            active_writers: writers.active(),
+            commits: writers.commits.load(Ordering::Relaxed),
+            conflicts: writers.conflicts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Deletes sessions not seen for the TTL; returns how many.
+    pub async fn sweep(&self) -> Result<usize> {
+        self.sweep_at(SystemTime::now()).await
+    }
+
+    /// [`Sessions::sweep`] as if the time were `now` (for tests of expiry).
+    pub async fn sweep_at(&self, now: SystemTime) -> Result<usize> {
+        let ttl = self.inner.options.ttl;
+        let Some(cutoff) = now.checked_sub(ttl) else {
+            return Ok(0);
+        };
+        let cutoff_ms = cutoff
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let store = &self.inner.store;
+        let mut deleted = 0;
+        for listed in store.list().await? {
+            // The modification time is a cheap first filter: a document written
+            // within the TTL was seen within it. The body has the final word.
+            if listed.modified > cutoff {
+                continue;
+            }
+            let Some(doc) = store.get(&listed.key).await? else {
+                continue;
+            };
+            let last_seen = match SessionDoc::decode(&doc.body) {
+                Ok(parsed) => parsed.last_seen_at,
+                Err(err) => {
+                    // Unreadable and untouched for the whole TTL: nothing can use it.
+                    tracing::warn!(error = %err, "sweeping a corrupt session document");
+                    0
+                }
+            };
+            if last_seen <= cutoff_ms && store.delete(&listed.key, Some(&doc.etag)).await? {
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Runs [`Sessions::sweep`] every `every` under `supervisor`.
+    pub fn spawn_sweeper(&self, supervisor: &Supervisor, every: Duration) {
+        let sessions = self.clone();
+        supervisor.spawn_periodic("session-sweeper", every, move || {
+            let sessions = sessions.clone();
+            async move {
+                match sessions.sweep().await {
+                    Ok(deleted) => tracing::debug!(deleted, "session sweep done"),
+                    Err(err) => tracing::warn!(error = %err, "session sweep failed"),
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,181 @@
+//! The writer task's lifecycle and its failure modes, on the memory backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hyperstate::memory::MemoryDocumentStore;
+use hyperstate::session::{
+    Document, DocumentStore, Etag, Listed, PutCondition, PutOutcome, SessionKey, SessionOptions,
+    SessionSecret, Sessions, View,
+};
+use hyperstate::{BrowserId, Error, Result, Supervisor};
+
+fn sessions(
+    store: Arc<dyn DocumentStore>,
+    options: SessionOptions,
+    supervisor: &Supervisor,
+) -> Sessions {
+    Sessions::new(store, SessionSecret::generate(), options, supervisor)
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_writers_stop_and_restart_on_demand() {
+    let supervisor = Supervisor::new();
+    let options = SessionOptions::default().writer_idle(Duration::from_secs(30));
+    let sessions = sessions(
+        Arc::new(MemoryDocumentStore::default()),
+        options,
+        &supervisor,
+    );
+    let view = sessions
+        .session(&BrowserId::generate(), None)
+        .view(&View::new("v"));
+    assert_eq!(
+        sessions.stats().active_writers,
+        0,
+        "no writer before the first write"
+    );
+    view.put("a", &1).await.unwrap();
+    assert_eq!(sessions.stats().active_writers, 1);
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    assert_eq!(
+        sessions.stats().active_writers,
+        0,
+        "the idle writer retired"
+    );
+    view.put("b", &2).await.unwrap();
+    assert_eq!(sessions.stats().active_writers, 1, "a new writer started");
+    let state = view.load().await.unwrap();
+    assert_eq!(
+        (state.get("a", 0).unwrap(), state.get("b", 0).unwrap()),
+        (1, 2)
+    );
+    supervisor.shutdown().await;
+    assert_eq!(sessions.stats().active_writers, 0);
+}
+
+/// A store where every conditional write loses, as if other nodes always won.
+#[derive(Debug, Default)]
+struct AlwaysConflicts(MemoryDocumentStore);
+
+#[async_trait]
+impl DocumentStore for AlwaysConflicts {
+    fn backend_name(&self) -> &'static str {
+        "always-conflicts"
+    }
+    async fn get(&self, key: &SessionKey) -> Result<Option<Document>> {
+        self.0.get(key).await
+    }
+    async fn put(&self, _: &SessionKey, _: Vec<u8>, _: PutCondition<'_>) -> Result<PutOutcome> {
+        Ok(PutOutcome::Conflict)
+    }
+    async fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> Result<bool> {
+        self.0.delete(key, etag).await
+    }
+    async fn list(&self) -> Result<Vec<Listed>> {
+        self.0.list().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn endless_conflicts_end_in_a_typed_error() {
+    let supervisor = Supervisor::new();
+    let options = SessionOptions::default().max_attempts(5);
+    let sessions = sessions(Arc::new(AlwaysConflicts::default()), options, &supervisor);
+    let view = sessions
+        .session(&BrowserId::generate(), None)
+        .view(&View::new("v"));
+    let err = view.put("k", &1).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SessionConflict { attempts: 5 }),
+        "{err:?}"
+    );
+    assert_eq!(sessions.stats().conflicts, 5);
+    assert!(!err.is_client_error());
+    supervisor.shutdown().await;
+}
+
+/// A store that fails every operation.
+#[derive(Debug)]
+struct Broken;
+
+#[async_trait]
+impl DocumentStore for Broken {
+    fn backend_name(&self) -> &'static str {
+        "broken"
+    }
+    async fn get(&self, _: &SessionKey) -> Result<Option<Document>> {
+        Err(Error::backend("broken", "get", "disk on fire"))
+    }
+    async fn put(&self, _: &SessionKey, _: Vec<u8>, _: PutCondition<'_>) -> Result<PutOutcome> {
+        Err(Error::backend("broken", "put", "disk on fire"))
+    }
+    async fn delete(&self, _: &SessionKey, _: Option<&Etag>) -> Result<bool> {
+        Err(Error::backend("broken", "delete", "disk on fire"))
+    }
+    async fn list(&self) -> Result<Vec<Listed>> {
+        Err(Error::backend("broken", "list", "disk on fire"))
+    }
+}
+
+#[tokio::test]
+async fn backend_failures_reach_every_write_of_the_batch() {
+    let supervisor = Supervisor::new();
+    let sessions = sessions(Arc::new(Broken), SessionOptions::default(), &supervisor);
+    let view = sessions
+        .session(&BrowserId::generate(), None)
+        .view(&View::new("v"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let view = view.clone();
+        tasks.spawn(async move { view.put(&format!("k{i}"), &i).await });
+    }
+    for result in tasks.join_all().await {
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+        // The backend's own error is kept as the source, not flattened.
+        let mut chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source());
+        assert!(
+            chain.any(|e| e.to_string().contains("disk on fire")),
+            "{err:?}"
+        );
+    }
+    assert!(sessions.sweep().await.is_err());
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_session_is_touched_on_read_not_on_every_read() {
+    let supervisor = Supervisor::new();
+    let store = MemoryDocumentStore::default();
+    let options = SessionOptions::default().touch_after(Duration::ZERO);
+    let sessions = sessions(Arc::new(store.clone()), options, &supervisor);
+    let session = sessions.session(&BrowserId::generate(), None);
+    session.view(&View::new("v")).put("k", &1).await.unwrap();
+    let before = session.load().await.unwrap().unwrap();
+    // The touch is queued in the background; let it commit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after = session.load().await.unwrap().unwrap();
+    assert!(
+        after.rev > before.rev,
+        "a read of a stale session refreshes last_seen_at"
+    );
+
+    let lazy = Sessions::new(
+        Arc::new(store),
+        SessionSecret::generate(),
+        SessionOptions::default(),
+        &supervisor,
+    );
+    let session = lazy.session(&BrowserId::generate(), None);
+    session.view(&View::new("v")).put("k", &1).await.unwrap();
+    let before = session.load().await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        session.load().await.unwrap().unwrap().rev,
+        before.rev,
+        "fresh sessions are not rewritten by reads"
+    );
+    supervisor.shutdown().await;
+}

@@ -1,0 +1,133 @@
+//! `/settings` over HTTP, in process: session scope as a browser sees it,
+//! across restarts of the app on the same data directory.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Browser, Reply};
+use hyperstate_axum::{HttpConfig, Hyperstate};
+use hyperstate_demo::DemoConfig;
+
+fn start(dir: &std::path::Path) -> (Hyperstate, axum::Router) {
+    let config = DemoConfig::new(dir).http(HttpConfig::default().secure_cookie(false));
+    let state = hyperstate_demo::hyperstate(&config).expect("starting the demo");
+    let app = hyperstate_demo::router(&state);
+    (state, app)
+}
+
+/// The text of the element with `id` (the first one), tags stripped.
+fn text_of(reply: &Reply, id: &str) -> Option<String> {
+    let marker = format!("id=\"{id}\"");
+    let start = reply.body.find(&marker)?;
+    let open_end = start + reply.body[start..].find('>')? + 1;
+    let close = open_end + reply.body[open_end..].find("</")?;
+    Some(reply.body[open_end..close].to_owned())
+}
+
+fn draft(reply: &Reply) -> String {
+    if reply.body.contains("data-empty") {
+        String::new()
+    } else {
+        text_of(reply, "draft-value").unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn theme_survives_an_app_restart_on_the_same_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = start(dir.path());
+    let browser = Browser::new(app);
+    let page = browser.load("/settings").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(text_of(&page, "theme-value").as_deref(), Some("light"));
+    let id = page.page_id().unwrap();
+    let reply = browser
+        .htmx_post("/settings/theme", &id, "theme=dark")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(text_of(&reply, "theme-value").as_deref(), Some("dark"));
+    assert!(browser.cookie().is_some(), "the first write set the cookie");
+    state.shutdown().await;
+    drop(state);
+
+    let (state, app) = start(dir.path());
+    let browser = browser.restarted(app);
+    // A new tab, a new page id, the same theme.
+    let page = browser.load("/settings").await;
+    assert_eq!(text_of(&page, "theme-value").as_deref(), Some("dark"));
+    // Another browser does not see it.
+    let stranger = browser.another().load("/settings").await;
+    assert_eq!(text_of(&stranger, "theme-value").as_deref(), Some("light"));
+    state.shutdown().await;
+}
+
+#[tokio::test]
+async fn draft_survives_a_restart_for_its_page_and_is_gone_for_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = start(dir.path());
+    let browser = Browser::new(app);
+    let tab = browser.load("/settings").await.page_id().unwrap();
+    let reply = browser
+        .htmx_post("/settings/draft", &tab, "draft=Dear+Sir%2C")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(draft(&reply), "Dear Sir,");
+    // Another page of the same browser does not see this tab's draft. (It is
+    // opened on /cart: a fresh load of /settings itself would clear the draft.)
+    let other_tab = browser.load("/cart").await.page_id().unwrap();
+    assert_eq!(
+        draft(&browser.htmx_get("/settings/draft", &other_tab).await),
+        ""
+    );
+    state.shutdown().await;
+    drop(state);
+
+    let (state, app) = start(dir.path());
+    let browser = browser.restarted(app);
+    // The tab stayed open across the restart: its draft is back.
+    let reply = browser.htmx_get("/settings/draft", &tab).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(draft(&reply), "Dear Sir,");
+    // A fresh visit (a new page id) starts blank...
+    let fresh = browser.load("/settings").await;
+    assert_eq!(draft(&fresh), "");
+    let new_tab = fresh.page_id().unwrap();
+    assert_eq!(
+        draft(&browser.htmx_get("/settings/draft", &new_tab).await),
+        ""
+    );
+    // ... and clears the old draft for good.
+    assert_eq!(draft(&browser.htmx_get("/settings/draft", &tab).await), "");
+    state.shutdown().await;
+}
+
+#[tokio::test]
+async fn reading_settings_sets_no_cookie_and_bad_input_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = start(dir.path());
+    let browser = Browser::new(app);
+    let page = browser.load("/settings").await;
+    assert!(browser.cookie().is_none(), "a read minted a cookie");
+    let id = page.page_id().unwrap();
+    let reply = browser.htmx_post("/settings/theme", &id, "theme=+++").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = browser.htmx_post("/settings/theme", &id, "nope=1").await;
+    assert!(reply.status.is_client_error());
+    let long = "x".repeat(5000);
+    let reply = browser
+        .htmx_post("/settings/draft", &id, &format!("draft={long}"))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    // The draft needs the page id: a post without one is refused, not stored.
+    let reply = browser
+        .send(
+            axum::http::Request::post("/settings/draft")
+                .header("hx-request", "true")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from("draft=x"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    state.shutdown().await;
+}
