@@ -52,6 +52,26 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     })
 }
 
+/// The byte-level closure a backend applies atomically for a typed `update`:
+/// decodes the current JSON (or `default`, already encoded), applies `f`, and
+/// encodes the result within the limits. It holds no `T`, so it is `Send`
+/// whenever `f` is, and backends may call it again after a conflict.
+pub fn byte_updater<'a, T, F>(
+    key: &'a str,
+    default: &'a [u8],
+    mut f: F,
+    limits: Limits,
+) -> impl FnMut(Option<&[u8]>) -> Result<Vec<u8>> + Send + 'a
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(T) -> T + Send + 'a,
+{
+    move |current| {
+        let value: T = decode(key, current.unwrap_or(default))?;
+        encode(key, &f(value), &limits)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

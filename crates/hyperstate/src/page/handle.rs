@@ -9,7 +9,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{PageKey, PageStore};
 use crate::observe::operation;
-use crate::value::{decode, encode, validate_key};
+use crate::value::{byte_updater, decode, encode, validate_key};
 use crate::{BrowserId, PageId, Result};
 
 /// What was known about a page when its handle was opened.
@@ -164,10 +164,7 @@ impl Page {
                 let default = default;
                 encode(key, &default, &limits)?
             };
-            let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
-                let value: T = decode(key, current.unwrap_or(&default))?;
-                encode(key, &f(value), &limits)
-            };
+            let mut apply = byte_updater(key, &default, &mut f, limits);
             let bytes = self.store.update(&self.key, key, &mut apply).await?;
             decode(key, &bytes)
         })

@@ -14,7 +14,7 @@ use super::{
     Subscription, Write,
 };
 use crate::observe::operation;
-use crate::value::{decode, encode, validate_key};
+use crate::value::{byte_updater, decode, encode, validate_key};
 use crate::{Result, Supervisor};
 
 /// How often a supervised registry frees rooms whose idle TTL has passed. Expiry
@@ -249,10 +249,7 @@ impl Room {
                 let default = default;
                 encode(key, &default, &limits)?
             };
-            let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
-                let value: T = decode(key, current.unwrap_or(&default))?;
-                encode(key, &f(value), &limits)
-            };
+            let mut apply = byte_updater(key, &default, &mut f, limits);
             let caller = who.member_key();
             let init = || self.init();
             let diff = self
