@@ -8,8 +8,8 @@ use http::{HeaderValue, StatusCode, header};
 /// An error of the axum integration, or of the core crate, ready to answer with.
 ///
 /// Handlers return `Result<_, hyperstate_axum::Error>` and use `?` on every
-/// hyperstate call: a broken limit becomes a 413, a malformed id a 400, a failed
-/// backend a 503, each with a message.
+/// hyperstate call: a broken limit becomes a 413, a malformed id a 400, a room
+/// access denial a 403, a failed backend a 503, each with a message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -71,10 +71,12 @@ impl Error {
                 | E::TooManyViews { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 // Transient: a retry may well succeed (`Retry-After` is set).
                 E::StoreFull { .. }
+                | E::TooManyRooms { .. }
                 | E::Backend { .. }
                 | E::ShuttingDown
                 | E::SessionConflict { .. }
                 | E::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
+                E::AccessDenied { .. } => StatusCode::FORBIDDEN,
                 err if err.is_client_error() => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },

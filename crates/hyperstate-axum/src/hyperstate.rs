@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::Supervisor;
-use hyperstate::memory::MemoryPageStore;
+use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
+use hyperstate::room::RoomStore;
 use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
 
 use crate::{HttpConfig, HyperstateLayer};
@@ -41,6 +42,7 @@ pub struct Hyperstate {
 
 struct Inner {
     pages: Arc<dyn PageStore>,
+    rooms: Arc<dyn RoomStore>,
     sessions: Option<Sessions>,
     config: HttpConfig,
     supervisor: Supervisor,
@@ -50,6 +52,7 @@ impl fmt::Debug for Hyperstate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hyperstate")
             .field("pages", &self.inner.pages.backend_name())
+            .field("rooms", &self.inner.rooms.backend_name())
             .field(
                 "sessions",
                 &self
@@ -84,6 +87,12 @@ impl Hyperstate {
         self.inner.sessions.as_ref()
     }
 
+    /// The room-state backend. Build a [`Rooms`](hyperstate::room::Rooms)
+    /// registry per room kind over it, supervised by [`Self::supervisor`].
+    pub fn room_store(&self) -> &Arc<dyn RoomStore> {
+        &self.inner.rooms
+    }
+
     /// The HTTP settings.
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
@@ -97,12 +106,19 @@ impl Hyperstate {
     /// Checks every backend; returns each scope's backend name and verdict, for a
     /// health endpoint.
     pub async fn check_health(&self) -> Vec<BackendHealth> {
-        let pages = &self.inner.pages;
-        let mut health = vec![BackendHealth {
-            scope: "page",
-            backend: pages.backend_name(),
-            result: pages.check_health().await,
-        }];
+        let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
+        let mut health = vec![
+            BackendHealth {
+                scope: "page",
+                backend: pages.backend_name(),
+                result: pages.check_health().await,
+            },
+            BackendHealth {
+                scope: "room",
+                backend: rooms.backend_name(),
+                result: rooms.check_health().await,
+            },
+        ];
         if let Some(sessions) = &self.inner.sessions {
             let store = sessions.store();
             // A read of a key no browser has: cheap, and it needs the store to answer.
@@ -140,6 +156,7 @@ pub struct BackendHealth {
 #[derive(Debug, Default)]
 pub struct HyperstateBuilder {
     pages: Option<Arc<dyn PageStore>>,
+    rooms: Option<Arc<dyn RoomStore>>,
     sessions: Option<SessionParts>,
     config: HttpConfig,
 }
@@ -189,6 +206,12 @@ impl HyperstateBuilder {
         self
     }
 
+    /// The room-state backend. Default: a [`MemoryRoomStore`] with default options.
+    pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
+        self.rooms = Some(store);
+        self
+    }
+
     /// The HTTP settings. Default: [`HttpConfig::default`].
     pub fn config(mut self, config: HttpConfig) -> Self {
         self.config = config;
@@ -201,6 +224,9 @@ impl HyperstateBuilder {
         let pages = self
             .pages
             .unwrap_or_else(|| Arc::new(MemoryPageStore::default()));
+        let rooms = self
+            .rooms
+            .unwrap_or_else(|| Arc::new(MemoryRoomStore::default()));
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
         let sessions = self.sessions.map(|parts| {
@@ -211,6 +237,7 @@ impl HyperstateBuilder {
         Hyperstate {
             inner: Arc::new(Inner {
                 pages,
+                rooms,
                 sessions,
                 config: self.config,
                 supervisor,

@@ -34,6 +34,16 @@
 //! # state.shutdown().await; }
 //! ```
 //!
+//! # Rooms
+//!
+//! Room state ([`hyperstate::room`](::hyperstate::room)) reaches browsers over Server-Sent Events:
+//! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
+//! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
+//! the id a reconnecting browser sends, so it resumes without gaps or
+//! duplicates; [`Caller`] is the browser as a room principal. The app builds
+//! its [`Rooms`](::hyperstate::room::Rooms) over [`Hyperstate::room_store`] and
+//! puts it under [`Hyperstate::supervisor`]. Access denials answer 403.
+//!
 //! # How a request finds its page
 //!
 //! | request | page |
@@ -78,6 +88,8 @@ mod layer;
 mod page;
 mod request;
 mod response;
+mod room_extract;
+mod room_sse;
 mod session;
 
 pub use config::{ExpiredPage, HttpConfig};
@@ -88,6 +100,8 @@ pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
+pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
+pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
 pub use session::{Session, SessionView};
 
 // The README's usage example is compiled as a doctest of this crate.

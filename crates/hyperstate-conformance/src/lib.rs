@@ -6,6 +6,10 @@
 //! the whole suite with one line in its `tests/conformance.rs`:
 //!
 //! ```ignore
+//! hyperstate_conformance::room_store_suite!(
+//!     |options| std::sync::Arc::new(MyRoomStore::new(options)),
+//!     time = paused
+//! );
 //! hyperstate_conformance::page_store_suite!(
 //!     |options| std::sync::Arc::new(MyStore::new(options)),
 //!     time = paused
@@ -26,6 +30,7 @@
 pub mod counting;
 pub mod doc_store;
 pub mod page;
+pub mod room;
 pub mod session;
 
 #[doc(hidden)]

@@ -8,6 +8,8 @@
 
 use std::error::Error as StdError;
 
+use crate::room::{CallerClass, Right};
+
 /// A boxed error from a backend (Redis, an object store, the file system, ...).
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -83,6 +85,42 @@ pub enum Error {
         /// The serde error.
         #[source]
         source: serde_json::Error,
+    },
+
+    /// A room key was empty, too long, or had characters outside its charset.
+    #[error("invalid room key {key:?}: {reason}")]
+    InvalidRoomKey {
+        /// The offending key, truncated to 64 characters.
+        key: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
+    /// The room's ACL does not give the caller's class the right the operation
+    /// needs. Nothing changed. (HTTP 403.)
+    #[error("access denied: {class} may not {right} room {room:?}")]
+    AccessDenied {
+        /// The room.
+        room: String,
+        /// The caller's class in that room.
+        class: CallerClass,
+        /// The right the operation needed.
+        right: Right,
+    },
+
+    /// Joining would give a room more members than allowed.
+    #[error("room has too many members: the limit is {limit}")]
+    TooManyMembers {
+        /// The configured maximum.
+        limit: usize,
+    },
+
+    /// Starting a room would exceed the number of live rooms allowed. Live rooms
+    /// are never evicted to make room; idle ones expire by their TTL.
+    #[error("too many live rooms: the limit is {limit}")]
+    TooManyRooms {
+        /// The configured maximum.
+        limit: usize,
     },
 
     /// The backend failed (connection lost, I/O error, timeout, ...).
@@ -162,6 +200,9 @@ impl Error {
                 | Error::Json { .. }
                 | Error::PageIdRequired { .. }
                 | Error::TooManyViews { .. }
+                | Error::InvalidRoomKey { .. }
+                | Error::AccessDenied { .. }
+                | Error::TooManyMembers { .. }
         )
     }
 

@@ -6,6 +6,7 @@
 //! | scope | lives for | carried by | default backend |
 //! |---|---|---|---|
 //! | [page] | one tab's current page; a refresh starts afresh | `X-Page-Id` header | memory |
+//! | [room] | a shared key (a chat room, a dashboard) while anyone is attached, then an idle TTL | the app's route (`/rooms/{name}`) | memory |
 //! | [session] | one browser session, durably (30 days unseen) | HttpOnly cookie | filesystem ([`fs`]), S3 |
 //!
 //! This crate is the core: the model, the backend traits, the in-memory backends
@@ -23,7 +24,7 @@
 //! # Backends
 //!
 //! Each scope has an async, object-safe backend trait ([`page::PageStore`],
-//! [`session::DocumentStore`]) with a
+//! [`room::RoomStore`], [`session::DocumentStore`]) with a
 //! "Contract" section. Every backend passes the same conformance suite
 //! (`hyperstate-conformance`).
 
@@ -34,6 +35,7 @@ mod limits;
 pub mod memory;
 pub mod observe;
 pub mod page;
+pub mod room;
 pub mod session;
 mod supervisor;
 pub mod value;

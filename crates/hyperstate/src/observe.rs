@@ -27,11 +27,14 @@ pub fn outcome<T>(result: &Result<T>) -> &'static str {
 pub fn error_kind(err: &Error) -> &'static str {
     match err {
         Error::MalformedId { .. } => "malformed_id",
-        Error::InvalidKey { .. } => "invalid_key",
+        Error::InvalidKey { .. } | Error::InvalidRoomKey { .. } => "invalid_key",
         Error::ValueTooLarge { .. }
         | Error::TooManyKeys { .. }
         | Error::ScopeTooLarge { .. }
+        | Error::TooManyMembers { .. }
+        | Error::TooManyRooms { .. }
         | Error::TooManyViews { .. } => "limit",
+        Error::AccessDenied { .. } => "access_denied",
         Error::PageIdRequired { .. } => "page_id_required",
         Error::SessionConflict { .. } => "conflict",
         Error::CorruptSession { .. } => "corrupt",

@@ -16,6 +16,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::page::PageStore;
+use crate::room::RoomStore;
 
 /// Spawns tasks that [`Supervisor::shutdown`] waits for.
 ///
@@ -136,6 +137,20 @@ impl Supervisor {
                 match store.sweep().await {
                     Ok(freed) => tracing::debug!(freed, backend = store.backend_name(), "page sweep done"),
                     Err(err) => tracing::warn!(error = %err, backend = store.backend_name(), "page sweep failed"),
+                }
+            }
+        });
+    }
+
+    /// Frees rooms of `store` whose idle TTL has passed, every `every` (the room
+    /// sweeper). [`Rooms::supervised`](crate::room::Rooms::supervised) starts it.
+    pub fn spawn_room_sweeper(&self, store: Arc<dyn RoomStore>, every: Duration) {
+        self.spawn_periodic("room-sweeper", every, move || {
+            let store = store.clone();
+            async move {
+                match store.sweep().await {
+                    Ok(freed) => tracing::debug!(freed, backend = store.backend_name(), "room sweep done"),
+                    Err(err) => tracing::warn!(error = %err, backend = store.backend_name(), "room sweep failed"),
                 }
             }
         });

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use hyperstate::fs::FsDocumentStore;
+use hyperstate::memory::{DEFAULT_ROOM_MEMORY, MemoryRoomStore};
 use hyperstate::memory::{MemoryDocumentStore, MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
+use hyperstate::room::{RoomOptions, RoomStore};
 use hyperstate::session::DocumentStore;
 
 fn memory_page_store(options: PageOptions) -> Arc<dyn PageStore> {
@@ -17,6 +19,15 @@ fn memory_page_store(options: PageOptions) -> Arc<dyn PageStore> {
 mod page {
     use super::*;
     hyperstate_conformance::page_store_suite!(memory_page_store, time = paused);
+}
+
+fn memory_room_store(options: RoomOptions) -> Arc<dyn RoomStore> {
+    Arc::new(MemoryRoomStore::new(options, DEFAULT_ROOM_MEMORY))
+}
+
+mod room {
+    use super::*;
+    hyperstate_conformance::room_store_suite!(memory_room_store, time = paused);
 }
 
 /// One memory store per namespace: handles on one namespace share it, as the

@@ -13,6 +13,16 @@ pub(crate) enum HtmxVersion {
     V4,
 }
 
+impl HtmxVersion {
+    /// The value of `?htmx=` that selects this version.
+    pub(crate) fn as_query(self) -> &'static str {
+        match self {
+            HtmxVersion::V2 => "2",
+            HtmxVersion::V4 => "4",
+        }
+    }
+}
+
 /// The `?htmx=` query of full-page routes.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {

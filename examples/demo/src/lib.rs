@@ -2,6 +2,7 @@
 //!
 //! - `/` — an index linking the scopes;
 //! - `/cart` — page scope: a cart per tab, empty again after a refresh;
+//! - `/rooms/{name}` — room scope: a chat room shared live over SSE; join to post;
 //! - `/settings` — session scope: a durable theme, and a per-tab draft that
 //!   survives server restarts;
 //! - `/healthz` — each backend's health (503 when one is down);
@@ -155,7 +156,7 @@ pub use routes::health::install_metrics;
 
 /// The demo's routes, with hyperstate's layer installed.
 pub fn router(state: &Hyperstate) -> Router {
-    routes::routes()
+    routes::routes(state)
         .layer(axum::Extension(state.clone()))
         .layer(state.layer())
 }

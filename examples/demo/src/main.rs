@@ -87,8 +87,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hyperstate demo listening on http://{}",
         listener.local_addr()?
     );
+    // Graceful shutdown waits for open connections, and an SSE stream stays open
+    // until told otherwise: on the signal, end the room streams first (they end
+    // when the supervisor's token is cancelled), then let the server drain.
+    let end_streams = state.supervisor().shutdown_token();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            end_streams.cancel();
+        })
         .await?;
     tracing::info!("server stopped; draining background tasks");
     state.shutdown().await;

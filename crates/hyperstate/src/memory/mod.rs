@@ -2,13 +2,21 @@
 //!
 //! [`MemoryPageStore`] keeps pages in process memory, bounded by a total byte
 //! budget; when the budget is spent, the least-recently-used *idle* pages are
-//! evicted first and counted. [`MemoryDocumentStore`] keeps session documents,
-//! with real compare-and-swap, for tests.
+//! evicted first and counted.
+//!
+//! [`MemoryRoomStore`] keeps rooms in process memory, also within a byte budget,
+//! but never evicts a live room: rooms leave only by their idle TTL.
+//!
+//! [`MemoryDocumentStore`] keeps session documents, with real compare-and-swap,
+//! for tests.
 
 mod budget;
 mod doc_store;
 mod page_map;
 mod page_store;
+mod room_cell;
+mod room_store;
 
 pub use doc_store::MemoryDocumentStore;
 pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};
+pub use room_store::{DEFAULT_ROOM_MEMORY, MemoryRoomStats, MemoryRoomStore};

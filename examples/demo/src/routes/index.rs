@@ -20,6 +20,10 @@ pub(crate) async fn show(Query(query): Query<PageQuery>) -> Markup {
                     a href="/settings" { "Settings" }
                     " — session scope: a theme that sticks across tabs and restarts, and a per-tab draft."
                 }
+                li {
+                    a href="/rooms/lobby" { "Chat room" }
+                    " — room scope: shared live by every browser in the room; join to post."
+                }
             }
             p.muted { "Append " code { "?htmx=4" } " to any page to run it on htmx 4.x." }
         },

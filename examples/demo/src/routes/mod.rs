@@ -1,16 +1,18 @@
 //! The demo's routes, one file per area.
 
 mod cart;
+mod chat;
 pub(crate) mod health;
 mod index;
 mod settings;
 
-use axum::Router;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use hyperstate_axum::Hyperstate;
 
 use crate::assets;
 
-pub(crate) fn routes() -> Router {
+pub(crate) fn routes(state: &Hyperstate) -> Router {
     Router::new()
         .route("/", get(index::show))
         .route("/cart", get(cart::show))
@@ -22,6 +24,11 @@ pub(crate) fn routes() -> Router {
             "/settings/draft",
             get(settings::show_draft).post(settings::set_draft),
         )
+        .route("/rooms/{name}", get(chat::show))
+        .route("/rooms/{name}/join", post(chat::join))
+        .route("/rooms/{name}/messages", post(chat::post))
+        .route("/rooms/{name}/events", get(chat::events))
+        .layer(Extension(chat::rooms(state)))
         .route("/healthz", get(health::check))
         .route("/metrics", get(health::metrics))
         .route("/assets/{file}", get(assets::serve))

@@ -1,0 +1,368 @@
+//! The registry handle and the direct API on one room.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Serialize, de::DeserializeOwned};
+use tokio_util::sync::CancellationToken;
+
+use super::spec::SharedSpec;
+use super::{
+    Access, Call, Change, Json, Principal, RoomInit, RoomKey, RoomSpec, RoomStore, Snapshot,
+    Subscription, Write,
+};
+use crate::observe::operation;
+use crate::value::{decode, encode, validate_key};
+use crate::{Result, Supervisor};
+
+/// How often a supervised registry frees rooms whose idle TTL has passed. Expiry
+/// is also checked on every access, so this only bounds how long freed memory
+/// stays allocated.
+pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The room registry: a backend plus the app's [`RoomSpec`].
+///
+/// Cheap to clone; clones share everything. Rooms start on first use and are
+/// dropped after their idle TTL (see [`RoomStore`]'s contract).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> hyperstate::Result<()> {
+/// use std::sync::Arc;
+/// use hyperstate::memory::MemoryRoomStore;
+/// use hyperstate::room::{Principal, RoomInit, RoomKey, Rooms};
+///
+/// let rooms = Rooms::new(Arc::new(MemoryRoomStore::default()), |_: &RoomKey| {
+///     RoomInit::new().value("topic", "hello")
+/// });
+/// let lobby = rooms.room("lobby")?;
+/// let alice = Principal::app("alice");
+/// lobby.join(&alice).await?;
+/// lobby.put(&alice, "topic", "rust").await?;
+/// let topic: String = lobby.get(&Principal::app("anyone"), "topic", String::new()).await?;
+/// assert_eq!(topic, "rust");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Rooms {
+    store: Arc<dyn RoomStore>,
+    spec: SharedSpec,
+    shutdown: CancellationToken,
+}
+
+impl fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rooms")
+            .field("backend", &self.store.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rooms {
+    /// A registry over `store`, starting rooms with `spec`.
+    pub fn new(store: Arc<dyn RoomStore>, spec: impl RoomSpec) -> Self {
+        Rooms {
+            store,
+            spec: Arc::new(spec),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Puts the registry under `supervisor`: a sweeper frees expired rooms every
+    /// [`DEFAULT_SWEEP_EVERY`], and every [`Subscription`] ends when the
+    /// supervisor shuts down (so SSE streams close and the server can drain).
+    ///
+    /// Graceful HTTP shutdown waits for open connections, and an SSE stream is
+    /// one: cancel [`Supervisor::shutdown_token`] when the shutdown signal
+    /// arrives, before waiting for the server (the demo's `main` shows how).
+    /// Several registries over one store each start a sweeper; that is
+    /// harmless, as sweeps are idempotent.
+    pub fn supervised(mut self, supervisor: &Supervisor) -> Self {
+        supervisor.spawn_room_sweeper(self.store.clone(), DEFAULT_SWEEP_EVERY);
+        self.shutdown = supervisor.shutdown_token();
+        self
+    }
+
+    /// The room named `name`, validated ([`RoomKey::parse`]). Starts nothing:
+    /// the room starts on its first operation.
+    pub fn room(&self, name: &str) -> Result<Room> {
+        Ok(self.room_by_key(RoomKey::parse(name)?))
+    }
+
+    /// The room with an already validated key.
+    pub fn room_by_key(&self, key: RoomKey) -> Room {
+        Room {
+            rooms: self.clone(),
+            key,
+        }
+    }
+
+    /// The backend.
+    pub fn store(&self) -> &Arc<dyn RoomStore> {
+        &self.store
+    }
+
+    pub(super) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+}
+
+/// One room, for direct use from any code: a handler, a background job, a JSON
+/// endpoint. Every method takes the [`Principal`] it acts for and honours the
+/// room's ACL for that principal; a denial is
+/// [`Error::AccessDenied`](crate::Error::AccessDenied).
+#[derive(Clone)]
+pub struct Room {
+    rooms: Rooms,
+    key: RoomKey,
+}
+
+impl fmt::Debug for Room {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Room")
+            .field("key", &self.key)
+            .field("backend", &self.rooms.store.backend_name())
+            .finish()
+    }
+}
+
+impl Room {
+    /// The room's key.
+    pub fn key(&self) -> &RoomKey {
+        &self.key
+    }
+
+    /// Runs one operation in its span and counts its outcome (see
+    /// [`observe`](crate::observe)).
+    async fn observe<T>(
+        &self,
+        op: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        operation("room", op, self.rooms.store.backend_name(), work).await
+    }
+
+    fn init(&self) -> Result<RoomInit> {
+        self.rooms.spec.init(&self.key)
+    }
+
+    fn store(&self) -> &dyn RoomStore {
+        &*self.rooms.store
+    }
+
+    fn limits(&self) -> crate::Limits {
+        self.rooms.store.options().limits
+    }
+
+    /// What `who` may do here.
+    pub async fn access(&self, who: &Principal) -> Result<Access> {
+        self.observe("access", async {
+            let caller = who.member_key();
+            let init = || self.init();
+            self.store().access(self.call(&caller, &init)).await
+        })
+        .await
+    }
+
+    fn call<'a>(
+        &'a self,
+        caller: &'a super::MemberKey,
+        init: &'a (dyn Fn() -> Result<RoomInit> + Send + Sync),
+    ) -> Call<'a> {
+        Call {
+            room: &self.key,
+            caller,
+            init,
+        }
+    }
+
+    /// The value under `key`, or `default` (needs read).
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        who: &Principal,
+        key: &str,
+        default: T,
+    ) -> Result<T> {
+        self.observe("get", async {
+            validate_key(key, &self.limits())?;
+            let caller = who.member_key();
+            let init = || self.init();
+            match self.store().get(self.call(&caller, &init), key).await? {
+                Some(value) => value.decode(key),
+                None => Ok(default),
+            }
+        })
+        .await
+    }
+
+    /// The whole state and its version (needs read).
+    pub async fn snapshot(&self, who: &Principal) -> Result<Snapshot> {
+        self.observe("snapshot", async {
+            let caller = who.member_key();
+            let init = || self.init();
+            self.store().snapshot(self.call(&caller, &init)).await
+        })
+        .await
+    }
+
+    /// Stores `value` under `key` (needs write); returns the new version.
+    pub async fn put<T: Serialize + ?Sized>(
+        &self,
+        who: &Principal,
+        key: &str,
+        value: &T,
+    ) -> Result<u64> {
+        self.observe("put", async {
+            let limits = self.limits();
+            validate_key(key, &limits)?;
+            let value = Json::from_bytes(encode(key, value, &limits)?);
+            let caller = who.member_key();
+            let init = || self.init();
+            let write = Write::Put {
+                key: key.into(),
+                value,
+            };
+            let diff = self.store().write(self.call(&caller, &init), write).await?;
+            // A put always changes the version; `None` would be a backend bug, and
+            // reporting version 0 is safer than panicking on it.
+            Ok(diff.map_or(0, |d| d.version))
+        })
+        .await
+    }
+
+    /// Atomically replaces the value under `key` (or `default`) with `f(value)`
+    /// (needs write) and returns the new value. Concurrent updates never lose a
+    /// write; `f` may run more than once on distributed backends.
+    pub async fn update<T, F>(&self, who: &Principal, key: &str, default: T, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(T) -> T + Send,
+    {
+        self.observe("update", async {
+            let limits = self.limits();
+            validate_key(key, &limits)?;
+            // Encoded once, so retries can rebuild it without `T: Clone` and so the
+            // typed default is dropped before the await (`T` need not be `Send`).
+            let default = {
+                let default = default;
+                encode(key, &default, &limits)?
+            };
+            let mut apply = |current: Option<&[u8]>| -> Result<Vec<u8>> {
+                let value: T = decode(key, current.unwrap_or(&default))?;
+                encode(key, &f(value), &limits)
+            };
+            let caller = who.member_key();
+            let init = || self.init();
+            let diff = self
+                .store()
+                .update(self.call(&caller, &init), key, &mut apply)
+                .await?;
+            match &diff.change {
+                Change::Inserted { value, .. } | Change::Updated { value, .. } => value.decode(key),
+                _ => decode(key, &default),
+            }
+        })
+        .await
+    }
+
+    /// Removes `key` (needs delete); returns whether it was present. Removing an
+    /// absent key produces no diff.
+    pub async fn delete(&self, who: &Principal, key: &str) -> Result<bool> {
+        self.observe("delete", async {
+            validate_key(key, &self.limits())?;
+            let caller = who.member_key();
+            let init = || self.init();
+            let write = Write::Delete { key: key.into() };
+            let diff = self.store().write(self.call(&caller, &init), write).await?;
+            Ok(diff.is_some())
+        })
+        .await
+    }
+
+    /// Re-runs the spec, replacing state, ACL and TTL (needs reset); returns the
+    /// new version. Members stay members.
+    pub async fn reset(&self, who: &Principal) -> Result<u64> {
+        self.observe("reset", async {
+            let fresh = self.init()?;
+            let caller = who.member_key();
+            let init = || self.init();
+            let diff = self
+                .store()
+                .write(self.call(&caller, &init), Write::Reset(fresh))
+                .await?;
+            Ok(diff.map_or(0, |d| d.version))
+        })
+        .await
+    }
+
+    /// Makes `who` a member; returns whether it was not one already.
+    ///
+    /// Joining needs no right: it is the app's decision (after its own login or
+    /// invitation check, or, as in an open chat room, for anyone who asks).
+    pub async fn join(&self, who: &Principal) -> Result<bool> {
+        self.observe("join", async {
+            let member = who.member_key();
+            let init = || self.init();
+            self.store()
+                .set_member(self.call(&member, &init), true)
+                .await
+        })
+        .await
+    }
+
+    /// Ends `who`'s membership; returns whether it was a member.
+    pub async fn leave(&self, who: &Principal) -> Result<bool> {
+        self.observe("leave", async {
+            let member = who.member_key();
+            let init = || self.init();
+            self.store()
+                .set_member(self.call(&member, &init), false)
+                .await
+        })
+        .await
+    }
+
+    /// Attaches `who` (needs read): a [`Subscription`] that yields the state,
+    /// then every change. `resume` is the last version the client applied (an
+    /// SSE `Last-Event-ID`): it gets the missed diffs, or a resync.
+    pub async fn attach(&self, who: &Principal, resume: Option<u64>) -> Result<Subscription> {
+        self.observe("attach", async {
+            let caller = who.member_key();
+            let init = || self.init();
+            let attachment = self
+                .store()
+                .attach(self.call(&caller, &init), resume)
+                .await?;
+            Ok(Subscription::new(self.clone(), caller, resume, attachment))
+        })
+        .await
+    }
+
+    /// How many clients are attached now.
+    pub async fn attached(&self) -> Result<usize> {
+        self.observe("attached", async { self.store().attached(&self.key).await })
+            .await
+    }
+
+    /// Whether the room is live (started and not yet dropped).
+    pub async fn is_live(&self) -> Result<bool> {
+        self.observe("is_live", async { self.store().is_live(&self.key).await })
+            .await
+    }
+
+    pub(super) async fn resync(&self, caller: &super::MemberKey) -> Result<Snapshot> {
+        let init = || self.init();
+        self.store().snapshot(self.call(caller, &init)).await
+    }
+
+    pub(super) async fn access_of(&self, caller: &super::MemberKey) -> Result<Access> {
+        let init = || self.init();
+        self.store().access(self.call(caller, &init)).await
+    }
+
+    pub(super) fn shutdown_token(&self) -> &CancellationToken {
+        self.rooms.shutdown_token()
+    }
+}

@@ -1,0 +1,243 @@
+//! The chat room: room-scoped state shared live by every browser in the room.
+//!
+//! `GET /rooms/{name}` shows the room; `POST /rooms/{name}/join` makes the browser
+//! a member; members `POST /rooms/{name}/messages`; everyone may read; and
+//! `GET /rooms/{name}/events` streams new messages and the number of attached
+//! browsers over SSE. A browser that has not joined is denied posting (403).
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::{Extension, Form};
+use hyperstate::room::{
+    Acl, Change, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms, State,
+};
+use hyperstate_axum::{Caller, Hyperstate, LastEventId, RoomSse, SseFragment};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+use crate::layout::{self, HtmxVersion};
+
+const MESSAGES: &str = "messages";
+/// Older messages are dropped from the room's state past this many.
+const KEEP_MESSAGES: usize = 50;
+const MAX_TEXT_CHARS: usize = 500;
+
+/// The chat rooms of the demo, as a request extension.
+#[derive(Debug, Clone)]
+pub(crate) struct ChatRooms(Rooms);
+
+/// One chat message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Message {
+    text: String,
+}
+
+/// The registry: every room starts empty; members may read and write, everyone
+/// else may read. Supervised, so it sweeps idle rooms and its streams end on
+/// shutdown.
+pub(crate) fn rooms(state: &Hyperstate) -> ChatRooms {
+    let spec = |_: &RoomKey| {
+        RoomInit::new()
+            .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ))
+            .value(MESSAGES, &Vec::<Message>::new())
+    };
+    ChatRooms(Rooms::new(state.room_store().clone(), spec).supervised(state.supervisor()))
+}
+
+fn room(rooms: &ChatRooms, name: &str) -> Result<Room, AppError> {
+    Ok(rooms.0.room(name)?)
+}
+
+fn messages_of(state: &State) -> Vec<Message> {
+    state
+        .get(MESSAGES)
+        .and_then(|v| v.decode(MESSAGES).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ShowQuery {
+    #[serde(default)]
+    htmx: HtmxVersion,
+}
+
+/// `GET /rooms/{name}`: the room as it is now, connected to its live stream
+/// from exactly this version on.
+pub(crate) async fn show(
+    Extension(rooms): Extension<ChatRooms>,
+    Path(name): Path<String>,
+    Caller(who): Caller,
+    Query(query): Query<ShowQuery>,
+) -> Result<Markup, AppError> {
+    let room = room(&rooms, &name)?;
+    let snapshot = room.snapshot(&who).await?;
+    let member = room.access(&who).await?.allows(Right::Write);
+    let attached = room.attached().await?;
+    let key = room.key().as_str();
+    let events = format!(
+        "/rooms/{key}/events?since={}&htmx={}",
+        snapshot.version,
+        query.htmx.as_query()
+    );
+    let messages = messages_of(&snapshot.state);
+    Ok(layout::page(
+        &format!("Room {key}"),
+        query.htmx,
+        html! {
+            p.muted {
+                "Room state, shared by every browser in the room and live over SSE. "
+                "Open this page in another browser to chat."
+            }
+            p { span #presence { (attached) } " attached" }
+            @match query.htmx {
+                HtmxVersion::V2 => {
+                    script src="/assets/htmx-ext-sse.min.js" {}
+                    div hx-ext="sse" sse-connect=(events) {
+                        // Named events, each swapped where it belongs.
+                        span hidden sse-swap="presence" hx-target="#presence" {}
+                        div #log sse-swap="resync" { (list(&messages)) }
+                    }
+                }
+                HtmxVersion::V4 => {
+                    script src="/assets/hx-sse.min.js" {}
+                    // Unnamed events carrying out-of-band swaps.
+                    div hx-sse:connect=(events) hidden {}
+                    div #log { (list(&messages)) }
+                }
+            }
+            @if member { (composer(key)) } @else { (join_form(key)) }
+        },
+    ))
+}
+
+fn list(messages: &[Message]) -> Markup {
+    html! {
+        ul #messages sse-swap="chat" hx-swap="beforeend" {
+            @for message in messages { (item(message)) }
+        }
+    }
+}
+
+fn item(message: &Message) -> Markup {
+    html! { li { (message.text) } }
+}
+
+fn composer(key: &str) -> Markup {
+    html! {
+        form #composer hx-post=(format!("/rooms/{key}/messages")) hx-swap="none" data-reset {
+            input #text type="text" name="text" placeholder="Say something" required autocomplete="off";
+            button type="submit" { "Send" }
+        }
+    }
+}
+
+fn join_form(key: &str) -> Markup {
+    html! {
+        form #composer hx-post=(format!("/rooms/{key}/join")) hx-swap="outerHTML" {
+            button type="submit" { "Join to post" }
+        }
+    }
+}
+
+/// `POST /rooms/{name}/join`: makes this browser a member; answers with the
+/// message form.
+pub(crate) async fn join(
+    Extension(rooms): Extension<ChatRooms>,
+    Path(name): Path<String>,
+    Caller(who): Caller,
+) -> Result<Markup, AppError> {
+    let room = room(&rooms, &name)?;
+    room.join(&who).await?;
+    Ok(composer(room.key().as_str()))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewMessage {
+    text: String,
+}
+
+/// `POST /rooms/{name}/messages` (members only): appends a message. Every
+/// attached browser, the sender's included, receives it over SSE.
+pub(crate) async fn post(
+    Extension(rooms): Extension<ChatRooms>,
+    Path(name): Path<String>,
+    Caller(who): Caller,
+    Form(form): Form<NewMessage>,
+) -> Result<StatusCode, AppError> {
+    let text = form.text.trim().to_owned();
+    if text.is_empty() {
+        return Err(AppError::BadInput("the message must not be empty"));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(AppError::BadInput(
+            "the message must be at most 500 characters",
+        ));
+    }
+    let room = room(&rooms, &name)?;
+    let message = Message { text };
+    room.update(&who, MESSAGES, Vec::<Message>::new(), |mut messages| {
+        messages.push(message.clone());
+        let excess = messages.len().saturating_sub(KEEP_MESSAGES);
+        messages.drain(..excess);
+        messages
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct EventsQuery {
+    /// The version the page was rendered at; `Last-Event-ID` wins when present.
+    since: Option<u64>,
+    #[serde(default)]
+    htmx: HtmxVersion,
+}
+
+/// `GET /rooms/{name}/events`: the room's SSE stream. Each new message is an
+/// event whose data is its `<li>`; presence counts and resyncs are events too.
+pub(crate) async fn events(
+    Extension(rooms): Extension<ChatRooms>,
+    Path(name): Path<String>,
+    Caller(who): Caller,
+    LastEventId(last): LastEventId,
+    Query(query): Query<EventsQuery>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let room = room(&rooms, &name)?;
+    let subscription = room.attach(&who, last.or(query.since)).await?;
+    let htmx = query.htmx;
+    Ok(RoomSse::new(subscription, move |event| render(htmx, event)).into_response())
+}
+
+/// One room event as SSE fragments: named events for htmx 2's `sse-swap`,
+/// unnamed out-of-band swaps for htmx 4 (which swaps only unnamed messages).
+fn render(htmx: HtmxVersion, event: &RoomEvent) -> Vec<SseFragment> {
+    let (name, target, style, html) = match event {
+        RoomEvent::Snapshot(s) | RoomEvent::Resync(s) => {
+            ("resync", "log", "innerHTML", list(&messages_of(&s.state)))
+        }
+        RoomEvent::Diff(diff) => match &diff.change {
+            // Messages only ever grow at the end (old ones drop off the front),
+            // so the newest is the last one.
+            Change::Inserted { .. } | Change::Updated { .. } => {
+                let messages: Vec<Message> = diff.value().and_then(Result::ok).unwrap_or_default();
+                let Some(newest) = messages.last() else {
+                    return Vec::new();
+                };
+                ("chat", "messages", "beforeend", item(newest))
+            }
+            Change::Reset { state } => ("resync", "log", "innerHTML", list(&messages_of(state))),
+            _ => return Vec::new(),
+        },
+        RoomEvent::Presence(n) => ("presence", "presence", "innerHTML", html! { (n) }),
+        _ => return Vec::new(),
+    };
+    let fragment = match htmx {
+        HtmxVersion::V2 => SseFragment::named(name, html.into_string()),
+        HtmxVersion::V4 => SseFragment::unnamed(
+            html! { div hx-swap-oob=(format!("{style}:#{target}")) { (html) } }.into_string(),
+        ),
+    };
+    vec![fragment]
+}
