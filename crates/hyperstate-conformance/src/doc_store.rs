@@ -258,7 +258,7 @@ macro_rules! document_store_suite {
             a_stale_etag_never_wins_even_with_identical_contents,
             a_new_vsn_replaces_the_slice_through_the_migration, reconnect_values_follow_their_page,
             limits_fail_only_the_offending_write, a_burst_is_group_committed,
-            shutdown_drains_and_then_refuses, sweep_deletes_only_sessions_unseen_for_the_ttl);
+            shutdown_drains_and_later_writes_still_commit, sweep_deletes_only_sessions_unseen_for_the_ttl);
     };
     (@cases $make:expr, $ready:expr; doc_store: $($store_case:ident),*; session: $($session_case:ident),*) => {
         $(

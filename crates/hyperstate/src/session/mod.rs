@@ -31,7 +31,9 @@
 //!
 //! Writer tasks run under the [`Supervisor`](crate::Supervisor): one idle for
 //! [`SessionOptions::writer_idle`] stops and is started again by the next
-//! write; on shutdown each commits what is queued before it exits. Because every
+//! write; on shutdown each commits what is queued before it exits, and writes
+//! that arrive after shutdown has begun (requests a server is still draining)
+//! commit from the caller's own task, with the same compare-and-swap. Because every
 //! write is durable when its call returns (not when a response finishes), writes
 //! made while a response streams (SSE) are never lost.
 //!
