@@ -57,6 +57,9 @@ pub(crate) struct Writers {
     next_id: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) conflicts: AtomicU64,
+    /// Serializes the commits made without a writer (during shutdown), so that
+    /// writes of this node never race each other's compare-and-swap.
+    direct: tokio::sync::Mutex<()>,
 }
 
 impl Writers {
@@ -138,6 +141,9 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
 /// begun: writer tasks are draining then, yet requests still in flight (a server
 /// drains them after the signal) must not lose their writes.
 async fn commit_directly(inner: &Arc<Inner>, key: SessionKey, job: Job) {
+    // One at a time per node: a drain is short, and unserialized writes to one
+    // session would each lose the compare-and-swap to the others in turn.
+    let _turn = inner.writers.direct.lock().await;
     // A receiver nobody sends to: this writer only ever commits the one job.
     let (_unused, rx) = mpsc::channel(1);
     let mut writer = Writer {
