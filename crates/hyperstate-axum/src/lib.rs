@@ -58,6 +58,16 @@
 //! is a different, empty page. An id the store does not know is an empty page;
 //! see [`ExpiredPage`] for the option to reload expired pages instead.
 //!
+//! # Session state
+//!
+//! The [`Session`] extractor gives the browser's durable session state (see
+//! `hyperstate::session`), once the [`Hyperstate`] was built with
+//! [`HyperstateBuilder::sessions`]. Reads of a browser without the `hs_bid`
+//! cookie cost nothing and set no cookie; the first write mints it. A full page
+//! load that reads a view clears that view's `Reconnect` values (a fresh visit
+//! starts blank); htmx requests carrying the page id recover them, also after
+//! a server restart.
+//!
 //! # Cross-site request forgery
 //!
 //! The layer refuses state-changing requests (POST, PUT, PATCH, DELETE) that a

@@ -205,3 +205,64 @@ async fn without_a_session_store_the_extractor_is_a_500() {
     assert!(body.contains("sessions"), "{body}");
     state.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_data_dir_behave_as_one() {
+    const REQUESTS: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = [
+        state(dir.path(), HttpConfig::default()),
+        state(dir.path(), HttpConfig::default()),
+    ];
+    let apps = [app(&nodes[0]), app(&nodes[1])];
+    let (_, headers, _) = call(
+        &apps[0],
+        Request::post("/kv/first").body(Body::from("x")).unwrap(),
+    )
+    .await;
+    let cookie = Some(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned(),
+    );
+
+    // Round robin, no stickiness: each request may land on either node.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..REQUESTS {
+        let (app, cookie) = (apps[i % 2].clone(), cookie.clone());
+        tasks.spawn(async move {
+            let request = with_cookie(Request::post(format!("/kv/key{i}")), &cookie)
+                .body(Body::from(format!("value{i}")))
+                .unwrap();
+            call(&app, request).await.0
+        });
+    }
+    for status in tasks.join_all().await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    for app in &apps {
+        let (_, _, body) = call(
+            app,
+            with_cookie(Request::get("/kv"), &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(body.split(',').count(), REQUESTS + 1, "{body}");
+    }
+    let (_, _, value) = call(
+        &apps[1],
+        with_cookie(Request::get("/kv/first"), &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(value, "x", "a write on one node is read on the other");
+    for node in nodes {
+        node.shutdown().await;
+    }
+}

@@ -235,3 +235,45 @@ pub async fn handles_share_storage(make: &dyn Factory) {
         PutOutcome::Conflict
     );
 }
+
+/// Expands every document-store and session case into a `#[tokio::test]`.
+///
+/// `$make` is an expression of a type implementing [`Factory`]. With
+/// `ready = $ready`, each test first calls `$ready()` and returns early (a loud
+/// skip) when it is false; `$ready` decides whether a missing server is a skip
+/// or a failure.
+#[macro_export]
+macro_rules! document_store_suite {
+    ($make:expr) => {
+        $crate::document_store_suite!($make, ready = (|| true));
+    };
+    ($make:expr, ready = $ready:expr) => {
+        $crate::document_store_suite!(@cases $make, $ready;
+            doc_store: missing_documents_are_none, create_if_absent_succeeds_once,
+            update_needs_the_current_etag, racing_puts_have_one_winner, delete_honours_the_etag,
+            list_reports_every_document, handles_share_storage;
+            session: values_round_trip_and_browsers_are_isolated, acknowledged_writes_survive_a_restart,
+            two_nodes_writing_different_keys_both_survive,
+            two_nodes_writing_one_key_end_at_a_written_value,
+            a_stale_etag_never_wins_even_with_identical_contents,
+            a_new_vsn_replaces_the_slice_through_the_migration, reconnect_values_follow_their_page,
+            limits_fail_only_the_offending_write, a_burst_is_group_committed,
+            shutdown_drains_and_later_writes_still_commit, sweep_deletes_only_sessions_unseen_for_the_ttl);
+    };
+    (@cases $make:expr, $ready:expr; doc_store: $($store_case:ident),*; session: $($session_case:ident),*) => {
+        $(
+            #[$crate::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $store_case() {
+                if !($ready)() { return; }
+                $crate::doc_store::$store_case(&$make).await;
+            }
+        )*
+        $(
+            #[$crate::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $session_case() {
+                if !($ready)() { return; }
+                $crate::session::$session_case(&$make).await;
+            }
+        )*
+    };
+}

@@ -179,3 +179,35 @@ async fn a_stale_session_is_touched_on_read_not_on_every_read() {
     );
     supervisor.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_supervised_sweeper_deletes_expired_sessions() {
+    let supervisor = Supervisor::new();
+    let store = MemoryDocumentStore::default();
+    // A zero TTL: every session is expired as soon as it was last seen.
+    let options = SessionOptions::default().ttl(Duration::ZERO);
+    let sessions = sessions(Arc::new(store.clone()), options, &supervisor);
+    sessions
+        .session(&BrowserId::generate(), None)
+        .view(&View::new("v"))
+        .put("k", &1)
+        .await
+        .unwrap();
+    assert_eq!(store.len(), 1);
+    sessions.spawn_sweeper(&supervisor, Duration::from_secs(3600));
+    // The sweep reads the wall clock; make sure it has moved past the write.
+    std::thread::sleep(Duration::from_millis(5));
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    // The sweep runs as its own task: let it finish.
+    for _ in 0..100 {
+        if store.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        store.is_empty(),
+        "the sweeper did not delete the expired session"
+    );
+    supervisor.shutdown().await;
+}

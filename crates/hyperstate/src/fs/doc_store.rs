@@ -20,13 +20,16 @@
 //! lock. Readers take no lock: `rename` swaps whole files atomically.
 //!
 //! Lock stripes are fixed files that are never deleted: deleting a lock file
-//! while another process waits on it would split the lock in two.
+//! while another process waits on it would split the lock in two. A process
+//! killed mid-write leaves its temporary file behind; listing (the sweeper)
+//! removes those older than an hour.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -258,12 +261,13 @@ impl Inner {
             for entry in fs::read_dir(shard.path())? {
                 let entry = entry?;
                 let name = entry.file_name();
-                // Temporary files (".<key>.<pid>.<n>.tmp") and strangers are skipped.
-                let Some(key) = name
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".json"))
-                    .and_then(SessionKey::parse_hex)
-                else {
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    remove_if_stale(&entry);
+                    continue;
+                }
+                // Strangers are skipped.
+                let Some(key) = name.strip_suffix(".json").and_then(SessionKey::parse_hex) else {
                     continue;
                 };
                 match entry.metadata().and_then(|meta| meta.modified()) {
@@ -275,6 +279,24 @@ impl Inner {
             }
         }
         Ok(found)
+    }
+}
+
+/// A temporary file older than this was left by a process that died mid-write
+/// (a live write renames or removes its file within moments).
+const STALE_TMP: Duration = Duration::from_secs(60 * 60);
+
+/// Removes a temporary file left behind by a crash; listing (the sweeper) is
+/// where they are found. Failures only mean it is tried again next sweep.
+fn remove_if_stale(entry: &fs::DirEntry) {
+    let stale = entry
+        .metadata()
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|modified| modified.elapsed().ok())
+        .is_some_and(|age| age > STALE_TMP);
+    if stale {
+        let _ = fs::remove_file(entry.path());
     }
 }
 
@@ -311,5 +333,35 @@ impl DocumentStore for FsDocumentStore {
     async fn list(&self) -> Result<Vec<Listed>> {
         let inner = self.inner.clone();
         blocking("list", move || inner.list()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[tokio::test]
+    async fn listing_removes_stale_temporary_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsDocumentStore::open(dir.path()).unwrap();
+        let key = SessionKey::random();
+        let written = store
+            .put(&key, b"{}".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap();
+        assert!(matches!(written, PutOutcome::Written(_)));
+        let shard = store.dir().join(format!("{:02x}", key.as_bytes()[0]));
+        let (stale, fresh) = (shard.join(".a.1.0.tmp"), shard.join(".b.1.1.tmp"));
+        File::create(&fresh).unwrap();
+        File::create(&stale)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * STALE_TMP)
+            .unwrap();
+        let listed = store.list().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, key);
+        assert!(!stale.exists(), "a stale temporary file was kept");
+        assert!(fresh.exists(), "a temporary file in use was removed");
     }
 }

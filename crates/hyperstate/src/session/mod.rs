@@ -24,7 +24,18 @@
 //! one node go through one writer task, which commits the writes that pile up
 //! during a PUT together in the next one (group commit). Several nodes are made
 //! safe by compare-and-swap on every PUT: the loser reloads, re-applies its
-//! per-key changes and retries. See the `writer` notes on [`Sessions`].
+//! per-key changes and retries (bounded, with jittered backoff), then fails with
+//! [`Error::SessionConflict`](crate::Error::SessionConflict). The document's
+//! revision counter makes every commit's bytes unique, so a stale etag can never
+//! match by accident on stores whose etag is a content hash (S3).
+//!
+//! Writer tasks run under the [`Supervisor`](crate::Supervisor): one idle for
+//! [`SessionOptions::writer_idle`] stops and is started again by the next
+//! write; on shutdown each commits what is queued before it exits, and writes
+//! that arrive after shutdown has begun (requests a server is still draining)
+//! commit from the caller's own task, with the same compare-and-swap. Because every
+//! write is durable when its call returns (not when a response finishes), writes
+//! made while a response streams (SSE) are never lost.
 //!
 //! # Backends
 //!

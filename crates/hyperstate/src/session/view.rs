@@ -90,7 +90,8 @@ impl View {
     /// data of another `vsn` reads as empty and the next write discards it.
     ///
     /// It may run more than once for one write (after a conflict between nodes),
-    /// so it must only compute.
+    /// so it must only compute, and it must not panic (it runs in the session's
+    /// writer task and in request handlers).
     pub fn migrate(
         mut self,
         f: impl Fn(u32, Map<String, Value>) -> Map<String, Value> + Send + Sync + 'static,

@@ -57,6 +57,9 @@ pub(crate) struct Writers {
     next_id: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) conflicts: AtomicU64,
+    /// Serializes the commits made without a writer (during shutdown), so that
+    /// writes of this node never race each other's compare-and-swap.
+    direct: tokio::sync::Mutex<()>,
 }
 
 impl Writers {
@@ -111,9 +114,17 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
     // send; the next lookup starts a fresh one. Three tries cover any such race.
     for _ in 0..3 {
         if inner.spawner.is_shutting_down() {
-            return Err(Error::ShuttingDown);
+            commit_directly(inner, key, job).await;
+            return acked.await.unwrap_or(Err(Error::WriterStopped));
         }
-        let (id, tx) = writer_for(inner, key)?;
+        let (id, tx) = match writer_for(inner, key) {
+            Ok(writer) => writer,
+            Err(Error::ShuttingDown) => {
+                commit_directly(inner, key, job).await;
+                return acked.await.unwrap_or(Err(Error::WriterStopped));
+            }
+            Err(err) => return Err(err),
+        };
         match tx.send(job).await {
             Ok(()) => return acked.await.unwrap_or(Err(Error::WriterStopped)),
             Err(mpsc::error::SendError(back)) => {
@@ -123,6 +134,26 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
         }
     }
     Err(Error::WriterStopped)
+}
+
+/// Commits one write from the caller's own task, with the same compare-and-swap
+/// and retries as a writer but without group commit. Used once shutdown has
+/// begun: writer tasks are draining then, yet requests still in flight (a server
+/// drains them after the signal) must not lose their writes.
+async fn commit_directly(inner: &Arc<Inner>, key: SessionKey, job: Job) {
+    // One at a time per node: a drain is short, and unserialized writes to one
+    // session would each lose the compare-and-swap to the others in turn.
+    let _turn = inner.writers.direct.lock().await;
+    // A receiver nobody sends to: this writer only ever commits the one job.
+    let (_unused, rx) = mpsc::channel(1);
+    let mut writer = Writer {
+        inner: inner.clone(),
+        key,
+        id: u64::MAX,
+        rx,
+        cached: None,
+    };
+    writer.commit(vec![job]).await;
 }
 
 /// Queues `change` without waiting; dropped if the writer is busy or stopping.
