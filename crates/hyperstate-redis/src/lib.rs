@@ -36,7 +36,12 @@
 
 mod connection;
 mod page_store;
+mod room_hub;
+mod room_keys;
+mod room_scripts;
+mod room_store;
 mod scripts;
 
 pub use connection::{Redis, RedisOptions};
 pub use page_store::RedisPageStore;
+pub use room_store::RedisRoomStore;
