@@ -1,5 +1,5 @@
-//! Redis backends for hyperstate: page state that any number of app nodes share,
-//! so a request can land on any node with no sticky routing.
+//! Redis backends for hyperstate: page and room state that any number of app
+//! nodes share, so a request can land on any node with no sticky routing.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), hyperstate::Error> {
@@ -26,6 +26,19 @@
 //! does the work and refreshes the TTL atomically. `update` is a read and a
 //! compare-and-set (two round trips, retried on conflict), since the update
 //! closure runs in the app, not in Redis.
+//!
+//! # Rooms
+//!
+//! [`RedisRoomStore`] keeps each room in five keys sharing the room's name in
+//! braces (meta: version, ACL, TTL; state; members; a bounded diff log; attach
+//! counts per node) and publishes its diffs and presence counts on one channel.
+//! Every operation is one Lua script; a write checks the ACL, applies the
+//! change, bumps the version, logs and publishes the diff atomically. Each node
+//! holds one pub/sub connection and subscribes to the rooms it has clients for;
+//! a lost message is a version gap, which the subscription turns into a resync.
+//! When no client is attached on any node, every key of the room gets its idle
+//! TTL (`PEXPIRE`); while clients are attached, their nodes refresh a lease, so
+//! a crashed node's rooms still expire.
 //!
 //! # Outages
 //!
