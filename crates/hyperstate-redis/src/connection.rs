@@ -43,6 +43,9 @@ impl RedisOptions {
 #[derive(Clone)]
 pub struct Redis {
     pub(crate) manager: ConnectionManager,
+    /// Kept for the room store's pub/sub connection (a connection manager
+    /// cannot subscribe).
+    pub(crate) client: redis::Client,
     pub(crate) prefix: String,
 }
 
@@ -69,11 +72,12 @@ impl Redis {
             // Reconnect attempts per failure; after them the next command tries again.
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(client, config)
+        let manager = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|err| backend_error("connect", err))?;
         Ok(Redis {
             manager,
+            client,
             prefix: options.key_prefix,
         })
     }

@@ -1,5 +1,5 @@
-//! Redis backends for hyperstate: page state that any number of app nodes share,
-//! so a request can land on any node with no sticky routing.
+//! Redis backends for hyperstate: page and room state that any number of app
+//! nodes share, so a request can land on any node with no sticky routing.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), hyperstate::Error> {
@@ -27,6 +27,19 @@
 //! compare-and-set (two round trips, retried on conflict), since the update
 //! closure runs in the app, not in Redis.
 //!
+//! # Rooms
+//!
+//! [`RedisRoomStore`] keeps each room in five keys sharing the room's name in
+//! braces (meta: version, ACL, TTL; state; members; a bounded diff log; attach
+//! counts per node) and publishes its diffs and presence counts on one channel.
+//! Every operation is one Lua script; a write checks the ACL, applies the
+//! change, bumps the version, logs and publishes the diff atomically. Each node
+//! holds one pub/sub connection and subscribes to the rooms it has clients for;
+//! a lost message is a version gap, which the subscription turns into a resync.
+//! When no client is attached on any node, every key of the room gets its idle
+//! TTL (`PEXPIRE`); while clients are attached, their nodes refresh a lease, so
+//! a crashed node's rooms still expire.
+//!
 //! # Outages
 //!
 //! The connection is a redis-rs `ConnectionManager`: it reconnects by itself after
@@ -36,7 +49,12 @@
 
 mod connection;
 mod page_store;
+mod room_hub;
+mod room_keys;
+mod room_scripts;
+mod room_store;
 mod scripts;
 
 pub use connection::{Redis, RedisOptions};
 pub use page_store::RedisPageStore;
+pub use room_store::RedisRoomStore;

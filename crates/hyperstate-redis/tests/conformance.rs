@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use hyperstate::page::{PageOptions, PageStore};
-use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
+use hyperstate::room::{RoomOptions, RoomStore};
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
 
 fn redis_url() -> Option<String> {
     match std::env::var("HYPERSTATE_REDIS_URL") {
@@ -26,20 +27,37 @@ fn redis_url() -> Option<String> {
 
 /// Builds a store on a fresh connection for each case (each case runs on its own
 /// runtime, and a connection belongs to the runtime that made it).
-fn redis_page_store(options: PageOptions) -> Arc<dyn PageStore> {
+fn connect() -> Redis {
     let url = redis_url().expect("checked by the skip guard");
-    // Connecting is async but the factory is not: connect on this runtime's thread.
-    let redis = tokio::task::block_in_place(|| {
+    // Connecting is async but the factories are not: connect on this runtime's thread.
+    tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current().block_on(Redis::connect(&url, RedisOptions::default()))
     })
-    .expect("connecting to Redis");
-    Arc::new(RedisPageStore::new(redis, options))
+    .expect("connecting to Redis")
+}
+
+fn redis_page_store(options: PageOptions) -> Arc<dyn PageStore> {
+    Arc::new(RedisPageStore::new(connect(), options))
+}
+
+/// Room cases run with `time = real`: Redis expires idle rooms on its own clock.
+fn redis_room_store(options: RoomOptions) -> Arc<dyn RoomStore> {
+    Arc::new(RedisRoomStore::new(connect(), options))
 }
 
 mod page {
     use super::*;
     hyperstate_conformance::page_store_suite!(
         redis_page_store,
+        time = real,
+        skip_unless = redis_url().is_some()
+    );
+}
+
+mod room {
+    use super::*;
+    hyperstate_conformance::room_store_suite!(
+        redis_room_store,
         time = real,
         skip_unless = redis_url().is_some()
     );

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use hyperstate::fs::FsDocumentStore;
 use hyperstate::page::PageStore;
+use hyperstate::room::RoomStore;
 use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
@@ -44,6 +45,9 @@ pub struct DemoConfig {
     pub http: HttpConfig,
     /// The page-state backend; `None`: hyperstate's default (memory).
     pub pages: Option<Arc<dyn PageStore>>,
+    /// The room-state backend; `None`: hyperstate's default (memory). A shared
+    /// one (Redis) lets chat and cart rooms span several demo processes.
+    pub rooms: Option<Arc<dyn RoomStore>>,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -76,12 +80,19 @@ impl DemoConfig {
             session_secret: None,
             http: HttpConfig::default(),
             pages: None,
+            rooms: None,
         }
     }
 
     /// Sets [`DemoConfig::pages`].
     pub fn pages(mut self, store: Arc<dyn PageStore>) -> Self {
         self.pages = Some(store);
+        self
+    }
+
+    /// Sets [`DemoConfig::rooms`].
+    pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
+        self.rooms = Some(store);
         self
     }
 
@@ -131,6 +142,9 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     let mut builder = Hyperstate::builder();
     if let Some(pages) = &config.pages {
         builder = builder.pages(pages.clone());
+    }
+    if let Some(rooms) = &config.rooms {
+        builder = builder.rooms(rooms.clone());
     }
     Ok(builder
         .config(config.http.clone())

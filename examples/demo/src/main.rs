@@ -9,9 +9,10 @@ use bytesize::ByteSize;
 use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
+use hyperstate::room::{RoomOptions, RoomStore};
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target};
-use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
 use tracing_subscriber::EnvFilter;
 
 /// The hyperstate demo app.
@@ -38,8 +39,8 @@ struct Args {
     /// Without it a development secret is generated once into the data directory.
     #[arg(long, env = "HYPERSTATE_SESSION_SECRET", hide_env_values = true)]
     session_secret: Option<String>,
-    /// Put page state on this Redis (`redis://HOST:PORT`) instead of in memory, so
-    /// several demo processes share it.
+    /// Put page and room state on this Redis (`redis://HOST:PORT`) instead of in
+    /// memory, so several demo processes share pages, chat and carts.
     #[arg(long, env = "HYPERSTATE_REDIS")]
     redis: Option<String>,
     /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
@@ -56,10 +57,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     hyperstate_demo::install_metrics();
 
+    // Rooms stay hyperstate's default (memory) unless Redis is given.
+    let mut rooms: Option<Arc<dyn RoomStore>> = None;
     let pages: Arc<dyn PageStore> = match &args.redis {
         Some(url) => {
             let redis = Redis::connect(url, RedisOptions::default()).await?;
-            tracing::info!("page state on Redis");
+            tracing::info!("page and room state on Redis");
+            rooms = Some(Arc::new(RedisRoomStore::new(
+                redis.clone(),
+                RoomOptions::default(),
+            )));
             Arc::new(RedisPageStore::new(redis, PageOptions::default()))
         }
         None => {
@@ -74,8 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = args
         .s3_bucket
         .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
-    let config = DemoConfig::new(&args.data_dir)
-        .pages(pages)
+    let mut config = DemoConfig::new(&args.data_dir).pages(pages);
+    if let Some(rooms) = rooms {
+        config = config.rooms(rooms);
+    }
+    let config = config
         .s3(s3)
         .session_secret(args.session_secret)
         .http(HttpConfig::default().secure_cookie(args.secure_cookies));

@@ -1,0 +1,251 @@
+//! This node's side of room fan-out: one pub/sub connection, one local
+//! `broadcast` per room with clients here.
+//!
+//! Redis publishes every diff and presence count on the room's channel (from the
+//! same script that made the change, so in version order). The hub subscribes
+//! to a room's channel *before* the attach script runs, so nothing published
+//! after the attach's start is missed; diffs published before it may arrive
+//! too, and the [`Subscription`](hyperstate::room::Subscription) skips those by
+//! version. Pub/sub is at-most-once: a lost message shows up as a version gap,
+//! which the subscription turns into a resync.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hyperstate::room::Diff;
+use redis::aio::PubSubSink;
+use tokio::sync::{broadcast, watch};
+
+use crate::connection::{Redis, backend_error};
+use crate::room_keys::{RoomKeys, diff, number};
+use crate::room_scripts::{HEARTBEAT, LEASE_MS};
+
+/// One room with clients on this node.
+#[derive(Debug)]
+pub(crate) struct Local {
+    pub(crate) keys: RoomKeys,
+    pub(crate) diffs: broadcast::Sender<Arc<Diff>>,
+    pub(crate) presence: watch::Sender<usize>,
+    /// The sequence number of the presence count shown; older ones are dropped.
+    presence_seq: u64,
+    clients: usize,
+    subscribed: bool,
+}
+
+impl Local {
+    /// Shows `count` unless a later count is already shown.
+    pub(crate) fn set_presence(&mut self, seq: u64, count: usize) {
+        if seq > self.presence_seq {
+            self.presence_seq = seq;
+            self.presence.send_if_modified(|shown| {
+                let changed = *shown != count;
+                *shown = count;
+                changed
+            });
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Hub {
+    redis: Redis,
+    capacity: usize,
+    /// Rooms with clients here, by channel.
+    rooms: Mutex<HashMap<String, Local>>,
+    /// Serializes (un)subscribing and (re)connecting, and holds the sink of the
+    /// live pub/sub connection (`None` until the first attach or after it broke).
+    sink: tokio::sync::Mutex<Option<PubSubSink>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while the map is held; recover the data if something did.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Hub {
+    pub(crate) fn new(redis: Redis, capacity: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            redis,
+            capacity: capacity.max(1),
+            rooms: Mutex::new(HashMap::new()),
+            sink: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Runs `f` on the room's local entry, if any.
+    pub(crate) fn with<R>(&self, channel: &str, f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+        lock(&self.rooms).get_mut(channel).map(f)
+    }
+
+    /// Registers one more local client of `keys`' room and makes sure this node
+    /// is subscribed to its channel; returns its feed.
+    pub(crate) async fn join(
+        self: &Arc<Self>,
+        keys: &RoomKeys,
+    ) -> hyperstate::Result<broadcast::Receiver<Arc<Diff>>> {
+        let diffs = {
+            let mut rooms = lock(&self.rooms);
+            let local = rooms.entry(keys.channel.clone()).or_insert_with(|| Local {
+                keys: keys.clone(),
+                diffs: broadcast::channel(self.capacity).0,
+                presence: watch::Sender::new(0),
+                presence_seq: 0,
+                clients: 0,
+                subscribed: false,
+            });
+            local.clients += 1;
+            local.diffs.subscribe()
+        };
+        if let Err(err) = self.subscribe(&keys.channel).await {
+            self.leave(&keys.channel);
+            return Err(err);
+        }
+        Ok(diffs)
+    }
+
+    async fn subscribe(self: &Arc<Self>, channel: &str) -> hyperstate::Result<()> {
+        let mut sink = self.sink.lock().await;
+        if self.with(channel, |l| l.subscribed) != Some(false) {
+            return Ok(());
+        }
+        if sink.is_none() {
+            *sink = Some(self.connect().await?);
+        }
+        let Some(live) = sink.as_mut() else {
+            return Ok(());
+        };
+        if let Err(err) = live.subscribe(channel).await {
+            // The connection broke: the next subscribe reconnects.
+            *sink = None;
+            return Err(backend_error("subscribe", err));
+        }
+        self.with(channel, |l| l.subscribed = true);
+        Ok(())
+    }
+
+    /// Opens the pub/sub connection, resubscribes the rooms that have clients
+    /// here, and starts the task that fans messages out.
+    async fn connect(self: &Arc<Self>) -> hyperstate::Result<PubSubSink> {
+        let pubsub = self
+            .redis
+            .client
+            .get_async_pubsub()
+            .await
+            .map_err(|err| backend_error("subscribe", err))?;
+        let (mut sink, stream) = pubsub.split();
+        let channels: Vec<String> = {
+            let mut rooms = lock(&self.rooms);
+            rooms.values_mut().for_each(|l| l.subscribed = false);
+            rooms.keys().cloned().collect()
+        };
+        for channel in channels {
+            sink.subscribe(&channel)
+                .await
+                .map_err(|err| backend_error("subscribe", err))?;
+            self.with(&channel, |l| l.subscribed = true);
+        }
+        tokio::spawn(pump(Arc::downgrade(self), stream));
+        Ok(sink)
+    }
+
+    /// One local client of the room on `channel` left; unsubscribes when it was
+    /// the last.
+    pub(crate) fn leave(self: &Arc<Self>, channel: &str) {
+        let emptied = {
+            let mut rooms = lock(&self.rooms);
+            match rooms.get_mut(channel) {
+                Some(local) => {
+                    local.clients -= 1;
+                    local.clients == 0 && rooms.remove(channel).is_some()
+                }
+                None => false,
+            }
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if emptied {
+            let hub = self.clone();
+            let channel = channel.to_owned();
+            runtime.spawn(async move {
+                let mut sink = hub.sink.lock().await;
+                // Someone may have joined again meanwhile: then stay subscribed.
+                if hub.with(&channel, |_| ()).is_some() {
+                    return;
+                }
+                if let Some(live) = sink.as_mut() {
+                    if live.unsubscribe(&channel).await.is_err() {
+                        *sink = None;
+                    }
+                }
+            });
+        }
+    }
+
+    fn dispatch(&self, channel: &str, payload: &[u8]) {
+        let Some((&tag, body)) = payload.split_first() else {
+            return;
+        };
+        match tag {
+            b'd' => match diff("subscribe", body) {
+                Ok(diff) => {
+                    // No receiver is fine: the clients just left.
+                    self.with(channel, |l| l.diffs.send(diff));
+                }
+                Err(err) => tracing::warn!(%err, channel, "dropping a malformed room diff"),
+            },
+            b'p' => {
+                let parsed = std::str::from_utf8(body).ok().and_then(|b| {
+                    let (seq, count) = b.split_once(':')?;
+                    Some((
+                        number::<u64>("subscribe", seq.as_bytes()).ok()?,
+                        number::<usize>("subscribe", count.as_bytes()).ok()?,
+                    ))
+                });
+                if let Some((seq, count)) = parsed {
+                    self.with(channel, |l| l.set_presence(seq, count));
+                }
+            }
+            _ => tracing::warn!(channel, "dropping an unknown room message"),
+        }
+    }
+
+    /// Refreshes the lease of every room with clients here.
+    async fn heartbeat(&self) {
+        let keys: Vec<RoomKeys> = lock(&self.rooms).values().map(|l| l.keys.clone()).collect();
+        let mut conn = self.redis.manager.clone();
+        for keys in keys {
+            let mut invocation = HEARTBEAT.prepare_invoke();
+            keys.apply(&mut invocation);
+            if let Err(err) = invocation.invoke_async::<Vec<Vec<u8>>>(&mut conn).await {
+                tracing::warn!(%err, "room lease refresh failed");
+            }
+        }
+    }
+}
+
+/// Fans pub/sub messages out until the connection ends or the hub is dropped,
+/// refreshing leases meanwhile. When the connection ends, the next attach
+/// reconnects; clients here resync at the next version gap.
+async fn pump(hub: std::sync::Weak<Hub>, mut stream: redis::aio::PubSubStream) {
+    let mut beat = tokio::time::interval(Duration::from_millis(LEASE_MS / 3));
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(msg) = msg else { break };
+                let Some(hub) = hub.upgrade() else { return };
+                hub.dispatch(msg.get_channel_name(), msg.get_payload_bytes());
+            }
+            _ = beat.tick() => {
+                let Some(hub) = hub.upgrade() else { return };
+                hub.heartbeat().await;
+            }
+        }
+    }
+    tracing::warn!("room pub/sub connection lost; reconnecting on the next attach");
+    if let Some(hub) = hub.upgrade() {
+        *hub.sink.lock().await = None;
+    }
+}
