@@ -191,7 +191,7 @@ async fn under_a_flapping_store_every_acknowledged_write_is_stored() {
     let mut tasks = Vec::new();
     for (b, browser) in browsers.iter().enumerate() {
         for i in 0..25 {
-            let (rig, browser) = (rig.clone(), browser.clone());
+            let (rig, browser) = (rig.clone(), *browser);
             tasks.push(tokio::spawn(async move {
                 let key = format!("k{i}");
                 let session = rig.sessions.session(&browser, None);
