@@ -29,6 +29,7 @@
 
 pub mod counting;
 pub mod doc_store;
+pub mod faults;
 pub mod page;
 pub mod room;
 pub mod session;
