@@ -8,9 +8,8 @@
 redis_dir=""
 redis_pid=""
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=../lib/free_port.sh
+source scripts/lib/free_port.sh
 
 start_redis() {
   if [ -n "${REDIS_URL:-}" ]; then

@@ -26,14 +26,8 @@ _s3_python() {
   return 1
 }
 
-_s3_free_port() {
-  "$_s3_venv/bin/python" - <<'PY'
-import socket
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-PY
-}
+# shellcheck source=../lib/free_port.sh
+source scripts/lib/free_port.sh
 
 _s3_install() {
   if [ -x "$_s3_venv/bin/moto_server" ]; then
@@ -49,7 +43,7 @@ _s3_install() {
 start_s3() {
   _s3_install || return 1
   local port
-  port=$(_s3_free_port) || return 1
+  port=$(free_port "$_s3_venv/bin/python") || return 1
   _s3_log=$(mktemp -t moto.XXXXXX.log)
   "$_s3_venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$_s3_log" 2>&1 &
   _s3_pid=$!
