@@ -11,6 +11,7 @@
 //! `?htmx=4` on any page loads htmx 4.x instead of 2.x; both work.
 
 mod assets;
+pub mod bare;
 mod error;
 mod layout;
 mod routes;

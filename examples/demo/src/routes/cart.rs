@@ -34,22 +34,31 @@ pub(crate) async fn show(page: Page, Query(query): Query<PageQuery>) -> Result<M
     ))
 }
 
+/// The form of `POST /cart/items`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct NewItem {
     name: String,
 }
 
+impl NewItem {
+    /// The item's name, trimmed; refused when empty or longer than 100 characters.
+    pub(crate) fn into_name(self) -> Result<String, AppError> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(AppError::BadInput("the item name must not be empty"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(AppError::BadInput(
+                "the item name must be at most 100 characters",
+            ));
+        }
+        Ok(name)
+    }
+}
+
 /// `POST /cart/items` (htmx): adds an item; answers with the updated list.
 pub(crate) async fn add_item(page: Page, Form(form): Form<NewItem>) -> Result<Markup, AppError> {
-    let name = form.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(AppError::BadInput("the item name must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(AppError::BadInput(
-            "the item name must be at most 100 characters",
-        ));
-    }
+    let name = form.into_name()?;
     let items = page
         .update(ITEMS, Vec::<String>::new(), |mut items| {
             items.push(name.clone());
@@ -65,7 +74,9 @@ pub(crate) async fn clear(page: Page) -> Result<Markup, AppError> {
     Ok(list(&[]))
 }
 
-fn list(items: &[String]) -> Markup {
+/// The cart fragment every cart route answers with (`#cart`: the count and the
+/// items, in order).
+pub(crate) fn list(items: &[String]) -> Markup {
     html! {
         section #cart {
             p #cart-count { (items.len()) " item" @if items.len() != 1 { "s" } }

@@ -1,6 +1,6 @@
 //! The demo's routes, one file per area.
 
-mod cart;
+pub(crate) mod cart;
 mod chat;
 pub(crate) mod health;
 mod index;
