@@ -5,7 +5,8 @@
 -- and no cookie, so each one also mints a browser id. Stops after `total`
 -- requests in all (FLOOD_REQUESTS, split over the threads).
 
-local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+package.path = "scripts/load/?.lua;" .. package.path -- run from the repository root
+local ids = require "ids"
 local total = tonumber(os.getenv("FLOOD_REQUESTS") or "1000000")
 local threads = {}
 local counter = 0
@@ -30,18 +31,6 @@ function threads_count_hint()
   return t
 end
 
-local function page_id()
-  -- 29 free characters then one of "AQgw" so the last base64 digit has zero
-  -- padding bits: a page id the server accepts (30 characters, 22 bytes).
-  local chars = {}
-  for i = 1, 29 do
-    local r = math.random(1, 64)
-    chars[i] = alphabet:sub(r, r)
-  end
-  local last = ({"A", "Q", "g", "w"})[math.random(1, 4)]
-  return table.concat(chars) .. last
-end
-
 function request()
   sent = sent + 1
   if sent > per_thread then
@@ -49,7 +38,7 @@ function request()
   end
   return wrk.format("POST", "/cart/items", {
     ["HX-Request"] = "true",
-    ["X-Page-Id"] = page_id(),
+    ["X-Page-Id"] = ids.page_id(),
     ["Content-Type"] = "application/x-www-form-urlencoded",
   }, "name=x")
 end

@@ -49,7 +49,12 @@ pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
 pub struct Rooms {
     store: Arc<dyn RoomStore>,
     spec: SharedSpec,
-    shutdown: CancellationToken,
+    /// In an `Arc` because cloning a `CancellationToken` locks its tree node's
+    /// mutex (twice per clone, counting the drop), one mutex shared by every
+    /// clone: apps clone the registry per request (an axum `Extension`, a
+    /// `Room` handle), and with a bare token every request on every worker
+    /// took that one lock.
+    shutdown: Arc<CancellationToken>,
 }
 
 impl fmt::Debug for Rooms {
@@ -66,7 +71,7 @@ impl Rooms {
         Rooms {
             store,
             spec: Arc::new(spec),
-            shutdown: CancellationToken::new(),
+            shutdown: Arc::new(CancellationToken::new()),
         }
     }
 
@@ -81,7 +86,7 @@ impl Rooms {
     /// harmless, as sweeps are idempotent.
     pub fn supervised(mut self, supervisor: &Supervisor) -> Self {
         supervisor.spawn_room_sweeper(self.store.clone(), DEFAULT_SWEEP_EVERY);
-        self.shutdown = supervisor.shutdown_token();
+        self.shutdown = Arc::new(supervisor.shutdown_token());
         self
     }
 
