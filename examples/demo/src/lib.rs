@@ -171,7 +171,5 @@ pub use routes::health::install_metrics;
 
 /// The demo's routes, with hyperstate's layer installed.
 pub fn router(state: &Hyperstate) -> Router {
-    routes::routes(state)
-        .layer(axum::Extension(state.clone()))
-        .layer(state.layer())
+    routes::routes(state).layer(state.layer())
 }

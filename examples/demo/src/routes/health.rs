@@ -2,10 +2,9 @@
 
 use std::sync::OnceLock;
 
-use axum::Extension;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use hyperstate_axum::Hyperstate;
+use hyperstate_axum::RequestContext;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -24,11 +23,13 @@ pub fn install_metrics() {
     }
 }
 
-/// `GET /healthz`: one line per backend; 503 when any cannot serve.
-pub(crate) async fn check(Extension(state): Extension<Hyperstate>) -> impl IntoResponse {
+/// `GET /healthz`: one line per backend; 503 when any cannot serve. The
+/// backends come from the request's context (the layer puts it on every
+/// request), not from an `Extension` every route would clone.
+pub(crate) async fn check(context: RequestContext) -> impl IntoResponse {
     let mut healthy = true;
     let mut body = String::new();
-    for backend in state.check_health().await {
+    for backend in context.hyperstate().check_health().await {
         let verdict = match &backend.result {
             Ok(()) => "ok".to_owned(),
             Err(err) => {

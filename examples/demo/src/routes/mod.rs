@@ -13,6 +13,15 @@ use hyperstate_axum::Hyperstate;
 use crate::assets;
 
 pub(crate) fn routes(state: &Hyperstate) -> Router {
+    // A layer wraps every route above it and runs on each of their requests: the
+    // chat registry is an extension of the chat routes only, so that the cart and
+    // settings do not clone it on every request for nothing.
+    let chat = Router::new()
+        .route("/rooms/{name}", get(chat::show))
+        .route("/rooms/{name}/join", post(chat::join))
+        .route("/rooms/{name}/messages", post(chat::post))
+        .route("/rooms/{name}/events", get(chat::events))
+        .layer(Extension(chat::rooms(state)));
     Router::new()
         .route("/", get(index::show))
         .route("/cart", get(cart::show))
@@ -24,11 +33,7 @@ pub(crate) fn routes(state: &Hyperstate) -> Router {
             "/settings/draft",
             get(settings::show_draft).post(settings::set_draft),
         )
-        .route("/rooms/{name}", get(chat::show))
-        .route("/rooms/{name}/join", post(chat::join))
-        .route("/rooms/{name}/messages", post(chat::post))
-        .route("/rooms/{name}/events", get(chat::events))
-        .layer(Extension(chat::rooms(state)))
+        .merge(chat)
         .route("/healthz", get(health::check))
         .route("/metrics", get(health::metrics))
         .route("/assets/{file}", get(assets::serve))
