@@ -8,6 +8,8 @@
 
 #![allow(missing_docs)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -119,16 +121,10 @@ fn redis_benchmark(url: &str, ops: usize) -> HashMap<String, f64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
-    let Ok(url) = std::env::var("HYPERSTATE_REDIS_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "HYPERSTATE_REDIS_URL must be set in CI"
-        );
-        eprintln!("SKIPPED: HYPERSTATE_REDIS_URL is not set");
+    let Some(url) = support::redis_url() else {
         return;
     };
+    let quick = support::quick();
     let ops = if quick { 2_000 } else { 100_000 };
     let redis = Redis::connect(&url, RedisOptions::default()).await.unwrap();
     let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));

@@ -19,6 +19,8 @@
 
 #![allow(missing_docs)]
 
+mod support;
+
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -134,17 +136,10 @@ async fn run(url: &str, subscribers: usize, writes: usize) -> Vec<Duration> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    // `--test` is what `scripts/bench --quick` passes to every bench.
-    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
-    let Ok(url) = std::env::var("HYPERSTATE_REDIS_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "HYPERSTATE_REDIS_URL must be set in CI"
-        );
-        eprintln!("SKIPPED: HYPERSTATE_REDIS_URL is not set");
+    let Some(url) = support::redis_url() else {
         return;
     };
+    let quick = support::quick();
     let cases: &[(usize, usize)] = if quick {
         &[(1, 5), (10, 5)]
     } else {

@@ -3,7 +3,7 @@
 //! land on either node, and every scope behaves as on one node.
 //!
 //! Needs `HYPERSTATE_REDIS_URL` and `HYPERSTATE_S3_ENDPOINT` /
-//! `HYPERSTATE_S3_BUCKET`; see [`nodes::Services::from_env`] for the skip.
+//! `HYPERSTATE_S3_BUCKET`; see [`nodes::two_nodes`] for the skip.
 
 mod common;
 mod nodes;
@@ -13,17 +13,16 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use futures::future::join_all;
-use nodes::{Services, TcpBrowser, free_port};
+use nodes::{TcpBrowser, free_port};
 
 /// Concurrent cart additions in the lost-update test.
 const ADDITIONS: usize = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
-    let Some(services) = Services::from_env() else {
+    let Some((a, b)) = nodes::two_nodes().await else {
         return;
     };
-    let (a, b) = services.two_nodes().await;
     let browser = TcpBrowser::new();
     let page = browser.load(a.addr, "/cart").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -52,10 +51,9 @@ async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_additions_through_both_nodes_are_all_kept() {
-    let Some(services) = Services::from_env() else {
+    let Some((a, b)) = nodes::two_nodes().await else {
         return;
     };
-    let (a, b) = services.two_nodes().await;
     let browser = TcpBrowser::new();
     let id = browser.load(a.addr, "/cart").await.page_id().unwrap();
 
@@ -85,10 +83,9 @@ async fn concurrent_additions_through_both_nodes_are_all_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_theme_set_on_one_node_is_seen_on_the_other() {
-    let Some(services) = Services::from_env() else {
+    let Some((a, b)) = nodes::two_nodes().await else {
         return;
     };
-    let (a, b) = services.two_nodes().await;
     let browser = TcpBrowser::new();
     let theme = |reply: &common::Reply| reply.text_of("theme-value");
 
@@ -118,10 +115,9 @@ async fn a_theme_set_on_one_node_is_seen_on_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_posted_on_one_node_streams_from_the_other() {
-    let Some(services) = Services::from_env() else {
+    let Some((a, b)) = nodes::two_nodes().await else {
         return;
     };
-    let (a, b) = services.two_nodes().await;
     let room = format!("/rooms/two-nodes-{}", free_port());
 
     // Alice visits and joins through A...

@@ -5,7 +5,7 @@
 //! The servers come from `HYPERSTATE_REDIS_URL` and `HYPERSTATE_S3_ENDPOINT` /
 //! `HYPERSTATE_S3_BUCKET` (scripts/services/redis.sh and s3.sh; the S3
 //! credentials are read from the environment the nodes inherit). Without them
-//! [`Services::from_env`] skips loudly, except under `CI=true`, where it fails.
+//! [`two_nodes`] skips loudly, except under `CI=true`, where it fails.
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
@@ -16,6 +16,11 @@ pub use browser::TcpBrowser;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+/// Two nodes on the servers named in the environment (`None` after a skip).
+pub async fn two_nodes() -> Option<(Node, Node)> {
+    Some(Services::from_env()?.two_nodes().await)
+}
 
 /// The shared servers every node is started on.
 #[derive(Debug, Clone)]
