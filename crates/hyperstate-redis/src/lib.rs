@@ -51,6 +51,7 @@ mod connection;
 mod page_store;
 mod room_hub;
 mod room_keys;
+mod room_registry;
 mod room_scripts;
 mod room_store;
 mod scripts;
