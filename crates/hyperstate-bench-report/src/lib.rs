@@ -8,6 +8,10 @@
 //! `BENCHMARKS.md`. Without the variable, records are only printed, so a bench
 //! run by hand behaves as before.
 
+mod deliveries;
+
+pub use deliveries::{Deliveries, percentile};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -12,28 +12,28 @@
 //! just before `put` is called on A to when a subscriber task on B has the diff,
 //! over every subscriber and every write. Writes are spaced (the next starts
 //! once every subscriber has the previous one), so this is the path through
-//! Redis pub/sub and the local fan-out, not queueing under overload.
+//! Redis and the local fan-out, not queueing under overload.
 //!
-//! With `HYPERSTATE_BENCH_RESULTS` set, each figure is also appended to that
-//! file as one JSON object per line.
+//! The reference, measured in the same run: the same delivery over bare Redis
+//! pub/sub (`PUBLISH` of the JSON-encoded value from A's connection, one
+//! subscribed connection on B handing it to the subscriber tasks through a
+//! `tokio::sync::broadcast`), what any cross-node fan-out over Redis costs
+//! before scripts, versions, ACLs and resync exist. Figures are recorded
+//! through `hyperstate-bench-report`.
 
 #![allow(missing_docs)]
 
 mod support;
 
-use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use futures_util::StreamExt;
 use hyperstate::room::{Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms};
+use hyperstate_bench_report::{Better, Deliveries, Record, percentile, record};
 use hyperstate_redis::{Redis, RedisOptions, RedisRoomStore};
-use tokio::sync::Notify;
-
-const BENCH: &str = "room_cross_node";
-/// How long one write may take to reach every subscriber before the run fails
-/// (a lost delivery would otherwise hang `scripts/bench`).
-const DELIVERY_BOUND: Duration = Duration::from_secs(30);
+use redis::AsyncCommands;
+use tokio::sync::broadcast;
 
 /// One app node: its own Redis connections and room registry.
 async fn node(url: &str) -> Rooms {
@@ -46,91 +46,106 @@ async fn node(url: &str) -> Rooms {
     })
 }
 
-/// The value at quantile `q` (0..=1) of sorted `latencies`.
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    let last = sorted.len().saturating_sub(1);
-    let rank = ((last as f64) * q).round() as usize;
-    sorted.get(rank.min(last)).copied().unwrap_or_default()
+/// A name no earlier run on the same server used (rooms outlive a run in
+/// Redis until their idle TTL).
+fn fresh(kind: &str, subscribers: usize) -> String {
+    format!(
+        "bench-cross-node-{kind}-{}-{subscribers}",
+        std::process::id()
+    )
 }
 
-/// Appends one figure to the file named by `HYPERSTATE_BENCH_RESULTS`, if set.
-/// (Kept to one function so a shared results helper can replace it.)
-fn record(case: &str, metric: &str, value: f64, unit: &str) {
-    let Ok(path) = std::env::var("HYPERSTATE_BENCH_RESULTS") else {
-        return;
-    };
-    let line = serde_json::json!({
-        "bench": BENCH, "case": case, "metric": metric, "value": value, "unit": unit,
-    });
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .unwrap_or_else(|err| panic!("opening {path}: {err}"));
-    writeln!(file, "{line}").unwrap_or_else(|err| panic!("writing {path}: {err}"));
-}
-
-/// `writes` spaced writes on A to a room with `subscribers` attached on B;
-/// returns every delivery's latency, sorted.
-async fn run(url: &str, subscribers: usize, writes: usize) -> Vec<Duration> {
+/// `writes` spaced `put`s on node A to a room with `subscribers` attached on
+/// node B; every delivery's latency, sorted.
+async fn through_rooms(url: &str, subscribers: usize, writes: usize) -> Vec<Duration> {
     let (a, b) = (node(url).await, node(url).await);
-    // A fresh room per run: rooms outlive a run in Redis until their idle TTL.
-    let name = format!("bench-cross-node-{}-{subscribers}", std::process::id());
-    let writer_room = a.room(&name).expect("valid room name");
-    let reader_room = b.room(&name).expect("valid room name");
-    let epoch = Instant::now();
-    // Nanoseconds since `epoch` at which the current write started.
-    let sent_at = Arc::new(AtomicU64::new(0));
-    let delivered = Arc::new(AtomicUsize::new(0));
-    let all_delivered = Arc::new(Notify::new());
+    let name = fresh("room", subscribers);
+    let room_on_a = a.room(&name).expect("valid room name");
+    let room_on_b = b.room(&name).expect("valid room name");
+    let deliveries = Deliveries::new(subscribers);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..subscribers {
-        let mut sub = reader_room
+        let mut sub = room_on_b
             .attach(&Principal::app(format!("s{i}")), None)
             .await
             .expect("attach on B");
-        let (sent_at, delivered, all) = (sent_at.clone(), delivered.clone(), all_delivered.clone());
+        let deliveries = deliveries.clone();
         tasks.spawn(async move {
             let mut latencies = Vec::with_capacity(writes);
             let mut seen = 0;
             while seen < writes {
-                let Some(Ok(event)) = sub.next().await else {
-                    break;
-                };
-                match event {
-                    RoomEvent::Diff(_) => {
-                        let now = epoch.elapsed().as_nanos() as u64;
-                        let start = sent_at.load(Ordering::Acquire);
-                        latencies.push(Duration::from_nanos(now.saturating_sub(start)));
+                match sub.next().await {
+                    Some(Ok(RoomEvent::Diff(_))) => latencies.push(deliveries.arrived()),
+                    // A lost pub/sub message: the write arrived, as a snapshot.
+                    Some(Ok(RoomEvent::Resync(_))) => {
+                        eprintln!("a subscriber resynced");
+                        deliveries.counted();
                     }
-                    // A lost pub/sub message: the write arrived, but as a snapshot.
-                    RoomEvent::Resync(_) => eprintln!("a subscriber resynced"),
-                    _ => continue,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => break,
                 }
                 seen += 1;
-                if delivered.fetch_add(1, Ordering::AcqRel) + 1 == subscribers {
-                    all.notify_one();
+            }
+            latencies
+        });
+    }
+    let writer = Principal::app("writer");
+    let write = |i: usize| {
+        let (room, writer) = (room_on_a.clone(), writer.clone());
+        async move {
+            room.put(&writer, "n", &i).await.expect("put on A");
+        }
+    };
+    deliveries.run(writes, write, tasks).await
+}
+
+/// The reference: `writes` spaced `PUBLISH`es from one connection, read by one
+/// subscribed connection and fanned out to `subscribers` tasks.
+async fn through_bare_pubsub(url: &str, subscribers: usize, writes: usize) -> Vec<Duration> {
+    let channel = fresh("bare", subscribers);
+    let client = redis::Client::open(url).expect("a Redis client");
+    let publisher = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connecting the publisher");
+    let mut pubsub = redis::Client::open(url)
+        .expect("a Redis client")
+        .get_async_pubsub()
+        .await
+        .expect("connecting the subscriber");
+    pubsub.subscribe(&channel).await.expect("subscribing");
+    let (sender, _) = broadcast::channel::<Arc<Vec<u8>>>(RoomOptions::default().channel_capacity);
+    let deliveries = Deliveries::new(subscribers);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..subscribers {
+        let (mut receiver, deliveries) = (sender.subscribe(), deliveries.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(writes);
+            while latencies.len() < writes {
+                match receiver.recv().await {
+                    Ok(_) => latencies.push(deliveries.arrived()),
+                    Err(broadcast::error::RecvError::Lagged(_)) => deliveries.counted(),
+                    Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
             latencies
         });
     }
-    // Let every subscriber drain its snapshot and the presence counts first.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let writer = Principal::app("writer");
-    for i in 0..writes {
-        delivered.store(0, Ordering::Release);
-        sent_at.store(epoch.elapsed().as_nanos() as u64, Ordering::Release);
-        writer_room.put(&writer, "n", &i).await.expect("put on A");
-        tokio::time::timeout(DELIVERY_BOUND, all_delivered.notified())
-            .await
-            .unwrap_or_else(|_| panic!("write {i} did not reach every subscriber on B"));
-    }
-    let mut latencies = Vec::with_capacity(subscribers * writes);
-    while let Some(result) = tasks.join_next().await {
-        latencies.append(&mut result.expect("a subscriber task"));
-    }
-    latencies.sort_unstable();
+    let pump = tokio::spawn(async move {
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let _ = sender.send(Arc::new(message.get_payload_bytes().to_vec()));
+        }
+    });
+    let write = |i: usize| {
+        let (mut publisher, channel) = (publisher.clone(), channel.clone());
+        async move {
+            let value = serde_json::to_vec(&i).expect("encodes");
+            let _: usize = publisher.publish(channel, value).await.expect("publish");
+        }
+    };
+    let latencies = deliveries.run(writes, write, tasks).await;
+    pump.abort();
     latencies
 }
 
@@ -139,26 +154,37 @@ async fn main() {
     let Some(url) = support::redis_url() else {
         return;
     };
-    let quick = support::quick();
-    let cases: &[(usize, usize)] = if quick {
+    let cases: &[(usize, usize)] = if support::quick() {
         &[(1, 5), (10, 5)]
     } else {
         &[(1, 1_000), (1_000, 200)]
     };
     for &(subscribers, writes) in cases {
-        let latencies = run(&url, subscribers, writes).await;
-        let ms = |q| quantile(&latencies, q).as_secs_f64() * 1e3;
-        let (p50, p99, max) = (ms(0.50), ms(0.99), ms(1.0));
-        let case = if subscribers == 1 {
+        let ours = through_rooms(&url, subscribers, writes).await;
+        let reference = through_bare_pubsub(&url, subscribers, writes).await;
+        let ms = |sorted: &[Duration], p: f64| percentile(sorted, p).as_secs_f64() * 1e3;
+        let on_b = if subscribers == 1 {
             "1 subscriber on node B".to_owned()
         } else {
             format!("{subscribers} subscribers on node B")
         };
         println!(
-            "{case}: {writes} writes on node A, {} deliveries, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms",
-            latencies.len()
+            "{on_b}: {writes} writes on node A, {} deliveries, max {:.2} ms (bare pub/sub max {:.2} ms)",
+            ours.len(),
+            ms(&ours, 1.0),
+            ms(&reference, 1.0),
         );
-        record(&case, "p50", p50, "ms");
-        record(&case, "p99", p99, "ms");
+        for (quantile, p) in [("p50", 0.5), ("p99", 0.99)] {
+            record(
+                &Record::new(
+                    "Room scope: delivery latency across nodes on Redis",
+                    format!("{quantile}, {on_b}"),
+                    "ms",
+                    Better::Lower,
+                    ms(&ours, p),
+                )
+                .reference("bare Redis pub/sub", ms(&reference, p)),
+            );
+        }
     }
 }

@@ -13,13 +13,12 @@
 //! measured in the same run, is a bare `tokio::sync::broadcast` channel.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyperstate::memory::{DEFAULT_ROOM_MEMORY, MemoryRoomStore};
 use hyperstate::room::{Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms};
-use hyperstate_bench_report::{Better, Record, record};
-use tokio::sync::Notify;
+use hyperstate_bench_report::{Better, Deliveries, Record, percentile, record};
 
 struct Config {
     fanout_subscribers: Vec<usize>,
@@ -33,72 +32,6 @@ fn rooms() -> Rooms {
     Rooms::new(Arc::new(store), |_: &RoomKey| {
         Ok(RoomInit::new().acl(Acl::new(Rights::ALL, Rights::ALL)))
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-/// What every subscriber of a fan-out run shares: when the current write
-/// started, and how many subscribers have it so far.
-struct Deliveries {
-    epoch: Instant,
-    /// Nanoseconds since `epoch` at which the current write started.
-    sent_at: AtomicU64,
-    delivered: AtomicUsize,
-    all_delivered: Notify,
-    subscribers: usize,
-}
-
-impl Deliveries {
-    fn new(subscribers: usize) -> Arc<Self> {
-        Arc::new(Deliveries {
-            epoch: Instant::now(),
-            sent_at: AtomicU64::new(0),
-            delivered: AtomicUsize::new(0),
-            all_delivered: Notify::new(),
-            subscribers,
-        })
-    }
-
-    /// A subscriber has the current write: its latency.
-    fn arrived(&self) -> Duration {
-        let now = self.epoch.elapsed().as_nanos() as u64;
-        let start = self.sent_at.load(Ordering::Acquire);
-        if self.delivered.fetch_add(1, Ordering::AcqRel) + 1 == self.subscribers {
-            self.all_delivered.notify_one();
-        }
-        Duration::from_nanos(now.saturating_sub(start))
-    }
-
-    /// Runs `writes` spaced writes (each starts once every subscriber has the
-    /// previous one), then collects every subscriber's latencies, sorted.
-    async fn run<F: Future<Output = ()>>(
-        &self,
-        writes: usize,
-        mut write: impl FnMut(usize) -> F,
-        mut subscribers: tokio::task::JoinSet<Vec<Duration>>,
-    ) -> Vec<Duration> {
-        // Let every subscriber drain its snapshot and presence counts first.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        for i in 0..writes {
-            self.delivered.store(0, Ordering::Release);
-            self.sent_at
-                .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Release);
-            write(i).await;
-            self.all_delivered.notified().await;
-        }
-        let mut latencies = Vec::new();
-        while let Some(result) = subscribers.join_next().await {
-            latencies.append(&mut result.expect("a subscriber task"));
-        }
-        latencies.sort_unstable();
-        latencies
-    }
 }
 
 /// Fan-out through a hyperstate room: `put` on the room, diffs read from
