@@ -45,6 +45,17 @@ fn free_port() -> u16 {
 struct Server(Child);
 
 impl Server {
+    /// A private server on a free port, with its port and URL; `None` (after
+    /// saying so) without the `redis-server` binary.
+    async fn start_private() -> Option<(Server, u16, String)> {
+        if !redis_server_available() {
+            return None;
+        }
+        let port = free_port();
+        let server = Server::start(port).await;
+        Some((server, port, format!("redis://127.0.0.1:{port}")))
+    }
+
     async fn start(port: u16) -> Server {
         let child = Command::new("redis-server")
             .args([
@@ -83,12 +94,9 @@ impl Drop for Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_a_redis_restart_under_load() {
-    if !redis_server_available() {
+    let Some((server, port, url)) = Server::start_private().await else {
         return;
-    }
-    let port = free_port();
-    let server = Server::start(port).await;
-    let url = format!("redis://127.0.0.1:{port}");
+    };
     let redis = Redis::connect(&url, RedisOptions::default()).await.unwrap();
     let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
 
@@ -158,12 +166,9 @@ async fn room_node(url: &str) -> Rooms {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn room_subscribers_hear_changes_again_after_a_redis_restart() {
-    if !redis_server_available() {
+    let Some((server, port, url)) = Server::start_private().await else {
         return;
-    }
-    let port = free_port();
-    let server = Server::start(port).await;
-    let url = format!("redis://127.0.0.1:{port}");
+    };
     let (a, b) = (room_node(&url).await, room_node(&url).await);
     let who = Principal::app("client");
     let writer = a.room("outage").unwrap();
