@@ -4,6 +4,8 @@
 //!
 //! - `POST /count`: read-modify-write of one session key (a counter);
 //! - `POST /kv/{key}`: sets `key` to the request body;
+//! - `POST /kv-then-io/{key}`: the same, then awaits 1 ms of other work, as a
+//!   handler that also calls a database would;
 //! - `GET /kv/{key}`: the value of `key`, empty when absent.
 //!
 //! The bare app has no session: its counter is a process-wide atomic, so it
@@ -53,6 +55,7 @@ impl App {
         let router = Router::new()
             .route("/count", post(tower_app::count))
             .route("/kv/{key}", post(tower_app::set).get(tower_app::get_one))
+            .route("/kv-then-io/{key}", post(tower_app::set_then_io))
             .layer(SessionManagerLayer::new(MemoryStore::default()));
         App {
             name: "tower-sessions (memory store)",
@@ -101,6 +104,7 @@ impl App {
                 "/kv/{key}",
                 post(hyperstate_app::set).get(hyperstate_app::get_one),
             )
+            .route("/kv-then-io/{key}", post(hyperstate_app::set_then_io))
             .layer(state.layer());
         App {
             name,
@@ -169,6 +173,12 @@ impl App {
     }
 }
 
+/// What a handler that also talks to a database spends after its session
+/// write: the request stays in flight, the rest of the runtime runs.
+async fn other_io() {
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+}
+
 /// The handlers on tower-sessions: the record is loaded on first access and
 /// saved whole by the layer once the handler has returned.
 mod tower_app {
@@ -196,6 +206,16 @@ mod tower_app {
     ) -> Result<&'static str, StatusCode> {
         session.insert(&key, body).await.map_err(internal)?;
         Ok("ok")
+    }
+
+    pub(super) async fn set_then_io(
+        session: tower_sessions::Session,
+        key: Path<String>,
+        body: String,
+    ) -> Result<&'static str, StatusCode> {
+        let ok = set(session, key, body).await?;
+        other_io().await;
+        Ok(ok)
     }
 
     pub(super) async fn get_one(
@@ -228,6 +248,16 @@ mod hyperstate_app {
     ) -> Result<&'static str, Error> {
         session.view(&VIEW).put(&key, &body).await?;
         Ok("ok")
+    }
+
+    pub(super) async fn set_then_io(
+        session: Session,
+        key: Path<String>,
+        body: String,
+    ) -> Result<&'static str, Error> {
+        let ok = set(session, key, body).await?;
+        other_io().await;
+        Ok(ok)
     }
 
     pub(super) async fn get_one(

@@ -7,6 +7,13 @@
 //! another's save writes back a record without that other key. hyperstate
 //! sends each write to the session's writer task as a per-key change, merged
 //! into the freshest document, so no write can erase another.
+//!
+//! Two handlers: one that returns right after its write, and one that then
+//! awaits 1 ms of other work. The first leaves tower-sessions a window of a
+//! few microseconds between load and save, so its losses depend on whether the
+//! two workers happen to run requests side by side; the second keeps every
+//! request's window open for a millisecond, as a handler that also queries a
+//! database does.
 
 use std::sync::Arc;
 
@@ -18,9 +25,19 @@ use crate::apps::App;
 const COMPARISON: &str = "Sessions: keys kept, 100 concurrent requests of one browser";
 const REQUESTS: usize = 100;
 
-/// Keys lost per round by one app.
+/// The handlers compared: a description for the tables and the route.
+const HANDLERS: [(&str, &str); 2] = [
+    ("handler returns after its write", "/kv"),
+    (
+        "handler awaits 1 ms of other work after its write",
+        "/kv-then-io",
+    ),
+];
+
+/// Keys lost per round by one app with one handler.
 struct Losses {
     name: &'static str,
+    handler: &'static str,
     per_round: Vec<usize>,
 }
 
@@ -38,15 +55,15 @@ impl Losses {
     }
 }
 
-/// One round: a fresh browser, `REQUESTS` concurrent writes, then a read of
-/// every key. Returns how many keys were lost.
-async fn round(app: &Arc<App>) -> usize {
+/// One round: a fresh browser, `REQUESTS` concurrent writes through `route`,
+/// then a read of every key. Returns how many keys were lost.
+async fn round(app: &Arc<App>, route: &'static str) -> usize {
     let cookie = app.new_browser().await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..REQUESTS {
         let (app, cookie) = (app.clone(), cookie.clone());
         tasks.spawn(async move {
-            let uri = format!("/kv/key{i}");
+            let uri = format!("{route}/key{i}");
             app.send(Method::POST, &uri, cookie.as_ref(), format!("value{i}"))
                 .await
         });
@@ -68,32 +85,37 @@ async fn round(app: &Arc<App>) -> usize {
     lost
 }
 
-async fn measure(app: App, rounds: usize) -> Losses {
+/// Every handler's rounds on one app.
+async fn measure(app: App, rounds: usize) -> Vec<Losses> {
     let app = Arc::new(app);
-    let mut per_round = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        per_round.push(round(&app).await);
+    let mut all = Vec::new();
+    for (handler, route) in HANDLERS {
+        let mut per_round = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            per_round.push(round(&app, route).await);
+        }
+        all.push(Losses {
+            name: app.name,
+            handler,
+            per_round,
+        });
     }
     app.shutdown().await;
-    Losses {
-        name: app.name,
-        per_round,
-    }
+    all
 }
 
 /// Runs `rounds` rounds per app, prints min/mean/max and records hyperstate's
 /// rows against tower-sessions.
 pub(crate) async fn run(rounds: usize) {
     let tower = measure(App::tower_sessions(), rounds).await;
-    let ours = [
-        measure(App::hyperstate_memory(), rounds).await,
-        measure(App::hyperstate_fs(true), rounds).await,
-    ];
+    let mut ours = measure(App::hyperstate_memory(), rounds).await;
+    ours.extend(measure(App::hyperstate_fs(true), rounds).await);
     println!("keys lost of {REQUESTS}, {rounds} rounds (min / mean / max):");
-    for losses in std::iter::once(&tower).chain(&ours) {
+    for losses in tower.iter().chain(&ours) {
         println!(
-            "  {:<52} {} / {:.1} / {}   per round: {:?}",
+            "  {}, {}: {} / {:.1} / {}\n    per round: {:?}",
             losses.name,
+            losses.handler,
             losses.min(),
             losses.mean(),
             losses.max(),
@@ -102,20 +124,27 @@ pub(crate) async fn run(rounds: usize) {
     }
     let unit = format!("keys lost of {REQUESTS}");
     for losses in &ours {
-        let row = |case: &str, ours: f64, theirs: f64| {
+        let theirs = tower
+            .iter()
+            .find(|t| t.handler == losses.handler)
+            .expect("tower-sessions ran every handler");
+        let row = |case: &str, figure: f64, reference: f64| {
             record(
                 &Record::new(
                     COMPARISON,
-                    format!("{}, {case} of {rounds} rounds", losses.name),
+                    format!(
+                        "{}, {}, {case} of {rounds} rounds",
+                        losses.name, losses.handler
+                    ),
                     &unit,
                     Better::Lower,
-                    ours,
+                    figure,
                 )
-                .reference(tower.name, theirs)
+                .reference(theirs.name, reference)
                 .target("0 lost"),
             );
         };
-        row("mean", losses.mean(), tower.mean());
-        row("max", losses.max() as f64, tower.max() as f64);
+        row("mean", losses.mean(), theirs.mean());
+        row("max", losses.max() as f64, theirs.max() as f64);
     }
 }
