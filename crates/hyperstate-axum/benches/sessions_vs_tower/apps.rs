@@ -18,6 +18,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::Response;
 use axum::routing::post;
 use http_body_util::BodyExt;
 use hyperstate::fs::FsDocumentStore;
@@ -55,7 +57,10 @@ impl App {
         let router = Router::new()
             .route("/count", post(tower_app::count))
             .route("/kv/{key}", post(tower_app::set).get(tower_app::get_one))
-            .route("/kv-then-io/{key}", post(tower_app::set_then_io))
+            .route(
+                "/kv-then-io/{key}",
+                post(tower_app::set).layer(from_fn(then_other_io)),
+            )
             .layer(SessionManagerLayer::new(MemoryStore::default()));
         App {
             name: "tower-sessions (memory store)",
@@ -104,7 +109,10 @@ impl App {
                 "/kv/{key}",
                 post(hyperstate_app::set).get(hyperstate_app::get_one),
             )
-            .route("/kv-then-io/{key}", post(hyperstate_app::set_then_io))
+            .route(
+                "/kv-then-io/{key}",
+                post(hyperstate_app::set).layer(from_fn(then_other_io)),
+            )
             .layer(state.layer());
         App {
             name,
@@ -173,10 +181,14 @@ impl App {
     }
 }
 
-/// What a handler that also talks to a database spends after its session
-/// write: the request stays in flight, the rest of the runtime runs.
-async fn other_io() {
+/// Runs the handler, then spends what a handler that also talks to a
+/// database would after its session write: the request stays in flight while
+/// the rest of the runtime runs. Inside the session layers, so tower-sessions
+/// saves only after it.
+async fn then_other_io(request: Request<Body>, next: Next) -> Response {
+    let response = next.run(request).await;
     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    response
 }
 
 /// The handlers on tower-sessions: the record is loaded on first access and
@@ -206,16 +218,6 @@ mod tower_app {
     ) -> Result<&'static str, StatusCode> {
         session.insert(&key, body).await.map_err(internal)?;
         Ok("ok")
-    }
-
-    pub(super) async fn set_then_io(
-        session: tower_sessions::Session,
-        key: Path<String>,
-        body: String,
-    ) -> Result<&'static str, StatusCode> {
-        let ok = set(session, key, body).await?;
-        other_io().await;
-        Ok(ok)
     }
 
     pub(super) async fn get_one(
@@ -248,16 +250,6 @@ mod hyperstate_app {
     ) -> Result<&'static str, Error> {
         session.view(&VIEW).put(&key, &body).await?;
         Ok("ok")
-    }
-
-    pub(super) async fn set_then_io(
-        session: Session,
-        key: Path<String>,
-        body: String,
-    ) -> Result<&'static str, Error> {
-        let ok = set(session, key, body).await?;
-        other_io().await;
-        Ok(ok)
     }
 
     pub(super) async fn get_one(
