@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::{BrowserId, PageId};
+use hyperstate_bench_report::{Better, Record, record};
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
 
 const CONCURRENCY: usize = 50;
@@ -142,9 +143,26 @@ async fn main() {
         let (rate, per_op) = run(&store, &url, op, ops).await;
         let versus = if op == "get" { "GET" } else { "SET" };
         let reference_rate = reference.get(versus).copied().unwrap_or(f64::NAN);
-        println!(
-            "hyperstate page {op}: {rate:.0} ops/s ({:.0}% of redis-benchmark {versus}), {per_op:.2} round trips per op",
-            100.0 * rate / reference_rate
+        record(
+            &Record::new(
+                format!("Page scope on Redis: ops/s, {CONCURRENCY} concurrent"),
+                op,
+                "ops/s",
+                Better::Higher,
+                rate,
+            )
+            .reference(format!("redis-benchmark {versus}"), reference_rate)
+            .target("≥ 60%"),
+        );
+        record(
+            &Record::new(
+                "Page scope on Redis: round trips per operation (INFO commandstats)",
+                op,
+                "round trips",
+                Better::Lower,
+                per_op,
+            )
+            .target("1"),
         );
     }
 }
