@@ -1,0 +1,1 @@
+//! Room state through the fault proxy.
