@@ -44,9 +44,9 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         page.put("k", "old").await.unwrap();
 
         proxy.set(fault);
-        let put = bounded("put", page.put("k", "new")).await;
+        let put = bounded(&format!("{fault:?}: put"), page.put("k", "new")).await;
         assert_unavailable(fault, "put", put);
-        let get = bounded("get", page.get("k", String::new())).await;
+        let get = bounded(&format!("{fault:?}: get"), page.get("k", String::new())).await;
         assert_unavailable(fault, "get", get);
         let calls = AtomicU32::new(0);
         let update = bounded(
@@ -62,7 +62,11 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
             calls.load(Ordering::SeqCst) <= 1,
             "{fault:?}: update was retried after a backend error"
         );
-        assert!(bounded("health", store.check_health()).await.is_err());
+        assert!(
+            bounded(&format!("{fault:?}: health"), store.check_health())
+                .await
+                .is_err()
+        );
 
         proxy.set(NetFault::PassThrough);
         let value = settled_value(fault, &page).await;
