@@ -39,6 +39,8 @@ pub struct RedisPageStore {
     /// their CAS and retry, round trip after round trip.
     update_locks: Arc<[tokio::sync::Mutex<()>]>,
     jitter: RandomState,
+    /// `hyperstate_cas_conflicts_total{scope="page", backend="redis"}`.
+    conflicts: metrics::Counter,
 }
 
 impl RedisPageStore {
@@ -52,6 +54,7 @@ impl RedisPageStore {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             jitter: RandomState::new(),
+            conflicts: hyperstate::observe::cas_conflicts("page", "redis"),
         }
     }
 
@@ -157,6 +160,7 @@ impl PageStore for RedisPageStore {
             {
                 return Ok(new);
             }
+            self.conflicts.increment(1);
             // A writer on another node won. Back off (exponentially, with jitter so
             // two nodes do not retry in lockstep) before reading again.
             let base = 1u64 << attempt.min(5); // 1, 2, 4 ... 32 ms
