@@ -51,9 +51,12 @@ pub(crate) async fn bounded<T>(what: &str, work: impl Future<Output = T>) -> T {
 /// Asserts that `result` is the typed error of an unavailable Redis.
 pub(crate) fn assert_unavailable<T: Debug>(fault: NetFault, what: &str, result: Result<T>) {
     match result {
+        // Printed for RELIABILITY.md's table (`-- --nocapture` shows it).
         Err(Error::Backend {
-            backend: "redis", ..
-        }) => {}
+            backend: "redis",
+            operation,
+            source,
+        }) => eprintln!("{fault:?}: {what} -> redis backend failed during {operation}: {source}"),
         other => panic!("{fault:?}: {what} should fail with a Redis backend error, got {other:?}"),
     }
 }
