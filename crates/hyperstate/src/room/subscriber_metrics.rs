@@ -59,3 +59,38 @@ impl Drop for SubscriberMetrics {
         self.attached.decrement(1.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::*;
+
+    fn sample(metrics: &str, series: &str) -> Option<f64> {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn the_gauge_follows_the_guard_and_resyncs_count_by_reason() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let subscribers = r#"hyperstate_room_subscribers{backend="memory"}"#;
+        let gaps = r#"hyperstate_room_resyncs_total{backend="memory",reason="gap"}"#;
+        let lagged = r#"hyperstate_room_resyncs_total{backend="memory",reason="lagged"}"#;
+        metrics::with_local_recorder(&recorder, || {
+            let first = SubscriberMetrics::attach("memory");
+            let second = SubscriberMetrics::attach("memory");
+            assert_eq!(sample(&handle.render(), subscribers), Some(2.0));
+            assert_eq!(sample(&handle.render(), lagged), Some(0.0));
+            first.resynced(ResyncReason::Gap);
+            drop(first);
+            let rendered = handle.render();
+            assert_eq!(sample(&rendered, subscribers), Some(1.0));
+            assert_eq!(sample(&rendered, gaps), Some(1.0));
+            drop(second);
+            assert_eq!(sample(&handle.render(), subscribers), Some(0.0));
+        });
+    }
+}
