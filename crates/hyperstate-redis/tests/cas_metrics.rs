@@ -14,7 +14,7 @@ use hyperstate::room::{Principal, RoomInit, RoomKey, RoomOptions, Rooms};
 use hyperstate::{BrowserId, PageId};
 use hyperstate_conformance::services::redis_url;
 use hyperstate_redis::{Redis, RedisPageStore, RedisRoomStore};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Rounds of concurrent updates before giving up on seeing a conflict.
 const ROUNDS: u32 = 20;
@@ -56,38 +56,46 @@ where
     panic!("{scope}: no conflict counted in {ROUNDS} rounds of racing updates");
 }
 
-fn recorder() -> (PrometheusRecorder, PrometheusHandle) {
+/// Runs `work` on both nodes at once and waits for both.
+async fn on_both<T, Fut>(nodes: [T; 2], work: impl Fn(T) -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let runs = nodes.map(|node| tokio::spawn(work(node)));
+    for run in runs {
+        run.await.unwrap();
+    }
+}
+
+/// Two stores on separate connections (two nodes), built by `build` under a
+/// recorder of this test's own (the global one may belong to another test;
+/// stores take their counter handles when built). `None` without Redis.
+async fn two_nodes<S>(build: impl FnMut(Redis) -> S) -> Option<(PrometheusHandle, [S; 2])> {
+    let url = redis_url()?;
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
-    (recorder, handle)
+    let connections = two_connections(&url).await;
+    let stores = metrics::with_local_recorder(&recorder, || connections.map(build));
+    Some((handle, stores))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_page_updates_count_their_conflicts() {
-    let Some(url) = redis_url() else {
+    let Some((handle, stores)) =
+        two_nodes(|redis| Arc::new(RedisPageStore::new(redis, PageOptions::default()))).await
+    else {
         return;
     };
-    let (recorder, handle) = recorder();
-    let nodes = two_connections(&url).await;
-    // The stores take their counter handles when built: build them under the
-    // test's own recorder (the global one may belong to another test).
-    let stores = metrics::with_local_recorder(&recorder, || {
-        nodes.map(|redis| Arc::new(RedisPageStore::new(redis, PageOptions::default())))
-    });
     let (browser, id) = (BrowserId::generate(), PageId::generate());
     let pages = stores.map(|store| Page::fresh(store, &browser, id));
     assert_eq!(conflicts(&handle, "page"), 0);
     race_until_a_conflict(&handle, "page", || async {
-        let runs = pages.clone().map(|page| {
-            tokio::spawn(async move {
-                for _ in 0..EACH {
-                    page.update("n", 0u32, |n| n + 1).await.unwrap();
-                }
-            })
-        });
-        for run in runs {
-            run.await.unwrap();
-        }
+        on_both(pages.clone(), |page| async move {
+            for _ in 0..EACH {
+                page.update("n", 0u32, |n| n + 1).await.unwrap();
+            }
+        })
+        .await;
         pages[0].get("n", 0u32).await.unwrap()
     })
     .await;
@@ -95,14 +103,11 @@ async fn racing_page_updates_count_their_conflicts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_room_updates_count_their_conflicts() {
-    let Some(url) = redis_url() else {
+    let Some((handle, stores)) =
+        two_nodes(|redis| Arc::new(RedisRoomStore::new(redis, RoomOptions::default()))).await
+    else {
         return;
     };
-    let (recorder, handle) = recorder();
-    let nodes = two_connections(&url).await;
-    let stores = metrics::with_local_recorder(&recorder, || {
-        nodes.map(|redis| Arc::new(RedisRoomStore::new(redis, RoomOptions::default())))
-    });
     let name = format!("cas-{}", BrowserId::generate());
     let rooms = stores.map(|store| {
         Rooms::new(store, |_: &RoomKey| Ok(RoomInit::new()))
@@ -113,17 +118,15 @@ async fn racing_room_updates_count_their_conflicts() {
     rooms[0].join(&who).await.unwrap();
     assert_eq!(conflicts(&handle, "room"), 0);
     race_until_a_conflict(&handle, "room", || async {
-        let runs = rooms.clone().map(|room| {
+        on_both(rooms.clone(), |room| {
             let who = who.clone();
-            tokio::spawn(async move {
+            async move {
                 for _ in 0..EACH {
                     room.update(&who, "n", 0u32, |n| n + 1).await.unwrap();
                 }
-            })
-        });
-        for run in runs {
-            run.await.unwrap();
-        }
+            }
+        })
+        .await;
         rooms[0].get(&who, "n", 0u32).await.unwrap()
     })
     .await;

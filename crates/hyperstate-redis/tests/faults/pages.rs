@@ -1,14 +1,17 @@
 //! Page state through the fault proxy.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::{BrowserId, PageId};
 use hyperstate_conformance::fault_proxy::{FaultProxy, NetFault};
 use hyperstate_redis::RedisPageStore;
 
-use crate::support::{FAILING, TIMEOUT, allowed_after, assert_unavailable, bounded, proxied_redis};
+use crate::support::{
+    FAILING, TIMEOUT, allowed_after, assert_lost_reply_update_ran_once, assert_unavailable,
+    assert_update_fails_unretried, bounded, proxied_redis,
+};
 
 fn fresh_page(store: &Arc<dyn PageStore>) -> Page {
     Page::fresh(store.clone(), &BrowserId::generate(), PageId::generate())
@@ -48,20 +51,13 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         assert_unavailable(fault, "put", put);
         let get = bounded(&format!("{fault:?}: get"), page.get("k", String::new())).await;
         assert_unavailable(fault, "get", get);
-        let calls = AtomicU32::new(0);
-        let update = bounded(
-            "update",
-            page.update("n", 0u32, |n| {
-                calls.fetch_add(1, Ordering::SeqCst);
+        assert_update_fails_unretried(fault, |runs| {
+            page.update("n", 0u32, move |n| {
+                runs.fetch_add(1, Ordering::SeqCst);
                 n + 1
-            }),
-        )
+            })
+        })
         .await;
-        assert_unavailable(fault, "update", update);
-        assert!(
-            calls.load(Ordering::SeqCst) <= 1,
-            "{fault:?}: update was retried after a backend error"
-        );
         assert!(
             bounded(&format!("{fault:?}: health"), store.check_health())
                 .await
@@ -90,20 +86,13 @@ async fn an_update_whose_reply_is_lost_landed_once_and_is_not_retried() {
     // A first update loads the compare-and-set script, so the faulty one is a
     // single EVALSHA that Redis runs (a NOSCRIPT reply would be what is lost).
     assert_eq!(page.update("n", 0u32, |n| n + 1).await.unwrap(), 1);
-    let calls = AtomicU32::new(0);
-    // The fault strikes between the update's read and its compare-and-set.
-    let update = page
-        .update("n", 0u32, |n| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            proxy.set(NetFault::DropReply);
+    assert_lost_reply_update_ran_once(&proxy, |strike| {
+        page.update("n", 0u32, move |n| {
+            strike.now();
             n + 1
         })
-        .await;
-    assert_unavailable(NetFault::DropReply, "update", update);
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the update was retried");
-    assert!(proxy.replies_dropped() >= 1);
-
-    proxy.set(NetFault::PassThrough);
+    })
+    .await;
     // The compare-and-set reached Redis: the increment is there, once.
     assert_eq!(page.get("n", 0u32).await.unwrap(), 2);
     assert_eq!(page.update("n", 0u32, |n| n + 1).await.unwrap(), 3);

@@ -2,14 +2,17 @@
 //! pub/sub connection runs through the proxy too).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use hyperstate::BrowserId;
 use hyperstate::room::{Principal, Room, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms};
 use hyperstate_conformance::fault_proxy::{FaultProxy, NetFault};
 use hyperstate_redis::RedisRoomStore;
 
-use crate::support::{FAILING, allowed_after, assert_unavailable, bounded, proxied_redis};
+use crate::support::{
+    FAILING, allowed_after, assert_lost_reply_update_ran_once, assert_unavailable,
+    assert_update_fails_unretried, bounded, proxied_redis,
+};
 
 async fn rooms() -> Option<(FaultProxy, Rooms)> {
     let (proxy, redis) = proxied_redis().await?;
@@ -58,20 +61,13 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         )
         .await;
         assert_unavailable(fault, "get", get);
-        let calls = AtomicU32::new(0);
-        let update = bounded(
-            "update",
-            room.update(&who, "n", 0u32, |n| {
-                calls.fetch_add(1, Ordering::SeqCst);
+        assert_update_fails_unretried(fault, |runs| {
+            room.update(&who, "n", 0u32, move |n| {
+                runs.fetch_add(1, Ordering::SeqCst);
                 n + 1
-            }),
-        )
+            })
+        })
         .await;
-        assert_unavailable(fault, "update", update);
-        assert!(
-            calls.load(Ordering::SeqCst) <= 1,
-            "{fault:?}: update was retried after a backend error"
-        );
         let attach = bounded(&format!("{fault:?}: attach"), room.attach(&who, None)).await;
         assert_unavailable(fault, "attach", attach);
         assert!(
@@ -117,18 +113,13 @@ async fn an_update_whose_reply_is_lost_landed_once_and_is_not_retried() {
     let (room, who) = fresh_room(&rooms).await;
     // Loads the compare-and-set script (see the page test of the same name).
     assert_eq!(room.update(&who, "n", 0u32, |n| n + 1).await.unwrap(), 1);
-    let calls = AtomicU32::new(0);
-    let update = room
-        .update(&who, "n", 0u32, |n| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            proxy.set(NetFault::DropReply);
+    assert_lost_reply_update_ran_once(&proxy, |strike| {
+        room.update(&who, "n", 0u32, move |n| {
+            strike.now();
             n + 1
         })
-        .await;
-    assert_unavailable(NetFault::DropReply, "update", update);
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the update was retried");
-
-    proxy.set(NetFault::PassThrough);
+    })
+    .await;
     assert_eq!(room.get(&who, "n", 0u32).await.unwrap(), 2);
     assert_eq!(room.update(&who, "n", 0u32, |n| n + 1).await.unwrap(), 3);
 }

@@ -3,6 +3,8 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hyperstate::{Error, Result};
@@ -74,4 +76,61 @@ pub(crate) fn allowed_after<'a>(fault: NetFault, old: &'a str, new: &'a str) -> 
         // unless the client closed the connection first.
         NetFault::Blackhole | NetFault::PassThrough => vec![old, new],
     }
+}
+
+/// Runs an update under `fault` and asserts it fails with the typed error and
+/// ran its closure at most once: a backend error is never retried. `update`
+/// gets the counter its closure must bump on every run.
+pub(crate) async fn assert_update_fails_unretried<T, Fut>(
+    fault: NetFault,
+    update: impl FnOnce(Arc<AtomicU32>) -> Fut,
+) where
+    T: Debug,
+    Fut: Future<Output = Result<T>>,
+{
+    let runs = Arc::new(AtomicU32::new(0));
+    let result = bounded(&format!("{fault:?}: update"), update(runs.clone())).await;
+    assert_unavailable(fault, "update", result);
+    assert!(
+        runs.load(Ordering::SeqCst) <= 1,
+        "{fault:?}: update was retried after a backend error"
+    );
+}
+
+/// Hands an update closure the moment to break the link: `now` counts one run
+/// of the closure and switches [`NetFault::DropReply`] on, so the fault strikes
+/// between the update's read and its compare-and-set.
+#[derive(Debug, Clone)]
+pub(crate) struct Strike<'a> {
+    proxy: &'a FaultProxy,
+    runs: Arc<AtomicU32>,
+}
+
+impl Strike<'_> {
+    pub(crate) fn now(&self) {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        self.proxy.set(NetFault::DropReply);
+    }
+}
+
+/// Runs an update whose compare-and-set reply is lost (see [`Strike`]) and
+/// asserts it failed with the typed error after one run of its closure; then
+/// heals the link. The caller checks what landed.
+pub(crate) async fn assert_lost_reply_update_ran_once<'a, T, Fut>(
+    proxy: &'a FaultProxy,
+    update: impl FnOnce(Strike<'a>) -> Fut,
+) where
+    T: Debug,
+    Fut: Future<Output = Result<T>>,
+{
+    let runs = Arc::new(AtomicU32::new(0));
+    let strike = Strike {
+        proxy,
+        runs: runs.clone(),
+    };
+    let result = bounded("an update with a lost reply", update(strike)).await;
+    assert_unavailable(NetFault::DropReply, "update", result);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the update was retried");
+    assert!(proxy.replies_dropped() >= 1);
+    proxy.set(NetFault::PassThrough);
 }
