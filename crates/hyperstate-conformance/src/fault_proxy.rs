@@ -42,8 +42,8 @@ pub enum NetFault {
     DropReply,
 }
 
-/// A running proxy; stops accepting when dropped (open connections end when
-/// their peer closes them or the proxy is dropped).
+/// A running proxy. Dropping it stops accepting and closes every open
+/// connection.
 #[derive(Debug)]
 pub struct FaultProxy {
     addr: SocketAddr,
@@ -118,8 +118,8 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.accept.abort();
-        // Ends every open connection: their fault receivers see the sender gone
-        // once the accept task, which holds the other clone, is dropped too.
+        // Every open connection's pumps watch the fault: `Refuse` closes them,
+        // so no relay task outlives the proxy.
         self.fault.send_replace(NetFault::Refuse);
     }
 }
