@@ -42,6 +42,8 @@ pub struct RedisPageStore {
     /// Values this node last saw, so most updates skip the read.
     recent: Arc<RecentValues>,
     jitter: RandomState,
+    /// `hyperstate_cas_conflicts_total{scope="page", backend="redis"}`.
+    conflicts: metrics::Counter,
 }
 
 /// What a write script did.
@@ -63,6 +65,7 @@ impl RedisPageStore {
                 .collect(),
             recent: Arc::new(RecentValues::new()),
             jitter: RandomState::new(),
+            conflicts: hyperstate::observe::cas_conflicts("page", "redis"),
         }
     }
 
@@ -195,7 +198,10 @@ impl PageStore for RedisPageStore {
                     self.recent.remember(page, key, Some(new.clone()));
                     return Ok(new);
                 }
-                Ok(Written::Conflict(found)) => current = found,
+                Ok(Written::Conflict(found)) => {
+                    self.conflicts.increment(1);
+                    current = found;
+                }
                 Err(err) => {
                     self.recent.forget(page, key);
                     return Err(err);

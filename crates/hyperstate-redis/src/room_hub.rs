@@ -116,10 +116,10 @@ impl Hub {
         let Some(live) = sink.as_mut() else {
             return Ok(());
         };
-        if let Err(err) = live.subscribe(channel).await {
-            // The connection broke: the next subscribe reconnects.
+        if let Err(err) = within(self.redis.response_timeout, live.subscribe(channel)).await {
+            // The connection broke (or went silent): the next subscribe reconnects.
             *sink = None;
-            return Err(backend_error("subscribe", err));
+            return Err(err);
         }
         self.with(channel, |l| l.subscribed = true);
         Ok(())
@@ -128,12 +128,11 @@ impl Hub {
     /// Opens the pub/sub connection, resubscribes the rooms that have clients
     /// here, and starts the task that fans messages out.
     async fn connect(self: &Arc<Self>) -> hyperstate::Result<PubSubSink> {
-        let pubsub = self
-            .redis
-            .client
-            .get_async_pubsub()
-            .await
-            .map_err(|err| backend_error("subscribe", err))?;
+        let pubsub = within(
+            self.redis.connection_timeout,
+            self.redis.client.get_async_pubsub(),
+        )
+        .await?;
         let (mut sink, stream) = pubsub.split();
         let channels: Vec<String> = {
             let mut rooms = lock(&self.rooms);
@@ -141,9 +140,7 @@ impl Hub {
             rooms.keys().cloned().collect()
         };
         for channel in channels {
-            sink.subscribe(&channel)
-                .await
-                .map_err(|err| backend_error("subscribe", err))?;
+            within(self.redis.response_timeout, sink.subscribe(&channel)).await?;
             self.with(&channel, |l| l.subscribed = true);
         }
         tokio::spawn(pump(Arc::downgrade(self), stream));
@@ -176,7 +173,8 @@ impl Hub {
                     return;
                 }
                 if let Some(live) = sink.as_mut() {
-                    if live.unsubscribe(&channel).await.is_err() {
+                    let limit = hub.redis.response_timeout;
+                    if within(limit, live.unsubscribe(&channel)).await.is_err() {
                         *sink = None;
                     }
                 }
@@ -223,6 +221,20 @@ impl Hub {
                 tracing::warn!(%err, "room lease refresh failed");
             }
         }
+    }
+}
+
+/// Bounds one pub/sub call. The connection manager times out commands, but the
+/// pub/sub connection is redis-rs's own and has no timeout: without this, an
+/// attach while Redis is unreachable but silent (a network partition) would
+/// wait forever, holding the sink lock every other attach needs.
+async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> hyperstate::Result<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(|err| backend_error("subscribe", err)),
+        Err(elapsed) => Err(hyperstate::Error::backend("redis", "subscribe", elapsed)),
     }
 }
 

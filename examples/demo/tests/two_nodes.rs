@@ -11,22 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
+use hyperstate_conformance::services::redis_url;
 use tcp::{SseStream, browser_cookie, send, text};
-
-fn redis_url() -> Option<String> {
-    match std::env::var("HYPERSTATE_REDIS_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("HYPERSTATE_REDIS_URL is not set and CI=true: Redis must run in CI")
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: HYPERSTATE_REDIS_URL is not set (source scripts/services/redis.sh; start_redis)"
-            );
-            None
-        }
-    }
-}
 
 /// A demo process, killed when dropped (so a failing test leaves none behind).
 struct Node {
