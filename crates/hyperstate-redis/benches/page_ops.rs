@@ -158,7 +158,7 @@ async fn main() {
             &Record::new(
                 "Page scope on Redis: round trips per operation (INFO commandstats)",
                 op,
-                "round trips",
+                "round trips/op",
                 Better::Lower,
                 per_op,
             )
