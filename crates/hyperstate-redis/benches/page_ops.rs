@@ -122,7 +122,7 @@ fn redis_benchmark(url: &str, ops: usize) -> HashMap<String, f64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let Some(url) = support::redis_url() else {
+    let Some(url) = hyperstate_conformance::services::redis_url() else {
         return;
     };
     let quick = support::quick();
@@ -154,7 +154,7 @@ async fn main() {
             &Record::new(
                 "Page scope on Redis: round trips per operation (INFO commandstats)",
                 op,
-                "round trips",
+                "round trips/op",
                 Better::Lower,
                 per_op,
             )

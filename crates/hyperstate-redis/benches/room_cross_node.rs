@@ -151,7 +151,7 @@ async fn through_bare_pubsub(url: &str, subscribers: usize, writes: usize) -> Ve
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let Some(url) = support::redis_url() else {
+    let Some(url) = hyperstate_conformance::services::redis_url() else {
         return;
     };
     let cases: &[(usize, usize)] = if support::quick() {

@@ -49,6 +49,7 @@
 
 mod connection;
 mod page_store;
+mod recent_values;
 mod room_hub;
 mod room_keys;
 mod room_registry;

@@ -70,9 +70,6 @@ pub(crate) struct Hub {
 /// Backoff between attempts to reopen a lost pub/sub connection.
 const RECONNECT_MIN: Duration = Duration::from_millis(50);
 const RECONNECT_MAX: Duration = Duration::from_secs(2);
-/// How long one attempt may take: a reconnect holds the sink lock, which
-/// attaches on this node wait for.
-const RECONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while the map is held; recover the data if something did.
@@ -132,10 +129,10 @@ impl Hub {
         let Some(live) = sink.as_mut() else {
             return Ok(());
         };
-        if let Err(err) = live.subscribe(channel).await {
-            // The connection broke: the next subscribe reconnects.
+        if let Err(err) = within(self.redis.response_timeout, live.subscribe(channel)).await {
+            // The connection broke (or went silent): the next subscribe reconnects.
             *sink = None;
-            return Err(backend_error("subscribe", err));
+            return Err(err);
         }
         self.with(channel, |l| l.subscribed = true);
         Ok(())
@@ -152,12 +149,11 @@ impl Hub {
     /// Opens a pub/sub connection that becomes the current one and resubscribes
     /// the rooms that have clients here. Call with the sink lock held.
     async fn open(&self) -> hyperstate::Result<(PubSubSink, PubSubStream, u64)> {
-        let pubsub = self
-            .redis
-            .client
-            .get_async_pubsub()
-            .await
-            .map_err(|err| backend_error("subscribe", err))?;
+        let pubsub = within(
+            self.redis.connection_timeout,
+            self.redis.client.get_async_pubsub(),
+        )
+        .await?;
         let (mut sink, stream) = pubsub.split();
         let channels: Vec<String> = {
             let mut rooms = lock(&self.rooms);
@@ -165,9 +161,7 @@ impl Hub {
             rooms.keys().cloned().collect()
         };
         for channel in channels {
-            sink.subscribe(&channel)
-                .await
-                .map_err(|err| backend_error("subscribe", err))?;
+            within(self.redis.response_timeout, sink.subscribe(&channel)).await?;
             self.with(&channel, |l| l.subscribed = true);
         }
         let connection = self.connection.fetch_add(1, Ordering::AcqRel) + 1;
@@ -200,7 +194,8 @@ impl Hub {
                     return;
                 }
                 if let Some(live) = sink.as_mut() {
-                    if live.unsubscribe(&channel).await.is_err() {
+                    let limit = hub.redis.response_timeout;
+                    if within(limit, live.unsubscribe(&channel)).await.is_err() {
                         *sink = None;
                     }
                 }
@@ -250,6 +245,20 @@ impl Hub {
     }
 }
 
+/// Bounds one pub/sub call. The connection manager times out commands, but the
+/// pub/sub connection is redis-rs's own and has no timeout: without this, an
+/// attach while Redis is unreachable but silent (a network partition) would
+/// wait forever, holding the sink lock every other attach needs.
+async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> hyperstate::Result<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(|err| backend_error("subscribe", err)),
+        Err(elapsed) => Err(hyperstate::Error::backend("redis", "subscribe", elapsed)),
+    }
+}
+
 /// Fans pub/sub messages out, refreshing leases meanwhile, until the hub is
 /// dropped; when the connection ends, reconnects (see [`reconnect`]) and goes on
 /// with the new one, or ends if there is nothing to reconnect for.
@@ -294,14 +303,15 @@ async fn reconnect(hub: &Weak<Hub>, connection: u64) -> Option<(PubSubStream, u6
             if lock(&hub.rooms).is_empty() {
                 return None;
             }
-            match tokio::time::timeout(RECONNECT_TIMEOUT, hub.open()).await {
-                Ok(Ok((live, stream, number))) => {
+            // Each call `open` makes is bounded (`within`), so the sink lock,
+            // which attaches here wait for, is never held indefinitely.
+            match hub.open().await {
+                Ok((live, stream, number)) => {
                     *sink = Some(live);
                     tracing::info!("room pub/sub connection restored");
                     return Some((stream, number));
                 }
-                Ok(Err(err)) => tracing::warn!(%err, "room pub/sub reconnect failed"),
-                Err(_) => tracing::warn!("room pub/sub reconnect timed out"),
+                Err(err) => tracing::warn!(%err, "room pub/sub reconnect failed"),
             }
         }
         drop(hub);

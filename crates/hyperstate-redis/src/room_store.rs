@@ -60,6 +60,8 @@ struct Inner {
     registry: RoomRegistry,
     update_locks: Box<[tokio::sync::Mutex<()>]>,
     jitter: RandomState,
+    /// `hyperstate_cas_conflicts_total{scope="room", backend="redis"}`.
+    conflicts: metrics::Counter,
 }
 
 /// A script's verdict and the rest of its reply.
@@ -81,6 +83,7 @@ impl RedisRoomStore {
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
                 jitter,
+                conflicts: hyperstate::observe::cas_conflicts("room", "redis"),
             }),
         }
     }
@@ -364,6 +367,7 @@ impl RoomStore for RedisRoomStore {
                     .written("update", &reply)?
                     .ok_or_else(|| corrupt("update", "no diff"));
             }
+            inner.conflicts.increment(1);
             let base = 1u64 << attempt.min(5);
             let jitter = inner.jitter.hash_one((call.room.as_str(), attempt)) % base;
             tokio::time::sleep(Duration::from_millis(base + jitter)).await;

@@ -4,13 +4,11 @@
 //! port). Without it the cases skip loudly, except under `CI=true`, where a missing
 //! Redis fails them.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::redis_url;
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::{RoomOptions, RoomStore};
+use hyperstate_conformance::services::redis_url;
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
 
 /// Builds a store on a fresh connection for each case (each case runs on its own

@@ -6,21 +6,20 @@
 //! Each test uses a key prefix of its own (the limit counts every room under
 //! one prefix), so they can share a Redis with other tests.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use hyperstate::room::{Principal, RoomInit, RoomKey, RoomOptions, Rooms};
 use hyperstate::{BrowserId, Error};
+use hyperstate_conformance::services::redis_url;
 use hyperstate_redis::{Redis, RedisOptions, RedisRoomStore};
 
 /// Two nodes (own connections, stores and registries) on one Redis, under a
 /// fresh prefix, each allowing `max_rooms`; rooms idle out after `idle_ttl`.
-/// `None` when there is no Redis (see [`common::redis_url`]).
+/// `None` when there is no Redis (see [`redis_url`]).
 async fn two_nodes(max_rooms: usize, idle_ttl: Duration) -> Option<(Rooms, Rooms)> {
-    let url = &common::redis_url()?;
+    let url = &redis_url()?;
     let options = RedisOptions::default().key_prefix(format!("limit-{}:", BrowserId::generate()));
     let node = async |options| {
         let redis = Redis::connect(url, options).await.expect("connecting");

@@ -103,7 +103,7 @@ fn main() {
             per_key(accounted as i64),
         )
         .reference("hyperstate resident memory", per_key(hyperstate_bytes))
-        .target("≥ 100%"),
+        .target("≥ 1×"),
     );
     drop(page_ids);
 }

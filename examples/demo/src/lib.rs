@@ -11,6 +11,7 @@
 //! `?htmx=4` on any page loads htmx 4.x instead of 2.x; both work.
 
 mod assets;
+mod backends;
 mod error;
 mod layout;
 mod routes;
@@ -26,6 +27,7 @@ use hyperstate::room::RoomStore;
 use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
+pub use backends::redis_backends;
 pub use error::AppError;
 pub use secret::SecretError;
 

@@ -9,10 +9,10 @@ use bytesize::ByteSize;
 use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
-use hyperstate::room::{RoomOptions, RoomStore};
+use hyperstate::room::RoomStore;
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target};
-use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
+use hyperstate_redis::RedisOptions;
 use tracing_subscriber::EnvFilter;
 
 /// The hyperstate demo app.
@@ -61,13 +61,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
     let pages: Arc<dyn PageStore> = match &args.redis {
         Some(url) => {
-            let redis = Redis::connect(url, RedisOptions::default()).await?;
+            let (pages, shared_rooms) =
+                hyperstate_demo::redis_backends(url, RedisOptions::default()).await?;
             tracing::info!("page and room state on Redis");
-            rooms = Some(Arc::new(RedisRoomStore::new(
-                redis.clone(),
-                RoomOptions::default(),
-            )));
-            Arc::new(RedisPageStore::new(redis, PageOptions::default()))
+            rooms = Some(shared_rooms);
+            pages
         }
         None => {
             let limit = usize::try_from(args.memory_limit.as_u64()).unwrap_or(usize::MAX);
