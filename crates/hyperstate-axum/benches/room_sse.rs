@@ -34,7 +34,7 @@ use axum::routing::get;
 use hyperstate::memory::MemoryRoomStore;
 use hyperstate::room::{Acl, Principal, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms};
 use hyperstate_axum::{RoomSse, SseFragment};
-use hyperstate_bench_report::{Better, Record, record};
+use hyperstate_bench_report::{Better, Record, percentile, record};
 use tokio::sync::broadcast;
 
 /// The room's stream: one `tick` event per diff, its data the write's start time.
@@ -170,11 +170,7 @@ async fn run(
 }
 
 fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1e3
+    percentile(sorted, p).as_secs_f64() * 1e3
 }
 
 async fn bench(sizes: &[usize], writes: usize) {

@@ -25,7 +25,7 @@ use hyperstate::session::{
     SessionView, Sessions, View,
 };
 use hyperstate::{BrowserId, Supervisor};
-use hyperstate_bench_report::{Better, Record, record};
+use hyperstate_bench_report::{Better, Record, percentile, record};
 use hyperstate_conformance::counting::CountingStore;
 use hyperstate_s3::S3DocumentStore;
 use object_store::path::Path;
@@ -104,11 +104,6 @@ async fn warm_view(sessions: &Sessions) -> SessionView {
         view.put(&format!("k{i}"), VALUE).await.unwrap();
     }
     view
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank]
 }
 
 fn ms(d: Duration) -> String {
