@@ -8,6 +8,10 @@
 //! `BENCHMARKS.md`. Without the variable, records are only printed, so a bench
 //! run by hand behaves as before.
 
+mod deliveries;
+
+pub use deliveries::{Deliveries, percentile};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -91,7 +95,8 @@ impl Record {
 
     /// Ours relative to the reference, written the way the table shows it:
     /// a percentage of the reference's rate for throughputs ("253%"), a
-    /// multiple of the reference's cost for everything else ("1.04×").
+    /// multiple of the reference's cost for everything else ("1.04×"), or a
+    /// fraction when it is a hundredth or less ("1/14,848").
     /// `None` without a reference or when the reference is zero.
     pub fn ratio(&self) -> Option<String> {
         let reference = self.reference.as_ref()?.value;
@@ -101,6 +106,9 @@ impl Record {
         let ratio = self.ours / reference;
         Some(match self.better {
             Better::Higher => format!("{:.0}%", ratio * 100.0),
+            // A hundredth or less is written as a fraction: "0.00×" would hide
+            // the difference between a hundred and ten thousand times cheaper.
+            Better::Lower if ratio < 0.01 => format!("1/{}", format_value(1.0 / ratio)),
             Better::Lower => format!("{ratio:.2}×"),
         })
     }
@@ -215,6 +223,9 @@ mod tests {
         assert_eq!(rate.ratio().as_deref(), Some("90%"));
         let cost = Record::new("c", "k", "ms", Better::Lower, 5.2).reference("raw", 5.0);
         assert_eq!(cost.ratio().as_deref(), Some("1.04×"));
+        let much_cheaper =
+            Record::new("c", "k", "µs", Better::Lower, 0.62).reference("nex", 9206.0);
+        assert_eq!(much_cheaper.ratio().as_deref(), Some("1/14,848"));
         let lost = Record::new("c", "k", "keys", Better::Lower, 0.0).reference("other", 0.0);
         assert_eq!(lost.ratio(), None);
         assert_eq!(

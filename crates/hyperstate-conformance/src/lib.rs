@@ -29,9 +29,11 @@
 
 pub mod counting;
 pub mod doc_store;
+pub mod fault_proxy;
 pub mod faults;
 pub mod page;
 pub mod room;
+pub mod services;
 pub mod session;
 
 #[doc(hidden)]

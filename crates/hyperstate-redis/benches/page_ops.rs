@@ -8,6 +8,8 @@
 
 #![allow(missing_docs)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use std::time::Instant;
 
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::{BrowserId, PageId};
+use hyperstate_bench_report::{Better, Record, record};
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore};
 
 const CONCURRENCY: usize = 50;
@@ -119,16 +122,10 @@ fn redis_benchmark(url: &str, ops: usize) -> HashMap<String, f64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
-    let Ok(url) = std::env::var("HYPERSTATE_REDIS_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "HYPERSTATE_REDIS_URL must be set in CI"
-        );
-        eprintln!("SKIPPED: HYPERSTATE_REDIS_URL is not set");
+    let Some(url) = hyperstate_conformance::services::redis_url() else {
         return;
     };
+    let quick = support::quick();
     let ops = if quick { 2_000 } else { 100_000 };
     let redis = Redis::connect(&url, RedisOptions::default()).await.unwrap();
     let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
@@ -142,9 +139,26 @@ async fn main() {
         let (rate, per_op) = run(&store, &url, op, ops).await;
         let versus = if op == "get" { "GET" } else { "SET" };
         let reference_rate = reference.get(versus).copied().unwrap_or(f64::NAN);
-        println!(
-            "hyperstate page {op}: {rate:.0} ops/s ({:.0}% of redis-benchmark {versus}), {per_op:.2} round trips per op",
-            100.0 * rate / reference_rate
+        record(
+            &Record::new(
+                format!("Page scope on Redis: ops/s, {CONCURRENCY} concurrent"),
+                op,
+                "ops/s",
+                Better::Higher,
+                rate,
+            )
+            .reference(format!("redis-benchmark {versus}"), reference_rate)
+            .target("≥ 60%"),
+        );
+        record(
+            &Record::new(
+                "Page scope on Redis: round trips per operation (INFO commandstats)",
+                op,
+                "round trips/op",
+                Better::Lower,
+                per_op,
+            )
+            .target("1"),
         );
     }
 }

@@ -47,6 +47,10 @@ pub struct Redis {
     /// cannot subscribe).
     pub(crate) client: redis::Client,
     pub(crate) prefix: String,
+    /// The timeouts, for the calls the connection manager does not bound
+    /// itself (the pub/sub connection's).
+    pub(crate) response_timeout: Duration,
+    pub(crate) connection_timeout: Duration,
 }
 
 impl fmt::Debug for Redis {
@@ -79,6 +83,8 @@ impl Redis {
             manager,
             client,
             prefix: options.key_prefix,
+            response_timeout: options.response_timeout,
+            connection_timeout: options.connection_timeout,
         })
     }
 

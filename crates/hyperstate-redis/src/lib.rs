@@ -49,8 +49,10 @@
 
 mod connection;
 mod page_store;
+mod recent_values;
 mod room_hub;
 mod room_keys;
+mod room_registry;
 mod room_scripts;
 mod room_store;
 mod scripts;

@@ -10,6 +10,7 @@ use hyperstate::{Error, Result};
 use redis::Script;
 
 use crate::connection::{Redis, backend_error};
+use crate::recent_values::RecentValues;
 use crate::scripts;
 
 /// How many conflicting concurrent updates one `update` call rides out before
@@ -38,7 +39,18 @@ pub struct RedisPageStore {
     /// a burst of concurrent updates of one key on one node would mostly fail
     /// their CAS and retry, round trip after round trip.
     update_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// Values this node last saw, so most updates skip the read.
+    recent: Arc<RecentValues>,
     jitter: RandomState,
+    /// `hyperstate_cas_conflicts_total{scope="page", backend="redis"}`.
+    conflicts: metrics::Counter,
+}
+
+/// What a write script did.
+enum Written {
+    Done,
+    /// The compare-and-set found another value (`None`: the key was absent).
+    Conflict(Option<Vec<u8>>),
 }
 
 impl RedisPageStore {
@@ -51,7 +63,9 @@ impl RedisPageStore {
             update_locks: (0..UPDATE_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            recent: Arc::new(RecentValues::new()),
             jitter: RandomState::new(),
+            conflicts: hyperstate::observe::cas_conflicts("page", "redis"),
         }
     }
 
@@ -60,7 +74,6 @@ impl RedisPageStore {
     }
 
     /// Runs a write script (PUT or CAS) and maps its verdict to the limit errors.
-    /// Returns false on a CAS conflict.
     async fn write(
         &self,
         script: &Script,
@@ -68,7 +81,7 @@ impl RedisPageStore {
         key: &str,
         value: &[u8],
         expected: Option<Option<&[u8]>>,
-    ) -> Result<bool> {
+    ) -> Result<Written> {
         let limits = &self.options.limits;
         let mut invocation = script.key(self.key(page));
         invocation
@@ -81,20 +94,25 @@ impl RedisPageStore {
             invocation.arg(expected.unwrap_or_default());
         }
         let mut conn = self.redis.manager.clone();
-        let (verdict, n): (String, i64) = invocation
+        let (verdict, detail): (String, redis::Value) = invocation
             .invoke_async(&mut conn)
             .await
             .map_err(|err| backend_error("put", err))?;
+        let number = || redis::from_redis_value::<i64>(detail.clone()).unwrap_or(i64::MAX);
         match verdict.as_str() {
-            "ok" => Ok(true),
-            "conflict" => Ok(false),
+            "ok" => Ok(Written::Done),
+            "conflict" => {
+                let current: Vec<u8> = redis::from_redis_value(detail.clone())
+                    .map_err(|err| Error::backend("redis", "update", err.to_string()))?;
+                Ok(Written::Conflict((!current.is_empty()).then_some(current)))
+            }
             "keys" => Err(Error::TooManyKeys {
                 scope: "page",
                 limit: limits.max_keys,
             }),
             "bytes" => Err(Error::ScopeTooLarge {
                 scope: "page",
-                size: usize::try_from(n).unwrap_or(usize::MAX),
+                size: usize::try_from(number()).unwrap_or(usize::MAX),
                 limit: limits.max_bytes,
             }),
             other => Err(Error::backend(
@@ -129,39 +147,74 @@ impl PageStore for RedisPageStore {
 
     async fn get(&self, page: &PageKey, key: &str) -> Result<Option<Vec<u8>>> {
         let mut conn = self.redis.manager.clone();
-        scripts::GET
+        let value: Option<Vec<u8>> = scripts::GET
             .key(self.key(page))
             .arg(key)
             .arg(self.ttl_ms)
             .invoke_async(&mut conn)
             .await
-            .map_err(|err| backend_error("get", err))
+            .map_err(|err| backend_error("get", err))?;
+        self.recent.remember(page, key, value.clone());
+        Ok(value)
     }
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
-        self.write(&scripts::PUT, page, key, &value, None)
-            .await
-            .map(drop)
+        let written = self.write(&scripts::PUT, page, key, &value, None).await;
+        match written {
+            Ok(_) => self.recent.remember(page, key, Some(value)),
+            // A write whose reply was lost may or may not have landed.
+            Err(_) => self.recent.forget(page, key),
+        }
+        written.map(drop)
     }
 
+    /// One round trip when this node knows the current value (it wrote or
+    /// read it last): the compare-and-set goes out at once. Otherwise, or when
+    /// another node changed the key meanwhile, the script answers with the
+    /// value it found, and the next attempt uses that: a conflict costs one
+    /// more round trip, never a separate read.
     async fn update(&self, page: &PageKey, key: &str, f: UpdateFn<'_>) -> Result<Vec<u8>> {
         let stripe = page.as_bytes()[0] as usize % UPDATE_LOCK_STRIPES;
         let _turn = self.update_locks[stripe].lock().await;
+        let mut current = match self.recent.get(page, key) {
+            Some(known) => known,
+            None => self.get(page, key).await?,
+        };
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
-            let current = self.get(page, key).await?;
-            let new = f(current.as_deref())?;
+            let new = match f(current.as_deref()) {
+                Ok(new) => new,
+                Err(err) => {
+                    // The closure may have judged a stale value: forget it.
+                    self.recent.forget(page, key);
+                    return Err(err);
+                }
+            };
             let expected = Some(current.as_deref());
-            if self
+            let written = self
                 .write(&scripts::COMPARE_AND_SET, page, key, &new, expected)
-                .await?
-            {
-                return Ok(new);
+                .await;
+            match written {
+                Ok(Written::Done) => {
+                    self.recent.remember(page, key, Some(new.clone()));
+                    return Ok(new);
+                }
+                Ok(Written::Conflict(found)) => {
+                    self.conflicts.increment(1);
+                    current = found;
+                }
+                Err(err) => {
+                    self.recent.forget(page, key);
+                    return Err(err);
+                }
             }
-            // A writer on another node won. Back off (exponentially, with jitter so
-            // two nodes do not retry in lockstep) before reading again.
-            let base = 1u64 << attempt.min(5); // 1, 2, 4 ... 32 ms
-            let jitter = self.jitter.hash_one((page, attempt)) % base.max(1);
-            tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+            if attempt > 0 {
+                // Another writer won twice in a row: back off (exponentially,
+                // with jitter so two nodes do not retry in lockstep). A first
+                // conflict is usually this node's stale memory, not contention.
+                let base = 1u64 << attempt.min(5); // 2, 4 ... 32 ms
+                let jitter = self.jitter.hash_one((page, attempt)) % base;
+                tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+            }
         }
         Err(Error::backend(
             "redis",
@@ -173,6 +226,7 @@ impl PageStore for RedisPageStore {
     }
 
     async fn delete(&self, page: &PageKey, key: &str) -> Result<bool> {
+        self.recent.forget(page, key);
         let mut conn = self.redis.manager.clone();
         scripts::DELETE
             .key(self.key(page))

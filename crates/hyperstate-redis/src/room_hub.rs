@@ -8,14 +8,19 @@
 //! too, and the [`Subscription`](hyperstate::room::Subscription) skips those by
 //! version. Pub/sub is at-most-once: a lost message shows up as a version gap,
 //! which the subscription turns into a resync.
+//!
+//! When the pub/sub connection drops, the hub reconnects on its own (with
+//! backoff, for as long as rooms here have clients) and resubscribes them; what
+//! was published meanwhile is lost, so those clients resync at the next diff.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hyperstate::room::Diff;
-use redis::aio::PubSubSink;
+use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{broadcast, watch};
 
 use crate::connection::{Redis, backend_error};
@@ -57,7 +62,14 @@ pub(crate) struct Hub {
     /// Serializes (un)subscribing and (re)connecting, and holds the sink of the
     /// live pub/sub connection (`None` until the first attach or after it broke).
     sink: tokio::sync::Mutex<Option<PubSubSink>>,
+    /// Which connection is the current one (each `connect` takes the next
+    /// number): the pump of an older one that ends must not touch the newer.
+    connection: AtomicU64,
 }
+
+/// Backoff between attempts to reopen a lost pub/sub connection.
+const RECONNECT_MIN: Duration = Duration::from_millis(50);
+const RECONNECT_MAX: Duration = Duration::from_secs(2);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while the map is held; recover the data if something did.
@@ -71,6 +83,7 @@ impl Hub {
             capacity: capacity.max(1),
             rooms: Mutex::new(HashMap::new()),
             sink: tokio::sync::Mutex::new(None),
+            connection: AtomicU64::new(0),
         })
     }
 
@@ -116,10 +129,10 @@ impl Hub {
         let Some(live) = sink.as_mut() else {
             return Ok(());
         };
-        if let Err(err) = live.subscribe(channel).await {
-            // The connection broke: the next subscribe reconnects.
+        if let Err(err) = within(self.redis.response_timeout, live.subscribe(channel)).await {
+            // The connection broke (or went silent): the next subscribe reconnects.
             *sink = None;
-            return Err(backend_error("subscribe", err));
+            return Err(err);
         }
         self.with(channel, |l| l.subscribed = true);
         Ok(())
@@ -128,12 +141,19 @@ impl Hub {
     /// Opens the pub/sub connection, resubscribes the rooms that have clients
     /// here, and starts the task that fans messages out.
     async fn connect(self: &Arc<Self>) -> hyperstate::Result<PubSubSink> {
-        let pubsub = self
-            .redis
-            .client
-            .get_async_pubsub()
-            .await
-            .map_err(|err| backend_error("subscribe", err))?;
+        let (sink, stream, connection) = self.open().await?;
+        tokio::spawn(pump(Arc::downgrade(self), stream, connection));
+        Ok(sink)
+    }
+
+    /// Opens a pub/sub connection that becomes the current one and resubscribes
+    /// the rooms that have clients here. Call with the sink lock held.
+    async fn open(&self) -> hyperstate::Result<(PubSubSink, PubSubStream, u64)> {
+        let pubsub = within(
+            self.redis.connection_timeout,
+            self.redis.client.get_async_pubsub(),
+        )
+        .await?;
         let (mut sink, stream) = pubsub.split();
         let channels: Vec<String> = {
             let mut rooms = lock(&self.rooms);
@@ -141,13 +161,11 @@ impl Hub {
             rooms.keys().cloned().collect()
         };
         for channel in channels {
-            sink.subscribe(&channel)
-                .await
-                .map_err(|err| backend_error("subscribe", err))?;
+            within(self.redis.response_timeout, sink.subscribe(&channel)).await?;
             self.with(&channel, |l| l.subscribed = true);
         }
-        tokio::spawn(pump(Arc::downgrade(self), stream));
-        Ok(sink)
+        let connection = self.connection.fetch_add(1, Ordering::AcqRel) + 1;
+        Ok((sink, stream, connection))
     }
 
     /// One local client of the room on `channel` left; unsubscribes when it was
@@ -176,7 +194,8 @@ impl Hub {
                     return;
                 }
                 if let Some(live) = sink.as_mut() {
-                    if live.unsubscribe(&channel).await.is_err() {
+                    let limit = hub.redis.response_timeout;
+                    if within(limit, live.unsubscribe(&channel)).await.is_err() {
                         *sink = None;
                     }
                 }
@@ -226,15 +245,36 @@ impl Hub {
     }
 }
 
-/// Fans pub/sub messages out until the connection ends or the hub is dropped,
-/// refreshing leases meanwhile. When the connection ends, the next attach
-/// reconnects; clients here resync at the next version gap.
-async fn pump(hub: std::sync::Weak<Hub>, mut stream: redis::aio::PubSubStream) {
+/// Bounds one pub/sub call. The connection manager times out commands, but the
+/// pub/sub connection is redis-rs's own and has no timeout: without this, an
+/// attach while Redis is unreachable but silent (a network partition) would
+/// wait forever, holding the sink lock every other attach needs.
+async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> hyperstate::Result<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(|err| backend_error("subscribe", err)),
+        Err(elapsed) => Err(hyperstate::Error::backend("redis", "subscribe", elapsed)),
+    }
+}
+
+/// Fans pub/sub messages out, refreshing leases meanwhile, until the hub is
+/// dropped; when the connection ends, reconnects (see [`reconnect`]) and goes on
+/// with the new one, or ends if there is nothing to reconnect for.
+async fn pump(hub: Weak<Hub>, mut stream: PubSubStream, mut connection: u64) {
     let mut beat = tokio::time::interval(Duration::from_millis(LEASE_MS / 3));
     loop {
         tokio::select! {
             msg = stream.next() => {
-                let Some(msg) = msg else { break };
+                let Some(msg) = msg else {
+                    tracing::warn!("room pub/sub connection lost; reconnecting");
+                    match reconnect(&hub, connection).await {
+                        Some((next, number)) => (stream, connection) = (next, number),
+                        None => return,
+                    }
+                    continue;
+                };
                 let Some(hub) = hub.upgrade() else { return };
                 hub.dispatch(msg.get_channel_name(), msg.get_payload_bytes());
             }
@@ -244,8 +284,38 @@ async fn pump(hub: std::sync::Weak<Hub>, mut stream: redis::aio::PubSubStream) {
             }
         }
     }
-    tracing::warn!("room pub/sub connection lost; reconnecting on the next attach");
-    if let Some(hub) = hub.upgrade() {
-        *hub.sink.lock().await = None;
+}
+
+/// Replaces lost connection number `connection`, retrying with backoff until it
+/// works (answering the new connection's stream and number), a newer connection
+/// exists, no room here has clients (the next attach connects), or the hub is
+/// dropped (answering `None` for those).
+async fn reconnect(hub: &Weak<Hub>, connection: u64) -> Option<(PubSubStream, u64)> {
+    let mut delay = RECONNECT_MIN;
+    loop {
+        let hub = hub.upgrade()?;
+        {
+            let mut sink = hub.sink.lock().await;
+            if hub.connection.load(Ordering::Acquire) != connection {
+                return None;
+            }
+            *sink = None;
+            if lock(&hub.rooms).is_empty() {
+                return None;
+            }
+            // Each call `open` makes is bounded (`within`), so the sink lock,
+            // which attaches here wait for, is never held indefinitely.
+            match hub.open().await {
+                Ok((live, stream, number)) => {
+                    *sink = Some(live);
+                    tracing::info!("room pub/sub connection restored");
+                    return Some((stream, number));
+                }
+                Err(err) => tracing::warn!(%err, "room pub/sub reconnect failed"),
+            }
+        }
+        drop(hub);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(RECONNECT_MAX);
     }
 }

@@ -23,6 +23,11 @@ impl RoomKeys {
         }
     }
 
+    /// The meta hash: it exists exactly while the room is live.
+    pub(crate) fn meta(&self) -> &str {
+        &self.keys[0]
+    }
+
     /// Adds the five keys to a script call.
     pub(crate) fn apply(&self, invocation: &mut ScriptInvocation<'_>) {
         for key in &self.keys {

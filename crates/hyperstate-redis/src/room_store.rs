@@ -23,6 +23,7 @@ use redis::Script;
 use crate::connection::{Redis, backend_error};
 use crate::room_hub::Hub;
 use crate::room_keys::{RoomKeys, corrupt, diff, number, snapshot};
+use crate::room_registry::RoomRegistry;
 use crate::room_scripts as scripts;
 
 /// How many conflicting concurrent updates one `update` rides out (each one
@@ -37,9 +38,12 @@ const UPDATE_LOCK_STRIPES: usize = 256;
 /// Room state in Redis. Cheap to clone; clones share rooms and the pub/sub
 /// connection.
 ///
-/// Differences from the memory backend: [`RoomOptions::max_rooms`] is not
-/// enforced (Redis's own `maxmemory` bounds the data), and the replay log is
-/// bounded by count only.
+/// [`RoomOptions::max_rooms`] counts the live rooms of every node on the same
+/// Redis and key prefix (see `room_registry.rs`): starts racing at the limit
+/// are serialized by Redis, so the count is never exceeded. A room that has
+/// expired frees its place after a grace of a few seconds; rooms live in Redis
+/// before this registry existed are not counted until they restart.
+/// Differences from the memory backend: the replay log is bounded by count only.
 #[derive(Debug, Clone)]
 pub struct RedisRoomStore {
     inner: Arc<Inner>,
@@ -52,8 +56,12 @@ struct Inner {
     /// Names this node's entry in each room's attach counts.
     node: String,
     hub: Arc<Hub>,
+    /// Counts live rooms against `options.max_rooms`, across nodes.
+    registry: RoomRegistry,
     update_locks: Box<[tokio::sync::Mutex<()>]>,
     jitter: RandomState,
+    /// `hyperstate_cas_conflicts_total{scope="room", backend="redis"}`.
+    conflicts: metrics::Counter,
 }
 
 /// A script's verdict and the rest of its reply.
@@ -67,6 +75,7 @@ impl RedisRoomStore {
         RedisRoomStore {
             inner: Arc::new(Inner {
                 hub: Hub::new(redis.clone(), options.channel_capacity),
+                registry: RoomRegistry::new(&redis.prefix, options.max_rooms),
                 redis,
                 options,
                 node,
@@ -74,6 +83,7 @@ impl RedisRoomStore {
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
                 jitter,
+                conflicts: hyperstate::observe::cas_conflicts("room", "redis"),
             }),
         }
     }
@@ -135,6 +145,7 @@ impl Inner {
         keys.apply(&mut invocation);
         init_args(&mut invocation, init, &self.options)?;
         let mut conn = self.redis.manager.clone();
+        self.registry.admit(&mut conn, keys.meta()).await?;
         invocation
             .invoke_async::<Reply>(&mut conn)
             .await
@@ -356,6 +367,7 @@ impl RoomStore for RedisRoomStore {
                     .written("update", &reply)?
                     .ok_or_else(|| corrupt("update", "no diff"));
             }
+            inner.conflicts.increment(1);
             let base = 1u64 << attempt.min(5);
             let jitter = inner.jitter.hash_one((call.room.as_str(), attempt)) % base;
             tokio::time::sleep(Duration::from_millis(base + jitter)).await;

@@ -39,13 +39,18 @@ return {'ok', size}
 /// KEYS: page. ARGV: field, value, ttl_ms, max_keys, max_bytes.
 pub(crate) static PUT: LazyLock<Script> = LazyLock::new(|| Script::new(WRITE));
 
-/// Writes only if the field still holds `expected` ('' = absent), else returns
-/// {'conflict', 0}. KEYS: page. ARGV: field, value, ttl_ms, max_keys, max_bytes,
-/// expected.
+/// Writes only if the field still holds `expected` ('' = absent), else
+/// refreshes the TTL and returns {'conflict', current} ('' = absent), so that
+/// the caller can retry without a separate read. KEYS: page. ARGV: field,
+/// value, ttl_ms, max_keys, max_bytes, expected.
 pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r#"
-if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[6] then return {{'conflict', 0}} end
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if current ~= ARGV[6] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {{'conflict', current}}
+end
 {WRITE}"#
     ))
 });

@@ -8,22 +8,8 @@ use std::sync::Arc;
 
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::{RoomOptions, RoomStore};
+use hyperstate_conformance::services::redis_url;
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
-
-fn redis_url() -> Option<String> {
-    match std::env::var("HYPERSTATE_REDIS_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("HYPERSTATE_REDIS_URL is not set and CI=true: Redis must run in CI")
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: HYPERSTATE_REDIS_URL is not set (run ./scripts/test to start Redis)"
-            );
-            None
-        }
-    }
-}
 
 /// Builds a store on a fresh connection for each case (each case runs on its own
 /// runtime, and a connection belongs to the runtime that made it).

@@ -25,6 +25,7 @@ use hyperstate::session::{
     SessionView, Sessions, View,
 };
 use hyperstate::{BrowserId, Supervisor};
+use hyperstate_bench_report::{Better, Record, percentile, record};
 use hyperstate_conformance::counting::CountingStore;
 use hyperstate_s3::S3DocumentStore;
 use object_store::path::Path;
@@ -103,11 +104,6 @@ async fn warm_view(sessions: &Sessions) -> SessionView {
         view.put(&format!("k{i}"), VALUE).await.unwrap();
     }
     view
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank]
 }
 
 fn ms(d: Duration) -> String {
@@ -269,6 +265,31 @@ fn main() {
             ms(percentile(&cas, 0.99)),
             ms(percentile(&raw, 0.5)),
             ms(percentile(&raw, 0.99)),
+        );
+        let millis = |times: &[Duration], q: f64| percentile(times, q).as_secs_f64() * 1e3;
+        for (quantile, q, target) in [("p50", 0.5, Some("≤ 1.3×")), ("p99", 0.99, None)] {
+            let mut r = Record::new(
+                format!("Session scope: durable write {quantile} vs one raw object_store PUT"),
+                name,
+                "ms",
+                Better::Lower,
+                millis(&durable, q),
+            )
+            .reference("raw PUT, same store", millis(&raw, q));
+            if let Some(target) = target {
+                r = r.target(target);
+            }
+            record(&r);
+        }
+        record(
+            &Record::new(
+                format!("Session scope: PUTs per burst of {BURST} concurrent writes (max)"),
+                name,
+                "PUTs",
+                Better::Lower,
+                max as f64,
+            )
+            .target("≤ 4"),
         );
     }
 }

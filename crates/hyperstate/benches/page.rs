@@ -1,11 +1,12 @@
-//! Page-scope costs on the memory backend, at 1 thousand and 1 million stored
-//! keys, beside a Nex-style store measured in the same run.
+//! Page-scope costs on the memory backend, at 1 thousand, 100 thousand and 1
+//! million stored keys, beside a Nex-style store measured in the same run.
 //!
 //! - `resolve`: header text → `Page` handle, including the TTL touch (what every
 //!   request pays before the handler runs);
 //! - `get` / `put` / `update`: one operation on an open page.
 //!
-//! Run: `cargo bench -p hyperstate --bench page`. Bytes per key are measured by
+//! Run: `cargo bench -p hyperstate --bench page` (or the whole suite:
+//! `scripts/bench`). Bytes per key are measured by
 //! the `page_memory` bench.
 
 #![allow(missing_docs)]
@@ -17,14 +18,24 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::{BrowserId, Limits, PageId};
+use hyperstate_bench_report::{Better, Record, criterion_median_ns};
 use nex_style::NexStyleStore;
 
 const KEYS_PER_PAGE: usize = 10;
-const SIZES: [usize; 2] = [1_000, 1_000_000];
+const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
+
+/// "1k", "100k", "1M": how the report names a size.
+fn size_label(keys: usize) -> String {
+    match keys {
+        k if k >= 1_000_000 => format!("{}M", k / 1_000_000),
+        k if k >= 1_000 => format!("{}k", k / 1_000),
+        k => k.to_string(),
+    }
+}
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
@@ -129,8 +140,8 @@ fn bench_nex_reference(c: &mut Criterion) {
             }
         }
         let mut group = c.benchmark_group("nex_style_reference");
-        if keys >= 1_000_000 {
-            // Each touch scans a million entries: a few samples are plenty.
+        if keys >= 100_000 {
+            // Each touch scans the whole table: a few samples are plenty.
             group
                 .sample_size(10)
                 .measurement_time(Duration::from_secs(5));
@@ -152,5 +163,58 @@ fn bench_nex_reference(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_hyperstate, bench_nex_reference);
-criterion_main!(benches);
+criterion_group! {
+    name = benches;
+    // Short windows keep the whole suite (scripts/bench) within its 15 minutes;
+    // these operations take microseconds, so 3 s is still millions of samples.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench_hyperstate, bench_nex_reference
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // `--test` (the quick mode) and filtered runs leave older estimates on
+    // disk; recording those would report a run that did not happen.
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with("--") || a == "--test")
+    {
+        return;
+    }
+    record_results();
+}
+
+/// Criterion's medians, as the suite's records: hyperstate beside the
+/// Nex-style reference, per operation and size.
+fn record_results() {
+    let targets = [
+        ("resolve", Some("≤ 2 µs, flat with size")),
+        ("get", Some("≤ 0.4 µs")),
+        ("put", Some("≤ 0.4 µs")),
+        ("update", None),
+    ];
+    for keys in SIZES {
+        for (op, target) in targets {
+            let Some(ours) = criterion_median_ns(&format!("hyperstate_memory/{op}/{keys}")) else {
+                continue;
+            };
+            let mut record = Record::new(
+                "Page scope, memory backend: time per operation",
+                format!("{op}, {} keys", size_label(keys)),
+                "µs",
+                Better::Lower,
+                ours / 1000.0,
+            );
+            if let Some(nex) = criterion_median_ns(&format!("nex_style_reference/{op}/{keys}")) {
+                record = record.reference("Nex-style store", nex / 1000.0);
+            }
+            if let Some(target) = target {
+                record = record.target(target);
+            }
+            hyperstate_bench_report::record(&record);
+        }
+    }
+}

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::{BrowserId, PageId};
+use hyperstate_bench_report::{Better, Record, record};
 
 /// Resident memory of this process in bytes (Linux `/proc/self/statm`), so the
 /// figure includes the allocator's rounding and headers, not just requested bytes.
@@ -76,14 +77,33 @@ fn main() {
     let nex_bytes = live_bytes() - before;
 
     println!("keys stored: {keys} ({pages} pages x {KEYS_PER_PAGE} keys)");
-    println!(
-        "hyperstate memory backend: {:.1} bytes/key (RSS); budget accounts {:.1} bytes/key",
-        hyperstate_bytes as f64 / keys as f64,
-        accounted as f64 / keys as f64
+    let per_key = |bytes: i64| bytes as f64 / keys as f64;
+    let comparison = "Page scope, memory backend: bytes per stored key";
+    let case = format!(
+        "{} keys, resident memory",
+        if quick { "100k" } else { "1M" }
     );
-    println!(
-        "nex-style reference:       {:.1} bytes/key (RSS)",
-        nex_bytes as f64 / keys as f64
+    record(
+        &Record::new(
+            comparison,
+            case,
+            "B/key",
+            Better::Lower,
+            per_key(hyperstate_bytes),
+        )
+        .reference("Nex-style store", per_key(nex_bytes))
+        .target("≤ 120"),
+    );
+    record(
+        &Record::new(
+            comparison,
+            "budget accounting for the same data (must not under-count)",
+            "B/key",
+            Better::Lower,
+            per_key(accounted as i64),
+        )
+        .reference("hyperstate resident memory", per_key(hyperstate_bytes))
+        .target("≥ 1×"),
     );
     drop(page_ids);
 }

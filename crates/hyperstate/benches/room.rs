@@ -2,25 +2,26 @@
 //! subscribers, and write throughput with subscribers attached.
 //!
 //! ```text
-//! cargo bench -p hyperstate --bench room            # 10,000 / 1,000 subscribers
+//! cargo bench -p hyperstate --bench room            # 1,000 and 10,000 / 1,000 subscribers
 //! cargo bench -p hyperstate --bench room -- --quick # a smoke run
 //! ```
 //!
 //! Latency is measured per delivery: from just before `put` is called to when a
 //! subscriber task has the diff in hand, over every subscriber and every write.
 //! Writes are spaced (the next starts once every subscriber has the previous
-//! one), so this is fan-out latency, not queueing under overload.
+//! one), so this is fan-out latency, not queueing under overload. The reference,
+//! measured in the same run, is a bare `tokio::sync::broadcast` channel.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyperstate::memory::{DEFAULT_ROOM_MEMORY, MemoryRoomStore};
 use hyperstate::room::{Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms};
-use tokio::sync::Notify;
+use hyperstate_bench_report::{Better, Deliveries, Record, percentile, record};
 
 struct Config {
-    fanout_subscribers: usize,
+    fanout_subscribers: Vec<usize>,
     fanout_writes: usize,
     throughput_subscribers: usize,
     throughput_for: Duration,
@@ -33,44 +34,25 @@ fn rooms() -> Rooms {
     })
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-async fn fanout(config: &Config) {
-    let n = config.fanout_subscribers;
+/// Fan-out through a hyperstate room: `put` on the room, diffs read from
+/// each subscriber's `Subscription`.
+async fn fanout_room(n: usize, writes: usize) -> Vec<Duration> {
     let rooms = rooms();
     let room = rooms.room("bench-fanout").expect("valid key");
     let writer = Principal::app("writer");
-    let epoch = Instant::now();
-    // Nanoseconds since `epoch` at which the current write started.
-    let sent_at = Arc::new(AtomicU64::new(0));
-    let delivered = Arc::new(AtomicUsize::new(0));
-    let all_delivered = Arc::new(Notify::new());
-    let writes = config.fanout_writes;
+    let deliveries = Deliveries::new(n);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
         let mut sub = room
             .attach(&Principal::app(format!("s{i}")), None)
             .await
             .expect("attach");
-        let (sent_at, delivered, all) = (sent_at.clone(), delivered.clone(), all_delivered.clone());
+        let deliveries = deliveries.clone();
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             while let Some(Ok(event)) = sub.next().await {
                 match event {
-                    RoomEvent::Diff(_) => {
-                        let now = epoch.elapsed().as_nanos() as u64;
-                        let start = sent_at.load(Ordering::Acquire);
-                        latencies.push(Duration::from_nanos(now.saturating_sub(start)));
-                        if delivered.fetch_add(1, Ordering::AcqRel) + 1 == n {
-                            all.notify_one();
-                        }
-                    }
+                    RoomEvent::Diff(_) => latencies.push(deliveries.arrived()),
                     RoomEvent::Resync(_) => eprintln!("subscriber resynced"),
                     _ => {}
                 }
@@ -81,32 +63,78 @@ async fn fanout(config: &Config) {
             latencies
         });
     }
-    // Let every subscriber drain its snapshot and presence counts first.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let started = Instant::now();
-    for i in 0..config.fanout_writes {
-        delivered.store(0, Ordering::Release);
-        sent_at.store(epoch.elapsed().as_nanos() as u64, Ordering::Release);
-        room.put(&writer, "n", &i).await.expect("put");
-        all_delivered.notified().await;
+    let write = |i: usize| {
+        let (room, writer) = (room.clone(), writer.clone());
+        async move {
+            room.put(&writer, "n", &i).await.expect("put");
+        }
+    };
+    deliveries.run(writes, write, tasks).await
+}
+
+/// The reference: the same fan-out over a bare `tokio::sync::broadcast`
+/// channel of the same capacity carrying the JSON-encoded value — what any
+/// in-process pub/sub costs before keys, versions, ACLs and resync exist.
+async fn fanout_broadcast(n: usize, writes: usize) -> Vec<Duration> {
+    let (sender, _) = tokio::sync::broadcast::channel::<Arc<Vec<u8>>>(256);
+    let deliveries = Deliveries::new(n);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let mut receiver = sender.subscribe();
+        let deliveries = deliveries.clone();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            while latencies.len() < writes {
+                match receiver.recv().await {
+                    Ok(_) => latencies.push(deliveries.arrived()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        eprintln!("broadcast receiver lagged")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+            latencies
+        });
     }
-    let elapsed = started.elapsed();
-    let mut latencies: Vec<Duration> = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        if let Ok(mut l) = result {
-            latencies.append(&mut l);
+    let write = |i: usize| {
+        let sender = sender.clone();
+        async move {
+            let value = serde_json::to_vec(&i).expect("encodes");
+            sender.send(Arc::new(value)).expect("subscribers exist");
+        }
+    };
+    deliveries.run(writes, write, tasks).await
+}
+
+async fn fanout(config: &Config) {
+    for &n in &config.fanout_subscribers {
+        let started = Instant::now();
+        let ours = fanout_room(n, config.fanout_writes).await;
+        let elapsed = started.elapsed();
+        let reference = fanout_broadcast(n, config.fanout_writes).await;
+        let ms = |sorted: &[Duration], p: f64| percentile(sorted, p).as_secs_f64() * 1e3;
+        println!(
+            "fan-out to {n} subscribers: {} writes, {} deliveries, max {:.2} ms ({:.0} deliveries/s)",
+            config.fanout_writes,
+            ours.len(),
+            ms(&ours, 1.0),
+            ours.len() as f64 / elapsed.as_secs_f64(),
+        );
+        for (quantile, p) in [("p50", 0.5), ("p99", 0.99)] {
+            let mut r = Record::new(
+                "Room scope: fan-out latency, in-process subscribers",
+                format!("{quantile}, {n} subscribers"),
+                "ms",
+                Better::Lower,
+                ms(&ours, p),
+            )
+            .reference("bare tokio broadcast channel", ms(&reference, p));
+            if quantile == "p99" {
+                r = r.target("< 100 ms");
+            }
+            record(&r);
         }
     }
-    latencies.sort_unstable();
-    println!(
-        "fan-out to {n} subscribers: {} writes, {} deliveries, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.0} deliveries/s)",
-        config.fanout_writes,
-        latencies.len(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        percentile(&latencies, 1.0).as_secs_f64() * 1e3,
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-    );
 }
 
 async fn throughput(config: &Config) {
@@ -154,6 +182,13 @@ async fn throughput(config: &Config) {
         received.load(Ordering::Relaxed),
         resyncs.load(Ordering::Relaxed),
     );
+    record(&Record::new(
+        "Room scope: write throughput",
+        format!("{n} subscribers attached"),
+        "writes/s",
+        Better::Higher,
+        writes as f64 / elapsed.as_secs_f64(),
+    ));
 }
 
 fn main() {
@@ -161,14 +196,14 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
     let config = if quick {
         Config {
-            fanout_subscribers: 1_000,
+            fanout_subscribers: vec![1_000],
             fanout_writes: 5,
             throughput_subscribers: 100,
             throughput_for: Duration::from_millis(200),
         }
     } else {
         Config {
-            fanout_subscribers: 10_000,
+            fanout_subscribers: vec![1_000, 10_000],
             fanout_writes: 100,
             throughput_subscribers: 1_000,
             throughput_for: Duration::from_secs(3),

@@ -76,3 +76,17 @@ pub async fn operation<T>(
     }
     result
 }
+
+/// The counter of lost compare-and-swaps, `hyperstate_cas_conflicts_total{scope,
+/// backend}`: each one a write that found the value changed under it and was
+/// retried (page and room updates on Redis, session commits). Getting the
+/// handle registers the series, so it reads 0 before the first conflict.
+pub fn cas_conflicts(scope: &'static str, backend: &'static str) -> metrics::Counter {
+    metrics::counter!("hyperstate_cas_conflicts_total", "scope" => scope, "backend" => backend)
+}
+
+/// The histogram of how long one durable write (a session PUT, whatever its
+/// outcome) took, `hyperstate_durable_write_seconds{backend}`.
+pub fn durable_write_seconds(backend: &'static str) -> metrics::Histogram {
+    metrics::histogram!("hyperstate_durable_write_seconds", "backend" => backend)
+}

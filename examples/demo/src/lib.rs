@@ -11,6 +11,7 @@
 //! `?htmx=4` on any page loads htmx 4.x instead of 2.x; both work.
 
 mod assets;
+mod backends;
 pub mod bare;
 mod error;
 mod layout;
@@ -27,6 +28,7 @@ use hyperstate::room::RoomStore;
 use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
+pub use backends::redis_backends;
 pub use error::AppError;
 pub use secret::SecretError;
 
@@ -168,6 +170,16 @@ fn s3_store(_: &S3Target) -> Result<Arc<dyn DocumentStore>, StartupError> {
 }
 
 pub use routes::health::install_metrics;
+
+/// Logs to stderr at `RUST_LOG`'s levels, `info` without it: the setup of
+/// both binaries (the demo and the `bare_cart` baseline).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
 
 /// The demo's routes, with hyperstate's layer installed.
 pub fn router(state: &Hyperstate) -> Router {

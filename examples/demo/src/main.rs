@@ -9,11 +9,10 @@ use bytesize::ByteSize;
 use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
-use hyperstate::room::{RoomOptions, RoomStore};
+use hyperstate::room::RoomStore;
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target};
-use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
-use tracing_subscriber::EnvFilter;
+use hyperstate_redis::RedisOptions;
 
 /// The hyperstate demo app.
 #[derive(Debug, Parser)]
@@ -51,9 +50,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    hyperstate_demo::init_logging();
     let args = Args::parse();
     hyperstate_demo::install_metrics();
 
@@ -61,13 +58,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
     let pages: Arc<dyn PageStore> = match &args.redis {
         Some(url) => {
-            let redis = Redis::connect(url, RedisOptions::default()).await?;
+            let (pages, shared_rooms) =
+                hyperstate_demo::redis_backends(url, RedisOptions::default()).await?;
             tracing::info!("page and room state on Redis");
-            rooms = Some(Arc::new(RedisRoomStore::new(
-                redis.clone(),
-                RoomOptions::default(),
-            )));
-            Arc::new(RedisPageStore::new(redis, PageOptions::default()))
+            rooms = Some(shared_rooms);
+            pages
         }
         None => {
             let limit = usize::try_from(args.memory_limit.as_u64()).unwrap_or(usize::MAX);

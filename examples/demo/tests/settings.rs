@@ -15,20 +15,11 @@ fn start(dir: &std::path::Path) -> (Hyperstate, axum::Router) {
     (state, app)
 }
 
-/// The text of the element with `id` (the first one), tags stripped.
-fn text_of(reply: &Reply, id: &str) -> Option<String> {
-    let marker = format!("id=\"{id}\"");
-    let start = reply.body.find(&marker)?;
-    let open_end = start + reply.body[start..].find('>')? + 1;
-    let close = open_end + reply.body[open_end..].find("</")?;
-    Some(reply.body[open_end..close].to_owned())
-}
-
 fn draft(reply: &Reply) -> String {
     if reply.body.contains("data-empty") {
         String::new()
     } else {
-        text_of(reply, "draft-value").unwrap_or_default()
+        reply.text_of("draft-value").unwrap_or_default()
     }
 }
 
@@ -39,13 +30,13 @@ async fn theme_survives_an_app_restart_on_the_same_data_dir() {
     let browser = Browser::new(app);
     let page = browser.load("/settings").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(text_of(&page, "theme-value").as_deref(), Some("light"));
+    assert_eq!(page.text_of("theme-value").as_deref(), Some("light"));
     let id = page.page_id().unwrap();
     let reply = browser
         .htmx_post("/settings/theme", &id, "theme=dark")
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(text_of(&reply, "theme-value").as_deref(), Some("dark"));
+    assert_eq!(reply.text_of("theme-value").as_deref(), Some("dark"));
     assert!(browser.cookie().is_some(), "the first write set the cookie");
     state.shutdown().await;
     drop(state);
@@ -54,10 +45,10 @@ async fn theme_survives_an_app_restart_on_the_same_data_dir() {
     let browser = browser.restarted(app);
     // A new tab, a new page id, the same theme.
     let page = browser.load("/settings").await;
-    assert_eq!(text_of(&page, "theme-value").as_deref(), Some("dark"));
+    assert_eq!(page.text_of("theme-value").as_deref(), Some("dark"));
     // Another browser does not see it.
     let stranger = browser.another().load("/settings").await;
-    assert_eq!(text_of(&stranger, "theme-value").as_deref(), Some("light"));
+    assert_eq!(stranger.text_of("theme-value").as_deref(), Some("light"));
     state.shutdown().await;
 }
 

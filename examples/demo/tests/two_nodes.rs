@@ -1,137 +1,156 @@
-//! Two demo processes sharing one Redis: a chat message posted through node A
-//! reaches a browser streaming from node B.
+//! Many nodes, one state: two demo processes on one Redis and one S3 server,
+//! with the same session secret and no sticky routing. A browser's requests
+//! land on either node, and every scope behaves as on one node.
 //!
-//! Redis comes from `HYPERSTATE_REDIS_URL` (scripts/services/redis.sh). Without
-//! it the test skips loudly, except under `CI=true`, where it fails.
+//! Needs `HYPERSTATE_REDIS_URL` and `HYPERSTATE_S3_ENDPOINT` /
+//! `HYPERSTATE_S3_BUCKET`; see [`nodes::two_nodes`] for the skip.
 
+mod common;
+mod nodes;
 mod tcp;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::collections::BTreeSet;
 
-use axum::http::{StatusCode, header};
-use tcp::{SseStream, browser_cookie, send, text};
+use axum::http::StatusCode;
+use futures::future::join_all;
+use nodes::{TcpBrowser, free_port};
 
-fn redis_url() -> Option<String> {
-    match std::env::var("HYPERSTATE_REDIS_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("HYPERSTATE_REDIS_URL is not set and CI=true: Redis must run in CI")
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: HYPERSTATE_REDIS_URL is not set (source scripts/services/redis.sh; start_redis)"
-            );
-            None
-        }
-    }
-}
+/// Concurrent cart additions in the lost-update test.
+const ADDITIONS: usize = 500;
 
-/// A demo process, killed when dropped (so a failing test leaves none behind).
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// Starts a demo process on Redis and waits (bounded) until it accepts connections.
-async fn node(redis: &str) -> Node {
-    let data = tempfile::tempdir().expect("a data directory");
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let child = Command::new(env!("CARGO_BIN_EXE_hyperstate-demo"))
-        .arg("--addr")
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("--redis")
-        .arg(redis)
-        // The same secret on both nodes, as in production.
-        .env("HYPERSTATE_SESSION_SECRET", "ab".repeat(32))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting the demo");
-    let node = Node {
-        child,
-        addr,
-        _data: data,
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
+    let Some((a, b)) = nodes::two_nodes().await else {
+        return;
     };
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return node;
+    let browser = TcpBrowser::new();
+    let page = browser.load(a.addr, "/cart").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let id = page
+        .page_id()
+        .expect("a full page load renders the page id");
+    assert!(
+        browser.cookie().is_some(),
+        "the page load set the browser cookie"
+    );
+    let reply = browser
+        .htmx_post(a.addr, "/cart/items", &id, "name=apple")
+        .await;
+    assert_eq!(reply.cart_items(), ["apple"], "{}", reply.body);
+
+    // B reads A's item, and adds one that A then reads.
+    let on_b = browser.htmx_get(b.addr, "/cart", &id).await;
+    assert_eq!(on_b.cart_items(), ["apple"], "{}", on_b.body);
+    let reply = browser
+        .htmx_post(b.addr, "/cart/items", &id, "name=pear")
+        .await;
+    assert_eq!(reply.cart_items(), ["apple", "pear"], "{}", reply.body);
+    let on_a = browser.htmx_get(a.addr, "/cart", &id).await;
+    assert_eq!(on_a.cart_items(), ["apple", "pear"], "{}", on_a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_additions_through_both_nodes_are_all_kept() {
+    let Some((a, b)) = nodes::two_nodes().await else {
+        return;
+    };
+    let browser = TcpBrowser::new();
+    let id = browser.load(a.addr, "/cart").await.page_id().unwrap();
+
+    // All at once, alternating nodes: the nodes' compare-and-set races each other.
+    let (browser_ref, id_ref) = (&browser, &id);
+    let replies = join_all((0..ADDITIONS).map(|i| {
+        let node = if i % 2 == 0 { a.addr } else { b.addr };
+        async move {
+            let form = format!("name=item-{i}");
+            browser_ref
+                .htmx_post(node, "/cart/items", id_ref, &form)
+                .await
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    }))
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
-    panic!("the demo on {addr} did not start listening");
+
+    let expected: BTreeSet<String> = (0..ADDITIONS).map(|i| format!("item-{i}")).collect();
+    for node in [a.addr, b.addr] {
+        let items = browser.htmx_get(node, "/cart", &id).await.cart_items();
+        assert_eq!(items.len(), ADDITIONS, "read on {node}");
+        assert_eq!(items.into_iter().collect::<BTreeSet<_>>(), expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_theme_set_on_one_node_is_seen_on_the_other() {
+    let Some((a, b)) = nodes::two_nodes().await else {
+        return;
+    };
+    let browser = TcpBrowser::new();
+    let theme = |reply: &common::Reply| reply.text_of("theme-value");
+
+    // B shows the default first, so it has read this session before the change.
+    let on_b = browser.load(b.addr, "/settings").await;
+    assert_eq!(theme(&on_b).as_deref(), Some("light"));
+    let id = browser.load(a.addr, "/settings").await.page_id().unwrap();
+    let reply = browser
+        .htmx_post(a.addr, "/settings/theme", &id, "theme=dark")
+        .await;
+    assert_eq!(theme(&reply).as_deref(), Some("dark"), "{}", reply.body);
+    assert_eq!(
+        theme(&browser.load(b.addr, "/settings").await).as_deref(),
+        Some("dark")
+    );
+
+    // And back: B changes it, A sees the change.
+    let id = browser.load(b.addr, "/settings").await.page_id().unwrap();
+    browser
+        .htmx_post(b.addr, "/settings/theme", &id, "theme=dusk")
+        .await;
+    assert_eq!(
+        theme(&browser.load(a.addr, "/settings").await).as_deref(),
+        Some("dusk")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_posted_on_one_node_streams_from_the_other() {
-    let Some(redis) = redis_url() else { return };
-    let (a, b) = (node(&redis).await, node(&redis).await);
-    let room = format!("two-nodes-{}", free_port());
+    let Some((a, b)) = nodes::two_nodes().await else {
+        return;
+    };
+    let room = format!("/rooms/two-nodes-{}", free_port());
 
-    // Alice visits and joins through A.
-    let (status, headers, body) = send(a.addr, "GET", &format!("/rooms/{room}"), &[], None).await;
-    assert_eq!(status, StatusCode::OK);
-    text(body).await;
-    let alice = browser_cookie(&headers).expect("the room page sets the browser cookie");
-    let htmx = [
-        (header::COOKIE.as_str(), alice.clone()),
-        ("hx-request", "true".to_owned()),
-    ];
-    let (status, _, _) = send(a.addr, "POST", &format!("/rooms/{room}/join"), &htmx, None).await;
-    assert_eq!(status, StatusCode::OK);
+    // Alice visits and joins through A...
+    let alice = TcpBrowser::new();
+    let page = alice.load(a.addr, &room).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        alice.cookie().is_some(),
+        "the room page sets the browser cookie"
+    );
+    let id = page.page_id().unwrap();
+    let joined = alice
+        .htmx_post(a.addr, &format!("{room}/join"), &id, "")
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
 
-    // She streams from B...
-    let stream = [
-        (header::COOKIE.as_str(), alice.clone()),
-        (header::ACCEPT.as_str(), "text/event-stream".to_owned()),
-    ];
-    let (status, _, body) = send(
-        b.addr,
-        "GET",
-        &format!("/rooms/{room}/events"),
-        &stream,
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let mut events = SseStream::new(body);
+    // ...streams from B...
+    let mut events = alice.stream(b.addr, &format!("{room}/events")).await;
 
     // ...and posts through A: B delivers it (bounded wait in `until`).
-    let post = [
-        (header::COOKIE.as_str(), alice.clone()),
-        (
-            header::CONTENT_TYPE.as_str(),
-            "application/x-www-form-urlencoded".to_owned(),
-        ),
-        ("hx-request", "true".to_owned()),
-    ];
-    let (status, _, _) = send(
-        a.addr,
-        "POST",
-        &format!("/rooms/{room}/messages"),
-        &post,
-        Some("text=across-nodes".to_owned()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "a member posts through A");
+    let posted = alice
+        .htmx_post(
+            a.addr,
+            &format!("{room}/messages"),
+            &id,
+            "text=across-nodes",
+        )
+        .await;
+    assert_eq!(
+        posted.status,
+        StatusCode::NO_CONTENT,
+        "a member posts through A"
+    );
     events
         .until(|e| e.event.as_deref() == Some("chat") && e.data.contains("across-nodes"))
         .await;

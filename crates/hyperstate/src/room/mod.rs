@@ -35,6 +35,7 @@ mod principal;
 mod rooms;
 mod spec;
 mod store;
+mod subscriber_metrics;
 mod subscription;
 
 pub use acl::{Access, Acl, CallerClass, Right, Rights};

@@ -153,6 +153,10 @@ impl Room {
         self.rooms.spec.init(&self.key)
     }
 
+    pub(super) fn backend_name(&self) -> &'static str {
+        self.rooms.store.backend_name()
+    }
+
     fn store(&self) -> &dyn RoomStore {
         &*self.rooms.store
     }

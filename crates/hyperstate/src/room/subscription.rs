@@ -8,6 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::subscriber_metrics::{ResyncReason, SubscriberMetrics};
 use super::{AttachGuard, Attachment, Change, Diff, MemberKey, Right, Room, Snapshot, Start};
 use crate::Result;
 
@@ -62,6 +63,7 @@ pub struct Subscription {
     /// A child of the registry's shutdown token: waiting on the shared token
     /// itself would make every subscriber of every room contend for its lock.
     shutdown: CancellationToken,
+    metrics: SubscriberMetrics,
     _guard: AttachGuard,
 }
 
@@ -87,13 +89,17 @@ impl Subscription {
             mut presence,
             guard,
         } = attachment;
+        let metrics = SubscriberMetrics::attach(room.backend_name());
         let mut queue = VecDeque::new();
         let version = match start {
             Start::Snapshot(snapshot) => {
                 let version = snapshot.version;
                 queue.push_back(match resume {
                     None => RoomEvent::Snapshot(snapshot),
-                    Some(_) => RoomEvent::Resync(snapshot),
+                    Some(_) => {
+                        metrics.resynced(ResyncReason::Resume);
+                        RoomEvent::Resync(snapshot)
+                    }
                 });
                 version
             }
@@ -120,6 +126,7 @@ impl Subscription {
             diffs,
             presence,
             presence_open: true,
+            metrics,
             _guard: guard,
         }
     }
@@ -170,7 +177,8 @@ impl Subscription {
                     // A gap (a lost message) or a lag (this subscriber was too
                     // slow and the bounded feed moved on): the client's state can
                     // no longer be patched, so send it whole.
-                    Ok(_) | Err(RecvError::Lagged(_)) => return Some(self.resync().await),
+                    Ok(_) => return Some(self.resync(ResyncReason::Gap).await),
+                    Err(RecvError::Lagged(_)) => return Some(self.resync(ResyncReason::Lagged).await),
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.shutdown.cancelled() => return None,
@@ -195,8 +203,9 @@ impl Subscription {
         }
     }
 
-    async fn resync(&mut self) -> Result<RoomEvent> {
-        tracing::debug!(room = %self.room.key(), version = self.version, "subscriber resyncs");
+    async fn resync(&mut self, reason: ResyncReason) -> Result<RoomEvent> {
+        tracing::debug!(room = %self.room.key(), version = self.version, ?reason, "subscriber resyncs");
+        self.metrics.resynced(reason);
         let snapshot = self.room.resync(&self.caller).await?;
         // Diffs still in the feed up to this version are skipped by `next`.
         self.version = snapshot.version;

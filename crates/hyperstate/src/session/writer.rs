@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -232,6 +232,8 @@ impl Writer {
     async fn commit(&mut self, mut jobs: Vec<Job>) {
         let inner = self.inner.clone();
         let attempts = inner.options.max_attempts;
+        let backend = inner.store.backend_name();
+        let conflicts = crate::observe::cas_conflicts("session", backend);
         for attempt in 0..attempts {
             let (current, etag) = match self.load().await {
                 Ok(loaded) => loaded,
@@ -257,10 +259,12 @@ impl Writer {
                 Some(etag) => PutCondition::Matches(etag),
                 None => PutCondition::Absent,
             };
-            match inner.store.put(&self.key, next.encode(), condition).await {
+            let started = Instant::now();
+            let put = inner.store.put(&self.key, next.encode(), condition).await;
+            crate::observe::durable_write_seconds(backend).record(started.elapsed());
+            match put {
                 Ok(PutOutcome::Written(new_etag)) => {
                     inner.writers.commits.fetch_add(1, Ordering::Relaxed);
-                    let backend = inner.store.backend_name();
                     metrics::counter!("hyperstate_session_commits_total", "backend" => backend)
                         .increment(1);
                     metrics::histogram!("hyperstate_session_batch_size", "backend" => backend)
@@ -273,8 +277,7 @@ impl Writer {
                 }
                 Ok(PutOutcome::Conflict) => {
                     inner.writers.conflicts.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("hyperstate_session_conflicts_total", "backend" => inner.store.backend_name())
-                        .increment(1);
+                    conflicts.increment(1);
                     tracing::debug!(attempt, "session commit lost a compare-and-swap; reloading");
                     jobs = applied;
                     tokio::time::sleep(backoff(attempt)).await;

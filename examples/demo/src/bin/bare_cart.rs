@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// The bare-axum baseline of the HTTP benchmark.
 #[derive(Debug, Parser)]
@@ -22,9 +21,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    hyperstate_demo::init_logging();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("bare cart listening on http://{}", listener.local_addr()?);

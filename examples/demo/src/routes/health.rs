@@ -5,7 +5,13 @@ use std::sync::OnceLock;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use hyperstate_axum::RequestContext;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Upper bounds (seconds) of the durable-write latency buckets: a local file
+/// write lands in the first few, an S3 PUT in the middle, a stuck one at the end.
+const DURABLE_WRITE_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -15,7 +21,15 @@ pub fn install_metrics() {
     if PROMETHEUS.get().is_some() {
         return;
     }
-    match PrometheusBuilder::new().install_recorder() {
+    // Durable write latency as a Prometheus histogram (buckets, which sum across
+    // nodes), not the exporter's default summary (quantiles, which do not).
+    let installed = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("hyperstate_durable_write_seconds".to_owned()),
+            &DURABLE_WRITE_BUCKETS,
+        )
+        .and_then(PrometheusBuilder::install_recorder);
+    match installed {
         Ok(handle) => {
             let _ = PROMETHEUS.set(handle);
         }

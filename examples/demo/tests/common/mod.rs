@@ -27,6 +27,16 @@ impl Reply {
         Some(self.body[start..end].to_owned())
     }
 
+    /// The text of the element with `id` (the first one), up to its first child
+    /// or closing tag.
+    pub fn text_of(&self, id: &str) -> Option<String> {
+        let marker = format!("id=\"{id}\"");
+        let start = self.body.find(&marker)?;
+        let open_end = start + self.body[start..].find('>')? + 1;
+        let close = open_end + self.body[open_end..].find("</")?;
+        Some(self.body[open_end..close].to_owned())
+    }
+
     /// The `<li>` texts of the cart list.
     pub fn cart_items(&self) -> Vec<String> {
         self.body

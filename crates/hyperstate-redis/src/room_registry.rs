@@ -1,0 +1,154 @@
+//! The count of live rooms behind [`RoomOptions::max_rooms`] on Redis.
+//!
+//! One sorted set per key prefix (`{prefix}rooms`) holds the meta key of every
+//! room started through it, scored by when the room was last seen alive (Redis
+//! time, ms). Rooms leave Redis by key expiry, which tells no one, so the set is
+//! cleaned lazily: only when it is full are its stalest entries checked against
+//! their rooms' meta keys, dead ones removed and live ones moved to the back.
+//! Starts are rare (a room starts once per life), so the extra round trip costs
+//! little, and a full registry costs at most [`MAX_PRUNE_BATCHES`] batches of
+//! checks per refused start.
+//!
+//! Every command touches one key (the set, or one room's meta key), so this works
+//! on Redis Cluster, where a room's own keys share one slot but the set does not.
+//!
+//! [`RoomOptions::max_rooms`]: hyperstate::room::RoomOptions::max_rooms
+
+use std::sync::LazyLock;
+
+use hyperstate::{Error, Result};
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use crate::connection::backend_error;
+use crate::room_keys::corrupt;
+
+/// Entries checked per batch when the registry is full.
+const PRUNE_BATCH: isize = 128;
+/// Batches one refused start may check before giving up: a bound on the work
+/// that a flood of starts at the limit can cause.
+const MAX_PRUNE_BATCHES: usize = 8;
+/// How long a registered room is counted before it may be found dead: longer
+/// than the gap between registering it and creating its keys (one command, at
+/// most the response timeout).
+const GRACE_MS: u64 = 5_000;
+
+/// Registers room `ARGV[1]` unless that would make more than `ARGV[2]` rooms.
+/// A room already registered (restarting after it expired) is just re-scored.
+static ADMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  return 'ok'
+end
+return 'full'
+"#,
+    )
+});
+
+/// Applies a batch of checks: ARGV holds (member, score when read, alive 0/1)
+/// triples. A live room's entry is re-scored. A dead room's entry is removed
+/// only if its score is unchanged (the room did not restart since the check)
+/// and older than [`GRACE_MS`]: a node registers a room one round trip before
+/// it creates the room's keys, and that room must not be taken for dead.
+/// Answers how many entries were removed.
+static PRUNE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "local GRACE_MS = {GRACE_MS}{}",
+        r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local removed = 0
+for i = 1, #ARGV, 3 do
+  if ARGV[i + 2] == '1' then
+    redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+  elseif redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1]
+    and tonumber(ARGV[i + 1]) < now - GRACE_MS then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+"#,
+    ))
+});
+
+/// The live-room registry of one key prefix.
+#[derive(Debug)]
+pub(crate) struct RoomRegistry {
+    key: String,
+    limit: usize,
+}
+
+impl RoomRegistry {
+    pub(crate) fn new(prefix: &str, limit: usize) -> Self {
+        RoomRegistry {
+            key: format!("{prefix}rooms"),
+            limit,
+        }
+    }
+
+    /// Counts the room with meta key `meta` as live, or fails with
+    /// [`Error::TooManyRooms`] when the limit is reached by rooms still alive.
+    pub(crate) async fn admit(&self, conn: &mut ConnectionManager, meta: &str) -> Result<()> {
+        let mut batches = 0;
+        loop {
+            let verdict: String = ADMIT
+                .key(&self.key)
+                .arg(meta)
+                .arg(self.limit)
+                .invoke_async(conn)
+                .await
+                .map_err(|err| backend_error("start", err))?;
+            match verdict.as_str() {
+                "ok" => return Ok(()),
+                "full" => {}
+                _ => return Err(corrupt("start", "unknown registry verdict")),
+            }
+            if batches == MAX_PRUNE_BATCHES || !self.prune(conn).await? {
+                break;
+            }
+            batches += 1;
+        }
+        Err(Error::TooManyRooms { limit: self.limit })
+    }
+
+    /// Checks the stalest batch of entries; returns whether any was removed or
+    /// there are more to check (the live ones checked move to the back).
+    async fn prune(&self, conn: &mut ConnectionManager) -> Result<bool> {
+        let entries: Vec<(String, String)> = redis::cmd("ZRANGE")
+            .arg(&self.key)
+            .arg(0)
+            .arg(PRUNE_BATCH - 1)
+            .arg("WITHSCORES")
+            .query_async(conn)
+            .await
+            .map_err(|err| backend_error("start", err))?;
+        if entries.is_empty() {
+            return Ok(false);
+        }
+        let mut exists = redis::pipe();
+        for (meta, _) in &entries {
+            exists.exists(meta);
+        }
+        let alive: Vec<bool> = exists
+            .query_async(conn)
+            .await
+            .map_err(|err| backend_error("start", err))?;
+        let mut prune = PRUNE.prepare_invoke();
+        prune.key(&self.key);
+        for ((meta, score), alive) in entries.iter().zip(&alive) {
+            prune
+                .arg(meta)
+                .arg(score)
+                .arg(if *alive { "1" } else { "0" });
+        }
+        let removed: usize = prune
+            .invoke_async(conn)
+            .await
+            .map_err(|err| backend_error("start", err))?;
+        Ok(removed > 0 || entries.len() as isize == PRUNE_BATCH)
+    }
+}

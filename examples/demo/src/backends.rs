@@ -1,0 +1,19 @@
+//! The shared backends `--redis` selects, built in one place so the binary and
+//! the tests run the same setup.
+
+use std::sync::Arc;
+
+use hyperstate::page::{PageOptions, PageStore};
+use hyperstate::room::{RoomOptions, RoomStore};
+use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
+
+/// Page and room state on the Redis at `url`, sharing one connection.
+pub async fn redis_backends(
+    url: &str,
+    options: RedisOptions,
+) -> hyperstate::Result<(Arc<dyn PageStore>, Arc<dyn RoomStore>)> {
+    let redis = Redis::connect(url, options).await?;
+    let rooms = Arc::new(RedisRoomStore::new(redis.clone(), RoomOptions::default()));
+    let pages = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
+    Ok((pages, rooms))
+}
