@@ -176,8 +176,16 @@ mod tests {
             count(Err(Error::ValueTooLarge { size: 2, limit: 1 })).await;
             drop(guard);
             let rendered = handle.render();
-            assert_eq!(sample(&rendered, ok), Some(2.0), "round {round}: {rendered}");
-            assert_eq!(sample(&rendered, limit), Some(1.0), "round {round}: {rendered}");
+            assert_eq!(
+                sample(&rendered, ok),
+                Some(2.0),
+                "round {round}: {rendered}"
+            );
+            assert_eq!(
+                sample(&rendered, limit),
+                Some(1.0),
+                "round {round}: {rendered}"
+            );
         }
     }
 }

@@ -150,9 +150,9 @@ impl Page {
     /// `f` may run more than once on distributed backends (after a conflict), so it
     /// should only compute the new value. The value returned is the one `f`
     /// produced on the run whose JSON was stored, as `f` produced it: it is not
-    /// read back from the stored bytes, so a value JSON does not carry exactly
-    /// (a tuple, a float's last bits) reads back from [`get`](Self::get) in its
-    /// JSON-normalized form.
+    /// read back from the stored bytes. Only a type whose serde round trip is
+    /// lossy (a `#[serde(skip)]` field, say) sees a difference: `update` returns the
+    /// field as `f` left it, [`get`](Self::get) what the JSON carried.
     pub async fn update<T, F>(&self, key: &str, default: T, mut f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send,
