@@ -9,8 +9,12 @@
 //! Metrics go through the [`metrics`] facade: install any recorder (the demo
 //! uses Prometheus) before building stores, so their cached handles attach to it.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
+use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
 use crate::{Error, Result};
@@ -64,17 +68,67 @@ pub async fn operation<T>(
     let result = work.instrument(span.clone()).await;
     let outcome = outcome(&result);
     span.record("outcome", outcome);
-    metrics::counter!(
-        "hyperstate_operations_total",
-        "scope" => scope, "op" => op, "backend" => backend, "outcome" => outcome
-    )
-    .increment(1);
+    let key = operations_key([scope, op, backend, outcome]);
+    metrics::with_recorder(|recorder| recorder.register_counter(key, &OPERATIONS_METADATA))
+        .increment(1);
     if let Err(err) = &result {
         if !err.is_client_error() {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");
         }
     }
     result
+}
+
+const OPERATIONS: &str = "hyperstate_operations_total";
+static OPERATIONS_METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The labels of one series, by the addresses and lengths of its `&'static str`
+/// values: hashing two words per label is cheaper than hashing the text, and two
+/// equal strings at different addresses only make two equal keys.
+type SeriesId = [(usize, usize); 4];
+
+/// Every `hyperstate_operations_total` key built so far. Each is leaked: the
+/// labels come from small fixed sets, so there are a few dozen at most.
+static OPERATIONS_KEYS: LazyLock<Mutex<HashMap<SeriesId, &'static Key>>> =
+    LazyLock::new(Mutex::default);
+
+thread_local! {
+    /// This thread's view of [`OPERATIONS_KEYS`], so that the request path takes
+    /// no lock.
+    static LOCAL_OPERATIONS_KEYS: RefCell<HashMap<SeriesId, &'static Key>> =
+        RefCell::default();
+}
+
+/// The key of `hyperstate_operations_total{scope, op, backend, outcome}`, built
+/// once per series. `metrics::counter!` with labels builds its key (a vector of
+/// labels, which the Prometheus recorder copies again) on every call; a static
+/// key costs neither allocation and carries its hash. The counter itself is
+/// still asked of the current recorder on every call: a cached handle would stay
+/// the no-op one when it was taken before a recorder was installed, or stay
+/// attached to a test's local recorder after it.
+fn operations_key(values: [&'static str; 4]) -> &'static Key {
+    let id = values.map(|value| (value.as_ptr() as usize, value.len()));
+    if let Some(key) = LOCAL_OPERATIONS_KEYS.with(|keys| keys.borrow().get(&id).copied()) {
+        return key;
+    }
+    let key = *OPERATIONS_KEYS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(id)
+        .or_insert_with(|| {
+            let [scope, op, backend, outcome] = values;
+            let labels = [
+                Label::from_static_parts("scope", scope),
+                Label::from_static_parts("op", op),
+                Label::from_static_parts("backend", backend),
+                Label::from_static_parts("outcome", outcome),
+            ];
+            let labels: &'static [Label] = Box::leak(Box::new(labels));
+            Box::leak(Box::new(Key::from_static_parts(OPERATIONS, labels)))
+        });
+    LOCAL_OPERATIONS_KEYS.with(|keys| keys.borrow_mut().insert(id, key));
+    key
 }
 
 /// The counter of lost compare-and-swaps, `hyperstate_cas_conflicts_total{scope,
@@ -89,4 +143,49 @@ pub fn cas_conflicts(scope: &'static str, backend: &'static str) -> metrics::Cou
 /// outcome) took, `hyperstate_durable_write_seconds{backend}`.
 pub fn durable_write_seconds(backend: &'static str) -> metrics::Histogram {
     metrics::histogram!("hyperstate_durable_write_seconds", "backend" => backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::*;
+
+    fn sample(metrics: &str, series: &str) -> Option<f64> {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    async fn count(outcome: Result<()>) {
+        let _ = operation("page", "update", "memory", async { outcome }).await;
+    }
+
+    #[tokio::test]
+    async fn operations_count_by_series_into_whichever_recorder_is_current() {
+        let ok = r#"hyperstate_operations_total{scope="page",op="update",backend="memory",outcome="ok"}"#;
+        let limit = r#"hyperstate_operations_total{scope="page",op="update",backend="memory",outcome="limit"}"#;
+        // Counted with no recorder first: the interned key must not pin a no-op counter.
+        count(Ok(())).await;
+        for round in 1..=2 {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let guard = metrics::set_default_local_recorder(&recorder);
+            count(Ok(())).await;
+            count(Ok(())).await;
+            count(Err(Error::ValueTooLarge { size: 2, limit: 1 })).await;
+            drop(guard);
+            let rendered = handle.render();
+            assert_eq!(
+                sample(&rendered, ok),
+                Some(2.0),
+                "round {round}: {rendered}"
+            );
+            assert_eq!(
+                sample(&rendered, limit),
+                Some(1.0),
+                "round {round}: {rendered}"
+            );
+        }
+    }
 }

@@ -14,6 +14,13 @@ use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target};
 use hyperstate_redis::RedisOptions;
 
+// mimalloc rather than glibc's malloc: under load, glibc's arena locks were
+// most of the demo's futex calls and context switches (see BENCHMARKS.md,
+// "HTTP: an htmx action vs bare axum"). `bare_cart` uses it too, so the
+// benchmark compares routers, not allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The hyperstate demo app.
 #[derive(Debug, Parser)]
 #[command(version, about)]

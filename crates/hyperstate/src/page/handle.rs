@@ -148,25 +148,36 @@ impl Page {
     /// returns the new value. Concurrent updates of one key never lose a write.
     ///
     /// `f` may run more than once on distributed backends (after a conflict), so it
-    /// should only compute the new value.
+    /// should only compute the new value. The value returned is the one `f`
+    /// produced on the run whose JSON was stored, as `f` produced it: it is not
+    /// read back from the stored bytes. Only a type whose serde round trip is
+    /// lossy (a `#[serde(skip)]` field, say) sees a difference: `update` returns the
+    /// field as `f` left it, [`get`](Self::get) what the JSON carried.
     pub async fn update<T, F>(&self, key: &str, default: T, mut f: F) -> Result<T>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Send,
         F: FnMut(T) -> T + Send,
     {
         self.observed("update", async {
             let limits = self.store.options().limits;
             validate_key(key, &limits)?;
             // The default is encoded once so that retries can rebuild it without `T: Clone`,
-            // and so that it is JSON-normalized exactly like a stored value.
-            // (The block drops the typed default before the await, so `T` need not be `Send`.)
+            // and so that it is JSON-normalized exactly like a stored value. (The block
+            // drops the typed default before the await.)
             let default = {
                 let default = default;
                 encode(key, &default, &limits)?
             };
-            let mut apply = byte_updater(key, &default, &mut f, limits);
-            let bytes = self.store.update(&self.key, key, &mut apply).await?;
-            decode(key, &bytes)
+            let mut produced = None;
+            let bytes = {
+                let mut apply = byte_updater(key, &default, &mut f, limits, &mut produced);
+                self.store.update(&self.key, key, &mut apply).await?
+            };
+            match produced {
+                Some(value) => Ok(value),
+                // A backend that stored bytes without calling `f`: read them.
+                None => decode(key, &bytes),
+            }
         })
         .await
     }

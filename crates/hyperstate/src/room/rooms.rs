@@ -243,28 +243,36 @@ impl Room {
 
     /// Atomically replaces the value under `key` (or `default`) with `f(value)`
     /// (needs write) and returns the new value. Concurrent updates never lose a
-    /// write; `f` may run more than once on distributed backends.
+    /// write; `f` may run more than once on distributed backends. As with
+    /// [`Page::update`](crate::page::Page::update), the value returned is the one
+    /// `f` produced on the run that was stored, not read back from its JSON.
     pub async fn update<T, F>(&self, who: &Principal, key: &str, default: T, mut f: F) -> Result<T>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Send,
         F: FnMut(T) -> T + Send,
     {
         self.observe("update", async {
             let limits = self.limits();
             validate_key(key, &limits)?;
-            // Encoded once, so retries can rebuild it without `T: Clone` and so the
-            // typed default is dropped before the await (`T` need not be `Send`).
+            // Encoded once, so retries can rebuild it without `T: Clone`; the block
+            // drops the typed default before the await.
             let default = {
                 let default = default;
                 encode(key, &default, &limits)?
             };
-            let mut apply = byte_updater(key, &default, &mut f, limits);
+            let mut produced = None;
             let caller = who.member_key();
             let init = || self.init();
-            let diff = self
-                .store()
-                .update(self.call(&caller, &init), key, &mut apply)
-                .await?;
+            let diff = {
+                let mut apply = byte_updater(key, &default, &mut f, limits, &mut produced);
+                self.store()
+                    .update(self.call(&caller, &init), key, &mut apply)
+                    .await?
+            };
+            if let Some(value) = produced {
+                // What the stored run of `f` produced; no second decode.
+                return Ok(value);
+            }
             match &diff.change {
                 Change::Inserted { value, .. } | Change::Updated { value, .. } => value.decode(key),
                 _ => decode(key, &default),

@@ -4,11 +4,14 @@
 //!
 //! Runs on the runtime the demo runs on (`#[tokio::main]`: multi-threaded, one
 //! worker per core) with the same logging, so the two processes differ only by
-//! their router.
+//! their router. It also uses the demo's allocator (mimalloc), for the same reason.
 
 use std::net::SocketAddr;
 
 use clap::Parser;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The bare-axum baseline of the HTTP benchmark.
 #[derive(Debug, Parser)]
