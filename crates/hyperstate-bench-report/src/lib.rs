@@ -105,6 +105,9 @@ impl Record {
         }
         let ratio = self.ours / reference;
         Some(match self.better {
+            // Nothing where the reference has some (keys lost): no fraction of
+            // it, just none.
+            Better::Lower if ratio == 0.0 => "0×".to_string(),
             Better::Higher => format!("{:.0}%", ratio * 100.0),
             // A hundredth or less is written as a fraction: "0.00×" would hide
             // the difference between a hundred and ten thousand times cheaper.
@@ -228,6 +231,8 @@ mod tests {
         assert_eq!(much_cheaper.ratio().as_deref(), Some("1/14,848"));
         let lost = Record::new("c", "k", "keys", Better::Lower, 0.0).reference("other", 0.0);
         assert_eq!(lost.ratio(), None);
+        let none_lost = Record::new("c", "k", "keys", Better::Lower, 0.0).reference("other", 33.5);
+        assert_eq!(none_lost.ratio().as_deref(), Some("0×"));
         assert_eq!(
             Record::new("c", "k", "ms", Better::Lower, 1.0).ratio(),
             None

@@ -31,6 +31,9 @@ struct Args {
     /// The load average when the run started (from /proc/loadavg).
     #[arg(long)]
     load_before: Option<String>,
+    /// When the run finished, as text (default: now, in UTC).
+    #[arg(long)]
+    finished: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -163,12 +166,14 @@ fn machine(args: &Args) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let date = args.finished.clone().unwrap_or_else(|| {
+        std::process::Command::new("date")
+            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    });
     let mut text =
         format!("{cores} cores ({cpu}), {memory}, Linux {kernel}, {rustc}, run finished {date}");
     if let Some(load) = &args.load_before {
