@@ -37,6 +37,8 @@ pub mod page;
 pub mod room;
 pub mod session;
 mod supervisor;
+#[cfg(test)]
+mod test_support;
 pub mod value;
 
 pub use error::{BoxError, Error, Result};

@@ -150,12 +150,7 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusBuilder;
 
     use super::*;
-
-    fn sample(metrics: &str, series: &str) -> Option<f64> {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-    }
+    use crate::test_support::prometheus_sample as sample;
 
     async fn count(outcome: Result<()>) {
         let _ = operation("page", "update", "memory", async { outcome }).await;

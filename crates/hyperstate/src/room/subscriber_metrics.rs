@@ -65,12 +65,7 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusBuilder;
 
     use super::*;
-
-    fn sample(metrics: &str, series: &str) -> Option<f64> {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-    }
+    use crate::test_support::prometheus_sample as sample;
 
     #[test]
     fn the_gauge_follows_the_guard_and_resyncs_count_by_reason() {
