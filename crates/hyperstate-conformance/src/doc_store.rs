@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use hyperstate::session::{DocumentStore, PutCondition, PutOutcome, SessionKey};
+use hyperstate::session::{DocumentStore, Etag, PutCondition, PutOutcome, SessionKey};
 
 /// Builds a handle on the backend under test, in namespace `ns`.
 pub trait Factory: Fn(&str) -> Arc<dyn DocumentStore> + Send + Sync {}
@@ -19,7 +19,7 @@ pub fn fresh_namespace() -> String {
     SessionKey::random().to_string()[..16].to_owned()
 }
 
-fn written(outcome: PutOutcome) -> hyperstate::session::Etag {
+fn written(outcome: PutOutcome) -> Etag {
     match outcome {
         PutOutcome::Written(etag) => etag,
         PutOutcome::Conflict => panic!("expected the put to be written, it conflicted"),
@@ -87,64 +87,43 @@ pub async fn update_needs_the_current_etag(make: &dyn Factory) {
 }
 
 pub async fn racing_puts_have_one_winner(make: &dyn Factory) {
-    const RACERS: usize = 8;
     let ns = fresh_namespace();
     let key = SessionKey::random();
     // Each racer uses its own handle, as separate nodes would.
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..RACERS {
-        let store = make(&ns);
-        tasks.spawn(async move {
-            store
-                .put(
-                    &key,
-                    format!("create {i}").into_bytes(),
-                    PutCondition::Absent,
-                )
-                .await
-        });
-    }
-    let outcomes = tasks.join_all().await;
-    let wins = outcomes
-        .iter()
-        .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
-        .count();
-    assert_eq!(wins, 1, "create-if-absent: {outcomes:?}");
-
+    race_once(&key, None, "create-if-absent", || make(&ns)).await;
     let current = make(&ns).get(&key).await.unwrap().unwrap().etag;
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..RACERS {
-        let (store, current) = (make(&ns), current.clone());
-        tasks.spawn(async move {
-            store
-                .put(
-                    &key,
-                    format!("update {i}").into_bytes(),
-                    PutCondition::Matches(&current),
-                )
-                .await
-        });
-    }
-    let outcomes = tasks.join_all().await;
-    let wins = outcomes
-        .iter()
-        .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
-        .count();
-    assert_eq!(wins, 1, "if-match: {outcomes:?}");
-
+    race_once(&key, Some(current), "if-match", || make(&ns)).await;
     // And racers sharing one handle, as the tasks of one node do.
     let shared = make(&ns);
     let current = shared.get(&key).await.unwrap().unwrap().etag;
+    race_once(&key, Some(current), "if-match, one handle", || {
+        shared.clone()
+    })
+    .await;
+}
+
+/// Races eight conditional puts of `key` (create-if-absent without an etag,
+/// if-match with one), each on the handle `store` gives it, and asserts that
+/// exactly one is written.
+async fn race_once(
+    key: &SessionKey,
+    expected: Option<Etag>,
+    label: &str,
+    store: impl Fn() -> Arc<dyn DocumentStore>,
+) {
+    const RACERS: usize = 8;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..RACERS {
-        let (store, current) = (shared.clone(), current.clone());
+        let (store, key, expected, label) = (store(), *key, expected.clone(), label.to_owned());
         tasks.spawn(async move {
+            let condition = match &expected {
+                Some(etag) => PutCondition::Matches(etag),
+                None => PutCondition::Absent,
+            };
+            // Bodies differ from every earlier round's: a store whose etag
+            // hashes the contents would otherwise see an old etag come back.
             store
-                .put(
-                    &key,
-                    format!("shared {i}").into_bytes(),
-                    PutCondition::Matches(&current),
-                )
+                .put(&key, format!("{label} {i}").into_bytes(), condition)
                 .await
         });
     }
@@ -153,7 +132,7 @@ pub async fn racing_puts_have_one_winner(make: &dyn Factory) {
         .iter()
         .filter(|o| matches!(o, Ok(PutOutcome::Written(_))))
         .count();
-    assert_eq!(wins, 1, "if-match, one handle: {outcomes:?}");
+    assert_eq!(wins, 1, "{label}: {outcomes:?}");
 }
 
 pub async fn delete_honours_the_etag(make: &dyn Factory) {

@@ -85,8 +85,18 @@ pub async fn acknowledged_writes_survive_a_restart(make: &dyn Factory) {
     assert_eq!(got, "dark");
 }
 
-pub async fn two_nodes_writing_different_keys_both_survive(make: &dyn Factory) {
-    const WRITES: usize = 20;
+/// Two nodes on one namespace, each making `writes` concurrent writes to the
+/// same browser's view `v`: write `i` of node `n` puts `write(n, i)` (key,
+/// value). Every write must be acknowledged. Returns the nodes, the browser
+/// and the view, for the caller to check what survived.
+async fn two_nodes_write<V>(
+    make: &dyn Factory,
+    writes: usize,
+    write: impl Fn(usize, usize) -> (String, V),
+) -> ([Node; 2], BrowserId, View)
+where
+    V: serde::Serialize + Send + Sync + 'static,
+{
     let ns = fresh_namespace();
     let browser = BrowserId::generate();
     let view = View::new("v");
@@ -96,14 +106,22 @@ pub async fn two_nodes_writing_different_keys_both_survive(make: &dyn Factory) {
     ];
     let mut tasks = tokio::task::JoinSet::new();
     for (n, node) in nodes.iter().enumerate() {
-        for i in 0..WRITES {
+        for i in 0..writes {
             let handle = node.sessions.session(&browser, None).view(&view);
-            tasks.spawn(async move { handle.put(&format!("node{n}-{i}"), &i).await });
+            let (key, value) = write(n, i);
+            tasks.spawn(async move { handle.put(&key, &value).await });
         }
     }
     for result in tasks.join_all().await {
         result.expect("no write may fail or be dropped");
     }
+    (nodes, browser, view)
+}
+
+pub async fn two_nodes_writing_different_keys_both_survive(make: &dyn Factory) {
+    const WRITES: usize = 20;
+    let (nodes, browser, view) =
+        two_nodes_write(make, WRITES, |n, i| (format!("node{n}-{i}"), i)).await;
     let state = nodes[0]
         .sessions
         .session(&browser, None)
@@ -125,23 +143,8 @@ pub async fn two_nodes_writing_different_keys_both_survive(make: &dyn Factory) {
 
 pub async fn two_nodes_writing_one_key_end_at_a_written_value(make: &dyn Factory) {
     const WRITES: usize = 10;
-    let ns = fresh_namespace();
-    let browser = BrowserId::generate();
-    let view = View::new("v");
-    let nodes = [
-        node(make(&ns), SessionOptions::default()),
-        node(make(&ns), SessionOptions::default()),
-    ];
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, node) in nodes.iter().enumerate() {
-        for i in 0..WRITES {
-            let handle = node.sessions.session(&browser, None).view(&view);
-            tasks.spawn(async move { handle.put("same", &format!("{n}/{i}")).await });
-        }
-    }
-    for result in tasks.join_all().await {
-        result.expect("no write may fail or be dropped");
-    }
+    let (nodes, browser, view) =
+        two_nodes_write(make, WRITES, |n, i| ("same".to_owned(), format!("{n}/{i}"))).await;
     for node in &nodes {
         let value: String = node
             .sessions
