@@ -1,37 +1,19 @@
 //! The `Session` extractor over HTTP: lazy cookie, durable writes, concurrency.
 
-use std::sync::{Arc, LazyLock};
+mod kv;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Path;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use hyperstate::fs::FsDocumentStore;
-use hyperstate::session::{SessionSecret, View};
-use hyperstate_axum::{Error, HttpConfig, Hyperstate, Session};
+use hyperstate::session::SessionSecret;
+use hyperstate_axum::{HttpConfig, Hyperstate};
+use kv::{get_one, keys, set};
 use tower::ServiceExt;
-
-static KV: LazyLock<View> = LazyLock::new(|| View::new("kv"));
-
-async fn set(
-    session: Session,
-    Path(key): Path<String>,
-    body: String,
-) -> Result<&'static str, Error> {
-    session.view(&KV).put(&key, &body).await?;
-    Ok("ok")
-}
-
-async fn get_one(session: Session, Path(key): Path<String>) -> Result<String, Error> {
-    session.view(&KV).get(&key, String::new()).await
-}
-
-async fn keys(session: Session) -> Result<String, Error> {
-    let state = session.view(&KV).load().await?;
-    Ok(state.keys().collect::<Vec<_>>().join(","))
-}
 
 fn app(state: &Hyperstate) -> Router {
     Router::new()
@@ -66,6 +48,36 @@ fn with_cookie(
     match cookie {
         Some(cookie) => builder.header(header::COOKIE, cookie),
         None => builder,
+    }
+}
+
+/// Makes the browser's first write (`first` = "x") and returns the cookie pair
+/// it was given.
+async fn first_write(app: &Router) -> Option<String> {
+    let (_, headers, _) = call(
+        app,
+        Request::post("/kv/first").body(Body::from("x")).unwrap(),
+    )
+    .await;
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    Some(set_cookie.split(';').next().unwrap().to_owned())
+}
+
+/// Sets `key{i}` = `value{i}` for `i` in `0..requests`, all at once, request
+/// `i` going to `apps[i % apps.len()]`; every answer must be 200.
+async fn set_concurrently(apps: &[Router], cookie: &Option<String>, requests: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..requests {
+        let (app, cookie) = (apps[i % apps.len()].clone(), cookie.clone());
+        tasks.spawn(async move {
+            let request = with_cookie(Request::post(format!("/kv/key{i}")), &cookie)
+                .body(Body::from(format!("value{i}")))
+                .unwrap();
+            call(&app, request).await.0
+        });
+    }
+    for status in tasks.join_all().await {
+        assert_eq!(status, StatusCode::OK);
     }
 }
 
@@ -150,34 +162,8 @@ async fn a_hundred_concurrent_requests_of_one_browser_keep_every_key() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), HttpConfig::default());
     let app = app(&state);
-    let (_, headers, _) = call(
-        &app,
-        Request::post("/kv/first").body(Body::from("x")).unwrap(),
-    )
-    .await;
-    let cookie = Some(
-        headers[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned(),
-    );
-
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..REQUESTS {
-        let (app, cookie) = (app.clone(), cookie.clone());
-        tasks.spawn(async move {
-            let request = with_cookie(Request::post(format!("/kv/key{i}")), &cookie)
-                .body(Body::from(format!("value{i}")))
-                .unwrap();
-            call(&app, request).await.0
-        });
-    }
-    for status in tasks.join_all().await {
-        assert_eq!(status, StatusCode::OK);
-    }
+    let cookie = first_write(&app).await;
+    set_concurrently(std::slice::from_ref(&app), &cookie, REQUESTS).await;
     let (_, _, body) = call(
         &app,
         with_cookie(Request::get("/kv"), &cookie)
@@ -215,35 +201,9 @@ async fn two_nodes_on_one_data_dir_behave_as_one() {
         state(dir.path(), HttpConfig::default()),
     ];
     let apps = [app(&nodes[0]), app(&nodes[1])];
-    let (_, headers, _) = call(
-        &apps[0],
-        Request::post("/kv/first").body(Body::from("x")).unwrap(),
-    )
-    .await;
-    let cookie = Some(
-        headers[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned(),
-    );
-
+    let cookie = first_write(&apps[0]).await;
     // Round robin, no stickiness: each request may land on either node.
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..REQUESTS {
-        let (app, cookie) = (apps[i % 2].clone(), cookie.clone());
-        tasks.spawn(async move {
-            let request = with_cookie(Request::post(format!("/kv/key{i}")), &cookie)
-                .body(Body::from(format!("value{i}")))
-                .unwrap();
-            call(&app, request).await.0
-        });
-    }
-    for status in tasks.join_all().await {
-        assert_eq!(status, StatusCode::OK);
-    }
+    set_concurrently(&apps, &cookie, REQUESTS).await;
     for app in &apps {
         let (_, _, body) = call(
             app,

@@ -2,35 +2,22 @@
 //! into a 503 with a message and `Retry-After`, and the same app answers 200
 //! again once the fault clears.
 
-use std::sync::{Arc, LazyLock};
+mod kv;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Path;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::post;
 use http_body_util::BodyExt;
 use hyperstate::memory::MemoryDocumentStore;
-use hyperstate::session::{SessionSecret, View};
-use hyperstate_axum::{Error, Hyperstate, Session};
+use hyperstate::session::SessionSecret;
+use hyperstate_axum::Hyperstate;
 use hyperstate_conformance::faults::{Fault, FaultyStore};
+use kv::{get_one, set};
 use tower::ServiceExt;
-
-static KV: LazyLock<View> = LazyLock::new(|| View::new("kv"));
-
-async fn set(
-    session: Session,
-    Path(key): Path<String>,
-    body: String,
-) -> Result<&'static str, Error> {
-    session.view(&KV).put(&key, &body).await?;
-    Ok("ok")
-}
-
-async fn get_one(session: Session, Path(key): Path<String>) -> Result<String, Error> {
-    session.view(&KV).get(&key, String::new()).await
-}
 
 async fn call(
     app: &Router,
