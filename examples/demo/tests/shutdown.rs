@@ -3,6 +3,9 @@
 //! write that was answered 2xx must be there; a write refused during shutdown
 //! must get an error (or no answer), never a 2xx.
 
+mod common;
+mod tcp;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -14,6 +17,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+
+use common::element_text;
+use tcp::browser_cookie;
 
 /// Bounded waits: long enough for a loaded CI machine, never a timing assert.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -99,21 +105,9 @@ async fn request(
     Ok((parts.status, parts.headers, text))
 }
 
-fn browser_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("hs_bid="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
 /// The theme the settings page shows.
 fn shown_theme(body: &str) -> Option<&str> {
-    let start = body.find("id=\"theme-value\"")?;
-    let open_end = start + body[start..].find('>')? + 1;
-    let close = open_end + body[open_end..].find("</")?;
-    Some(&body[open_end..close])
+    element_text(body, "theme-value")
 }
 
 #[derive(Default)]

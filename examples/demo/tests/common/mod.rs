@@ -30,11 +30,7 @@ impl Reply {
     /// The text of the element with `id` (the first one), up to its first child
     /// or closing tag.
     pub fn text_of(&self, id: &str) -> Option<String> {
-        let marker = format!("id=\"{id}\"");
-        let start = self.body.find(&marker)?;
-        let open_end = start + self.body[start..].find('>')? + 1;
-        let close = open_end + self.body[open_end..].find("</")?;
-        Some(self.body[open_end..close].to_owned())
+        element_text(&self.body, id).map(str::to_owned)
     }
 
     /// The `<li>` texts of the cart list.
@@ -135,4 +131,14 @@ impl Browser {
         )
         .await
     }
+}
+
+/// The text of the element with `id` (the first one) in `html`, up to its
+/// first child or closing tag.
+pub fn element_text<'a>(html: &'a str, id: &str) -> Option<&'a str> {
+    let marker = format!("id=\"{id}\"");
+    let start = html.find(&marker)?;
+    let open_end = start + html[start..].find('>')? + 1;
+    let close = open_end + html[open_end..].find("</")?;
+    Some(&html[open_end..close])
 }
