@@ -5,21 +5,17 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   addAndSee,
-  browserMissing,
   expectCart,
   expectNoError,
-  launch,
   newTab,
   screenshot,
   withContext,
 } from '../lib/browser.mjs';
-import { Demo } from '../lib/demo.mjs';
-
-const skip = browserMissing();
+import { describeOnDemo } from '../lib/suite.mjs';
 
 /**
  * A well-formed page id (30 URL-safe base64 characters: 16 random bytes and the
@@ -37,78 +33,61 @@ function pageIdIssuedAgo(ageMs) {
 
 const pageIdOf = (tab) => tab.locator('meta[name="hyperstate-page-id"]').getAttribute('content');
 
-describe('unknown or expired page id', { skip }, () => {
-  let demo;
-  let browser;
+describeOnDemo('unknown or expired page id', (suite, version, query) => {
+  test(`htmx ${version}: the server restarts under an open tab; the next add starts an empty cart`, async () => {
+    await withContext(suite.browser, `expired-page-htmx${version}-after-restart`, async (context) => {
+      const tab = await newTab(context);
+      await tab.goto(suite.demo.url(`/cart${query}`));
+      await addAndSee(tab, 'apples', ['apples']);
+      await addAndSee(tab, 'bread', ['apples', 'bread']);
+      await tab.evaluate(() => {
+        window.__e2eMarker = 'same document';
+      });
+      const loadsBefore = tab.documentLoads;
 
-  before(async () => {
-    demo = await Demo.start();
-    browser = await launch();
+      // Page state lives in memory: after a restart the tab's page id is unknown.
+      await suite.demo.restart();
+
+      await addAndSee(tab, 'after restart', ['after restart']);
+      await expectNoError(tab);
+      assert.equal(await tab.evaluate(() => window.__e2eMarker), 'same document', 'no reload happened');
+      assert.equal(tab.documentLoads, loadsBefore, 'no new document was loaded');
+      await addAndSee(tab, 'and one more', ['after restart', 'and one more']);
+      await expectNoError(tab);
+      assert.deepEqual(tab.errors, [], 'script errors on the page');
+      await screenshot(tab, `expired-page-htmx${version}-after-restart`);
+    });
   });
 
-  after(async () => {
-    await browser?.close();
-    await demo?.stop();
+  test(`htmx ${version}: a page id issued longer ago than the page TTL acts as an empty page`, async () => {
+    await withContext(suite.browser, `expired-page-htmx${version}-old-id`, async (context) => {
+      const tab = await newTab(context);
+      // The document arrives with a forged id, issued 2 h ago (the demo's page
+      // TTL is the default 1 h) and never written: what a tab left open past
+      // its TTL sends. It must be in the document before the injected script
+      // reads it, so it is swapped in on the way.
+      const forged = pageIdIssuedAgo(2 * 60 * 60 * 1000);
+      await tab.route(
+        (url) => url.pathname === '/cart',
+        async (route) => {
+          if (route.request().resourceType() !== 'document') return route.continue();
+          const response = await route.fetch();
+          const html = await response.text();
+          const tampered = html.replace(/(name="hyperstate-page-id" content=")[^"]*"/, `$1${forged}"`);
+          assert.notEqual(tampered, html, 'the document carries a page id to replace');
+          return route.fulfill({ response, body: tampered });
+        },
+      );
+      await tab.goto(suite.demo.url(`/cart${query}`));
+      assert.equal(await pageIdOf(tab), forged);
+      await expectCart(tab, []);
+
+      await addAndSee(tab, 'kiwi', ['kiwi']);
+      await expectNoError(tab);
+      await addAndSee(tab, 'lime', ['kiwi', 'lime']);
+      await expectNoError(tab);
+      assert.deepEqual(tab.errors, [], 'script errors on the page');
+      await screenshot(tab, `expired-page-htmx${version}-old-id`);
+    });
   });
-
-  for (const version of ['2', '4']) {
-    const query = version === '2' ? '' : '?htmx=4';
-
-    test(`htmx ${version}: the server restarts under an open tab; the next add starts an empty cart`, async () => {
-      await withContext(browser, `expired-page-htmx${version}-after-restart`, async (context) => {
-        const tab = await newTab(context);
-        await tab.goto(demo.url(`/cart${query}`));
-        await addAndSee(tab, 'apples', ['apples']);
-        await addAndSee(tab, 'bread', ['apples', 'bread']);
-        await tab.evaluate(() => {
-          window.__e2eMarker = 'same document';
-        });
-        const loadsBefore = tab.documentLoads;
-
-        // Page state lives in memory: after a restart the tab's page id is unknown.
-        await demo.restart();
-
-        await addAndSee(tab, 'after restart', ['after restart']);
-        await expectNoError(tab);
-        assert.equal(await tab.evaluate(() => window.__e2eMarker), 'same document', 'no reload happened');
-        assert.equal(tab.documentLoads, loadsBefore, 'no new document was loaded');
-        await addAndSee(tab, 'and one more', ['after restart', 'and one more']);
-        await expectNoError(tab);
-        assert.deepEqual(tab.errors, [], 'script errors on the page');
-        await screenshot(tab, `expired-page-htmx${version}-after-restart`);
-      });
-    });
-
-    test(`htmx ${version}: a page id issued longer ago than the page TTL acts as an empty page`, async () => {
-      await withContext(browser, `expired-page-htmx${version}-old-id`, async (context) => {
-        const tab = await newTab(context);
-        // The document arrives with a forged id, issued 2 h ago (the demo's page
-        // TTL is the default 1 h) and never written: what a tab left open past
-        // its TTL sends. It must be in the document before the injected script
-        // reads it, so it is swapped in on the way.
-        const forged = pageIdIssuedAgo(2 * 60 * 60 * 1000);
-        await tab.route(
-          (url) => url.pathname === '/cart',
-          async (route) => {
-            if (route.request().resourceType() !== 'document') return route.continue();
-            const response = await route.fetch();
-            const html = await response.text();
-            const tampered = html.replace(/(name="hyperstate-page-id" content=")[^"]*"/, `$1${forged}"`);
-            assert.notEqual(tampered, html, 'the document carries a page id to replace');
-            return route.fulfill({ response, body: tampered });
-          },
-        );
-        await tab.goto(demo.url(`/cart${query}`));
-        assert.equal(await pageIdOf(tab), forged);
-        await expectCart(tab, []);
-
-        await addAndSee(tab, 'kiwi', ['kiwi']);
-        await expectNoError(tab);
-        await addAndSee(tab, 'lime', ['kiwi', 'lime']);
-        await expectNoError(tab);
-        assert.deepEqual(tab.errors, [], 'script errors on the page');
-        await screenshot(tab, `expired-page-htmx${version}-old-id`);
-      });
-    });
-  }
 });
