@@ -154,14 +154,14 @@ impl PageStore for RedisPageStore {
             .invoke_async(&mut conn)
             .await
             .map_err(|err| backend_error("get", err))?;
-        self.recent.remember(page, key, value.clone());
+        self.recent.remember(page, key, value.as_deref());
         Ok(value)
     }
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
         let written = self.write(&scripts::PUT, page, key, &value, None).await;
         match written {
-            Ok(_) => self.recent.remember(page, key, Some(value)),
+            Ok(_) => self.recent.remember(page, key, Some(&value)),
             // A write whose reply was lost may or may not have landed.
             Err(_) => self.recent.forget(page, key),
         }
@@ -195,7 +195,7 @@ impl PageStore for RedisPageStore {
                 .await;
             match written {
                 Ok(Written::Done) => {
-                    self.recent.remember(page, key, Some(new.clone()));
+                    self.recent.remember(page, key, Some(&new));
                     return Ok(new);
                 }
                 Ok(Written::Conflict(found)) => {

@@ -52,16 +52,18 @@ impl RecentValues {
         inner.entries.get(&(*page, key.to_owned())).cloned()
     }
 
-    /// Remembers `value` as the current value of `key`.
-    pub(crate) fn remember(&self, page: &PageKey, key: &str, value: Known) {
+    /// Remembers `value` as the current value of `key` (copying it only when
+    /// it is small enough to keep).
+    pub(crate) fn remember(&self, page: &PageKey, key: &str, value: Option<&[u8]>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let entry = (*page, key.to_owned());
         if let Some(old) = inner.entries.remove(&entry) {
             inner.bytes -= cost(key, &old);
         }
-        if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
+        if value.is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
             return;
         }
+        let value = value.map(<[u8]>::to_vec);
         inner.bytes += cost(key, &value);
         inner.entries.insert(entry, value);
         while inner.bytes > BUDGET_BYTES {
@@ -94,7 +96,7 @@ mod tests {
     fn remembers_forgets_and_knows_absence() {
         let (recent, page) = (RecentValues::new(), page());
         assert_eq!(recent.get(&page, "a"), None);
-        recent.remember(&page, "a", Some(b"1".to_vec()));
+        recent.remember(&page, "a", Some(b"1"));
         recent.remember(&page, "b", None);
         assert_eq!(recent.get(&page, "a"), Some(Some(b"1".to_vec())));
         assert_eq!(recent.get(&page, "b"), Some(None));
@@ -105,12 +107,12 @@ mod tests {
     #[test]
     fn stays_within_its_budget_and_skips_large_values() {
         let (recent, page) = (RecentValues::new(), page());
-        recent.remember(&page, "big", Some(vec![0; MAX_VALUE_BYTES + 1]));
+        recent.remember(&page, "big", Some(&vec![0; MAX_VALUE_BYTES + 1]));
         assert_eq!(recent.get(&page, "big"), None);
         let value = vec![0; MAX_VALUE_BYTES];
         let n = BUDGET_BYTES / MAX_VALUE_BYTES * 2;
         for i in 0..n {
-            recent.remember(&page, &format!("k{i}"), Some(value.clone()));
+            recent.remember(&page, &format!("k{i}"), Some(&value));
         }
         let bytes = recent.inner.lock().unwrap().bytes;
         assert!(bytes <= BUDGET_BYTES, "{bytes} bytes kept");
