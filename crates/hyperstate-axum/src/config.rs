@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::{ClientIpSource, RateLimit};
+
 /// What to do with an htmx request whose page has no state and whose id is older
 /// than the page TTL (its state expired, or it was never written and the tab sat
 /// idle for longer than a TTL).
@@ -43,6 +45,17 @@ pub struct HttpConfig {
     /// besides the request's own host: needed behind a proxy that changes `Host`.
     /// Default: none.
     pub trusted_origins: Vec<String>,
+    /// Where the client's address (the key of per-client limits) comes from.
+    /// Default: the connection's peer ([`ClientIpSource::Peer`]); behind a
+    /// reverse proxy, the header it sets.
+    pub client_ip: ClientIpSource,
+    /// How fast one client may be issued new browser ids (each one a cookie,
+    /// and the key of a session that may become a durable document). `None`:
+    /// unlimited. Default: 60 at once, then 30 a minute.
+    pub browser_id_rate: Option<RateLimit>,
+    /// How fast one client may join rooms. `None`: unlimited. Default: 20 at
+    /// once, then 10 a minute.
+    pub room_join_rate: Option<RateLimit>,
 }
 
 impl Default for HttpConfig {
@@ -56,6 +69,9 @@ impl Default for HttpConfig {
             sweep_interval: Duration::from_secs(5 * 60),
             csrf_protection: true,
             trusted_origins: Vec::new(),
+            client_ip: ClientIpSource::Peer,
+            browser_id_rate: Some(RateLimit::new(60, 30)),
+            room_join_rate: Some(RateLimit::new(20, 10)),
         }
     }
 }
@@ -99,6 +115,21 @@ impl HttpConfig {
     /// Sets [`HttpConfig::sweep_interval`].
     pub fn sweep_interval(mut self, every: Duration) -> Self {
         self.sweep_interval = every;
+        self
+    }
+    /// Sets [`HttpConfig::client_ip`].
+    pub fn client_ip(mut self, source: ClientIpSource) -> Self {
+        self.client_ip = source;
+        self
+    }
+    /// Sets [`HttpConfig::browser_id_rate`].
+    pub fn browser_id_rate(mut self, limit: Option<RateLimit>) -> Self {
+        self.browser_id_rate = limit;
+        self
+    }
+    /// Sets [`HttpConfig::room_join_rate`].
+    pub fn room_join_rate(mut self, limit: Option<RateLimit>) -> Self {
+        self.room_join_rate = limit;
         self
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use hyperstate::{BrowserId, PageId};
 
-use crate::{Error, Hyperstate};
+use crate::{ClientAddr, Error, Hyperstate};
 
 /// Where the request's page id came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,7 @@ struct ContextInner {
     minted_browser: OnceLock<BrowserId>,
     page: PageSource,
     htmx: bool,
+    client: Option<ClientAddr>,
 }
 
 impl fmt::Debug for RequestContext {
@@ -47,6 +48,7 @@ impl fmt::Debug for RequestContext {
             .field("has_browser_cookie", &self.inner.cookie_browser.is_some())
             .field("page", &self.inner.page)
             .field("htmx", &self.inner.htmx)
+            .field("client", &self.inner.client)
             .finish()
     }
 }
@@ -57,6 +59,7 @@ impl RequestContext {
         cookie_browser: Option<BrowserId>,
         page: PageSource,
         htmx: bool,
+        client: Option<ClientAddr>,
     ) -> Self {
         RequestContext {
             inner: Arc::new(ContextInner {
@@ -65,6 +68,7 @@ impl RequestContext {
                 minted_browser: OnceLock::new(),
                 page,
                 htmx,
+                client,
             }),
         }
     }
@@ -112,6 +116,13 @@ impl RequestContext {
     /// True for requests htmx made (`HX-Request: true`).
     pub fn is_htmx(&self) -> bool {
         self.inner.htmx
+    }
+
+    /// The client this request comes from, as configured by
+    /// [`HttpConfig::client_ip`](crate::HttpConfig::client_ip): the key of
+    /// per-client limits. `None` when the server recorded no peer address.
+    pub fn client(&self) -> Option<ClientAddr> {
+        self.inner.client
     }
 
     pub(crate) fn page_source(&self) -> PageSource {

@@ -77,6 +77,7 @@ impl Error {
                 | E::SessionConflict { .. }
                 | E::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
                 E::AccessDenied { .. } => StatusCode::FORBIDDEN,
+                E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 err if err.is_client_error() => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -98,7 +99,12 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(HX_REFRESH, HeaderValue::from_static("true"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Error::State(hyperstate::Error::RateLimited { retry_after, .. }) = &self {
+            let seconds = retry_after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -11,7 +11,7 @@ use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
 use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
 
-use crate::{HttpConfig, HyperstateLayer};
+use crate::{ClientRateLimiter, HttpConfig, HyperstateLayer};
 
 /// Everything hyperstate needs at run time: the backends of each scope, the HTTP
 /// settings and the supervisor of the background tasks (the page sweeper, ...).
@@ -46,6 +46,8 @@ struct Inner {
     sessions: Option<Sessions>,
     config: HttpConfig,
     supervisor: Supervisor,
+    browser_id_limiter: Option<ClientRateLimiter>,
+    room_join_limiter: Option<ClientRateLimiter>,
 }
 
 impl fmt::Debug for Hyperstate {
@@ -96,6 +98,20 @@ impl Hyperstate {
     /// The HTTP settings.
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
+    }
+
+    /// The per-client limiter of new browser ids
+    /// ([`HttpConfig::browser_id_rate`]), if on.
+    pub fn browser_id_limiter(&self) -> Option<&ClientRateLimiter> {
+        self.inner.browser_id_limiter.as_ref()
+    }
+
+    /// The per-client limiter of room joins ([`HttpConfig::room_join_rate`]),
+    /// if on: check it with the request's
+    /// [`RequestContext::client`](crate::RequestContext::client) before
+    /// [`Room::join`](hyperstate::room::Room::join).
+    pub fn room_join_limiter(&self) -> Option<&ClientRateLimiter> {
+        self.inner.room_join_limiter.as_ref()
     }
 
     /// The supervisor of the background tasks.
@@ -234,6 +250,14 @@ impl HyperstateBuilder {
             sessions.spawn_sweeper(&supervisor, parts.sweep_every);
             sessions
         });
+        let browser_id_limiter = self
+            .config
+            .browser_id_rate
+            .map(|limit| ClientRateLimiter::new("new browser ids", limit));
+        let room_join_limiter = self
+            .config
+            .room_join_rate
+            .map(|limit| ClientRateLimiter::new("room joins", limit));
         Hyperstate {
             inner: Arc::new(Inner {
                 pages,
@@ -241,6 +265,8 @@ impl HyperstateBuilder {
                 sessions,
                 config: self.config,
                 supervisor,
+                browser_id_limiter,
+                room_join_limiter,
             }),
         }
     }

@@ -78,6 +78,7 @@
 //! page id in a custom header, which a cross-site form cannot send. Turn the
 //! check off with [`HttpConfig::csrf_protection`] only if another layer does it.
 
+mod client;
 mod config;
 mod context;
 mod csrf;
@@ -86,12 +87,14 @@ mod hyperstate;
 mod inject;
 mod layer;
 mod page;
+mod rate_limit;
 mod request;
 mod response;
 mod room_extract;
 mod room_sse;
 mod session;
 
+pub use client::{ClientAddr, ClientIpSource};
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
 pub use error::Error;
@@ -99,6 +102,7 @@ pub use hyperstate::{BackendHealth, Hyperstate, HyperstateBuilder};
 pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;
+pub use rate_limit::{ClientRateLimiter, RateLimit};
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyperstate::{BrowserId, PageId};
 
 use crate::context::PageSource;
-use crate::{Error, Hyperstate, RequestContext};
+use crate::{ClientAddr, Error, Hyperstate, RequestContext};
 
 /// The header htmx requests carry the page id in.
 pub const PAGE_ID_HEADER: &str = "x-page-id";
@@ -59,7 +59,8 @@ pub(crate) async fn prepare(
         None if is_document_load => PageSource::Fresh(PageId::generate()),
         None => PageSource::Absent,
     };
-    let context = RequestContext::new(hyperstate.clone(), browser, page, htmx);
+    let client = ClientAddr::of_request(&config.client_ip, request.headers(), request.extensions());
+    let context = RequestContext::new(hyperstate.clone(), browser, page, htmx, client);
     Ok((request, context))
 }
 

@@ -184,6 +184,17 @@ pub enum Error {
     /// write, so whether it was stored is unknown.
     #[error("the session writer stopped before acknowledging the write")]
     WriterStopped,
+
+    /// One client asked for something rate-limited (new browser ids, room
+    /// joins, ...) faster than its allowance; nothing was done. HTTP: 429 with
+    /// `Retry-After`.
+    #[error("too many {what} from this client: retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// What was limited (`"new browser ids"`, `"room joins"`, ...).
+        what: &'static str,
+        /// How long until the client's allowance has room again.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl Error {
@@ -203,6 +214,7 @@ impl Error {
                 | Error::TooManyMembers { .. }
                 | Error::PageIdRequired { .. }
                 | Error::TooManyViews { .. }
+                | Error::RateLimited { .. }
         )
     }
 

@@ -48,6 +48,7 @@ pub fn error_kind(err: &Error) -> &'static str {
         Error::Json { .. } => "json",
         Error::Backend { .. } => "backend",
         Error::ShuttingDown => "shutting_down",
+        Error::RateLimited { .. } => "rate_limited",
     }
 }
 
