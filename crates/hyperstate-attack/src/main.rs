@@ -175,6 +175,9 @@ async fn run(args: &Args, attack: Attack, round: usize) -> Row {
     }
 }
 
+/// Makes the flood's `i`-th request.
+type MakeRequest = dyn Fn(usize) -> ::http::Request<Full<Bytes>> + Send + Sync;
+
 async fn flood(args: &Args, attack: Attack) -> Outcome {
     let target = args.target;
     let (total, make): (

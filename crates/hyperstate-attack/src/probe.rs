@@ -81,8 +81,7 @@ pub(crate) async fn health_loop(
     for task in inflight {
         let _ = task.await;
     }
-    let stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    stats
+    stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 fn empty(builder: ::http::request::Builder) -> ::http::Request<Full<Bytes>> {
