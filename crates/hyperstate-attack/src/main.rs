@@ -180,10 +180,7 @@ type MakeRequest = dyn Fn(usize) -> ::http::Request<Full<Bytes>> + Send + Sync;
 
 async fn flood(args: &Args, attack: Attack) -> Outcome {
     let target = args.target;
-    let (total, make): (
-        usize,
-        Box<dyn Fn(usize) -> ::http::Request<Full<Bytes>> + Send + Sync>,
-    ) = match attack {
+    let (total, make): (usize, Box<MakeRequest>) = match attack {
         Attack::RoomGets => (
             args.room_gets,
             Box::new(move |i| {
