@@ -73,6 +73,7 @@ impl Error {
                 E::StoreFull { .. }
                 | E::TooManyRooms { .. }
                 | E::Backend { .. }
+                | E::BackendUnavailable { .. }
                 | E::ShuttingDown
                 | E::SessionConflict { .. }
                 | E::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
@@ -88,7 +89,14 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // A request failed fast by an open circuit breaker is not an error
+        // of its own: the breaker logged the outage when it opened, and a
+        // line per rejection would flood the log at the rate it answers.
+        let failed_fast = matches!(
+            self,
+            Error::State(hyperstate::Error::BackendUnavailable { .. })
+        );
+        if status.is_server_error() && !failed_fast {
             tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
         } else {
             tracing::debug!(error = %self, "request rejected");
@@ -101,6 +109,15 @@ impl IntoResponse for Error {
         }
         if let Error::State(hyperstate::Error::RateLimited { retry_after, .. }) = &self {
             let seconds = retry_after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if let Error::State(hyperstate::Error::BackendUnavailable { retry_after, .. }) =
+            &self
+        {
+            // Rounded up: a client that comes back on time finds the
+            // breaker ready to probe, not still open.
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

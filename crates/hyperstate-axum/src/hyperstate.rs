@@ -6,6 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::Supervisor;
+use hyperstate::breaker::{
+    BreakerDocumentStore, BreakerOptions, BreakerPageStore, BreakerRoomStore, BreakerState,
+    CircuitBreaker,
+};
 use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
@@ -48,6 +52,21 @@ struct Inner {
     supervisor: Supervisor,
     browser_id_limiter: Option<ClientRateLimiter>,
     room_join_limiter: Option<ClientRateLimiter>,
+    breakers: Breakers,
+}
+
+/// The circuit breaker in front of each scope's backend, when they are on.
+#[derive(Default)]
+struct Breakers {
+    page: Option<Arc<CircuitBreaker>>,
+    room: Option<Arc<CircuitBreaker>>,
+    session: Option<Arc<CircuitBreaker>>,
+}
+
+impl Breakers {
+    fn state(breaker: &Option<Arc<CircuitBreaker>>) -> Option<BreakerState> {
+        breaker.as_ref().map(|breaker| breaker.state())
+    }
 }
 
 impl fmt::Debug for Hyperstate {
@@ -119,20 +138,26 @@ impl Hyperstate {
         &self.inner.supervisor
     }
 
-    /// Checks every backend; returns each scope's backend name and verdict, for a
-    /// health endpoint.
+    /// Checks every backend; returns each scope's backend name, verdict and
+    /// circuit breaker state, for a health endpoint. A check goes through the
+    /// backend's breaker like any call: while it is open the verdict is
+    /// [`BackendUnavailable`](hyperstate::Error::BackendUnavailable) at once,
+    /// and once it is half-open the check is the probe that closes it.
     pub async fn check_health(&self) -> Vec<BackendHealth> {
         let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
+        let breakers = &self.inner.breakers;
         let mut health = vec![
             BackendHealth {
                 scope: "page",
                 backend: pages.backend_name(),
                 result: pages.check_health().await,
+                breaker: Breakers::state(&breakers.page),
             },
             BackendHealth {
                 scope: "room",
                 backend: rooms.backend_name(),
                 result: rooms.check_health().await,
+                breaker: Breakers::state(&breakers.room),
             },
         ];
         if let Some(sessions) = &self.inner.sessions {
@@ -143,6 +168,7 @@ impl Hyperstate {
                 scope: "session",
                 backend: store.backend_name(),
                 result: probe.map(|_| ()),
+                breaker: Breakers::state(&breakers.session),
             });
         }
         health
@@ -166,15 +192,31 @@ pub struct BackendHealth {
     pub backend: &'static str,
     /// `Ok` when it can serve requests.
     pub result: hyperstate::Result<()>,
+    /// The state of its circuit breaker after the check; `None` when breakers
+    /// are off ([`HyperstateBuilder::breakers`]).
+    pub breaker: Option<BreakerState>,
 }
 
 /// Builds a [`Hyperstate`]. See [`Hyperstate::builder`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HyperstateBuilder {
     pages: Option<Arc<dyn PageStore>>,
     rooms: Option<Arc<dyn RoomStore>>,
     sessions: Option<SessionParts>,
     config: HttpConfig,
+    breakers: Option<BreakerOptions>,
+}
+
+impl Default for HyperstateBuilder {
+    fn default() -> Self {
+        HyperstateBuilder {
+            pages: None,
+            rooms: None,
+            sessions: None,
+            config: HttpConfig::default(),
+            breakers: Some(BreakerOptions::default()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -234,19 +276,46 @@ impl HyperstateBuilder {
         self
     }
 
+    /// The circuit breakers in front of the page, room and session backends
+    /// (see [`hyperstate::breaker`]): after consecutive backend failures,
+    /// requests that need that backend answer 503 with `Retry-After` at once
+    /// instead of waiting out its timeout. `None` turns them off. Default: on,
+    /// with [`BreakerOptions::default`] (5 failures, 2 s cool-down).
+    pub fn breakers(mut self, options: Option<BreakerOptions>) -> Self {
+        self.breakers = options;
+        self
+    }
+
     /// Builds the handle and starts its background tasks. Must run inside a tokio
     /// runtime.
     pub fn build(self) -> Hyperstate {
-        let pages = self
+        let mut breakers = Breakers::default();
+        let mut pages = self
             .pages
             .unwrap_or_else(|| Arc::new(MemoryPageStore::default()));
-        let rooms = self
+        let mut rooms = self
             .rooms
             .unwrap_or_else(|| Arc::new(MemoryRoomStore::default()));
+        if let Some(options) = self.breakers {
+            let guarded = BreakerPageStore::new(pages, options);
+            breakers.page = Some(guarded.breaker().clone());
+            pages = Arc::new(guarded);
+            let guarded = BreakerRoomStore::new(rooms, options);
+            breakers.room = Some(guarded.breaker().clone());
+            rooms = Arc::new(guarded);
+        }
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
         let sessions = self.sessions.map(|parts| {
-            let sessions = Sessions::new(parts.store, parts.secret, parts.options, &supervisor);
+            let store: Arc<dyn DocumentStore> = match self.breakers {
+                Some(options) => {
+                    let guarded = BreakerDocumentStore::new(parts.store, options);
+                    breakers.session = Some(guarded.breaker().clone());
+                    Arc::new(guarded)
+                }
+                None => parts.store,
+            };
+            let sessions = Sessions::new(store, parts.secret, parts.options, &supervisor);
             sessions.spawn_sweeper(&supervisor, parts.sweep_every);
             sessions
         });
@@ -267,6 +336,7 @@ impl HyperstateBuilder {
                 supervisor,
                 browser_id_limiter,
                 room_join_limiter,
+                breakers,
             }),
         }
     }

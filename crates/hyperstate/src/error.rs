@@ -135,6 +135,22 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The backend failed repeatedly and its circuit breaker is open: the call
+    /// failed at once, without reaching it. Nothing changed. HTTP: 503 with
+    /// `Retry-After`. See [`breaker`](crate::breaker).
+    #[error(
+        "{scope} state is unavailable: its {backend} backend is failing; retry in {} s",
+        retry_after.as_secs_f64().ceil().max(1.0)
+    )]
+    BackendUnavailable {
+        /// The scope whose backend is failing (`"page"`, `"room"`, `"session"`).
+        scope: &'static str,
+        /// The backend's name (`"redis"`, `"s3"`, ...).
+        backend: &'static str,
+        /// How long until the breaker lets a probe through.
+        retry_after: std::time::Duration,
+    },
+
     /// The service is shutting down and no longer accepts work.
     #[error("hyperstate is shutting down")]
     ShuttingDown,

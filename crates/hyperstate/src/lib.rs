@@ -27,6 +27,7 @@
 //! [`session::DocumentStore`], [`room::RoomStore`]) with a "Contract" section. Every backend passes the same conformance suite
 //! (`hyperstate-conformance`).
 
+pub mod breaker;
 mod error;
 pub mod fs;
 mod id;

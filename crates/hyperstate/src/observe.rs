@@ -47,6 +47,7 @@ pub fn error_kind(err: &Error) -> &'static str {
         Error::StoreFull { .. } => "store_full",
         Error::Json { .. } => "json",
         Error::Backend { .. } => "backend",
+        Error::BackendUnavailable { .. } => "backend_unavailable",
         Error::ShuttingDown => "shutting_down",
         Error::RateLimited { .. } => "rate_limited",
     }
@@ -73,7 +74,9 @@ pub async fn operation<T>(
     metrics::with_recorder(|recorder| recorder.register_counter(key, &OPERATIONS_METADATA))
         .increment(1);
     if let Err(err) = &result {
-        if !err.is_client_error() {
+        // A call failed fast by a circuit breaker is not logged: the breaker
+        // logged once when it opened, and an outage must not flood the log.
+        if !err.is_client_error() && !matches!(err, Error::BackendUnavailable { .. }) {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");
         }
     }

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use hyperstate::breaker::BreakerOptions;
 use hyperstate::fs::FsDocumentStore;
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
@@ -51,6 +52,9 @@ pub struct DemoConfig {
     /// The room-state backend; `None`: hyperstate's default (memory). A shared
     /// one (Redis) lets chat and cart rooms span several demo processes.
     pub rooms: Option<Arc<dyn RoomStore>>,
+    /// The circuit breakers in front of every backend; `None` turns them off.
+    /// Default: on, with [`BreakerOptions::default`].
+    pub breakers: Option<BreakerOptions>,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -84,6 +88,7 @@ impl DemoConfig {
             http: HttpConfig::default(),
             pages: None,
             rooms: None,
+            breakers: Some(BreakerOptions::default()),
         }
     }
 
@@ -96,6 +101,12 @@ impl DemoConfig {
     /// Sets [`DemoConfig::rooms`].
     pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
         self.rooms = Some(store);
+        self
+    }
+
+    /// Sets [`DemoConfig::breakers`].
+    pub fn breakers(mut self, options: Option<BreakerOptions>) -> Self {
+        self.breakers = options;
         self
     }
 
@@ -151,6 +162,7 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     }
     Ok(builder
         .config(config.http.clone())
+        .breakers(config.breakers)
         .sessions(store, secret)
         .build())
 }

@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use hyperstate::breaker::BreakerState;
 use hyperstate_axum::RequestContext;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -37,20 +38,24 @@ pub fn install_metrics() {
     }
 }
 
-/// `GET /healthz`: one line per backend; 503 when any cannot serve. The
-/// backends come from the request's context (the layer puts it on every
-/// request), not from an `Extension` every route would clone.
+/// `GET /healthz`: one line per backend, with its circuit breaker when that
+/// is not closed; 503 when any cannot serve. The backends come from the
+/// request's context (the layer puts it on every request), not from an
+/// `Extension` every route would clone.
 pub(crate) async fn check(context: RequestContext) -> impl IntoResponse {
     let mut healthy = true;
     let mut body = String::new();
     for backend in context.hyperstate().check_health().await {
-        let verdict = match &backend.result {
+        let mut verdict = match &backend.result {
             Ok(()) => "ok".to_owned(),
             Err(err) => {
                 healthy = false;
                 format!("down: {err}")
             }
         };
+        if let Some(breaker) = backend.breaker.filter(|b| *b != BreakerState::Closed) {
+            verdict.push_str(&format!(" (circuit breaker {breaker})"));
+        }
         body.push_str(&format!(
             "{} ({}): {verdict}\n",
             backend.scope, backend.backend
