@@ -55,6 +55,7 @@ mod key;
 mod options;
 mod service;
 mod store;
+mod stored;
 mod view;
 mod writer;
 

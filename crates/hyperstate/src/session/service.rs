@@ -149,8 +149,15 @@ impl Sessions {
             let last_seen = match SessionDoc::decode(&doc.body) {
                 Ok(parsed) => parsed.last_seen_at,
                 Err(err) => {
-                    // Unreadable and untouched for the whole TTL: nothing can use it.
-                    tracing::warn!(error = %err, "sweeping a corrupt session document");
+                    // Unreadable and untouched for the whole TTL: nothing can use
+                    // it, but its bytes are kept for inspection before it goes.
+                    let location = store.quarantine(&listed.key, &doc).await?;
+                    tracing::warn!(
+                        session_key = %listed.key,
+                        location = %location,
+                        error = %err,
+                        "sweeping an unreadable session document; a copy is kept"
+                    );
                     0
                 }
             };

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::SessionKey;
 use super::change::Change;
 use super::doc::SessionDoc;
 use super::service::Inner;
 use super::store::{Etag, PutCondition, PutOutcome};
+use super::{SessionKey, stored};
 use crate::{Error, Result};
 
 /// Writes queued for one session beyond this make senders wait (backpressure).
@@ -222,10 +222,12 @@ impl Writer {
         if let Some(cached) = self.cached.take() {
             return Ok(cached);
         }
-        Ok(match self.inner.store.get(&self.key).await? {
-            Some(doc) => (SessionDoc::decode(&doc.body)?, Some(doc.etag)),
-            None => (SessionDoc::default(), None),
-        })
+        Ok(
+            match stored::read(self.inner.store.as_ref(), &self.key).await? {
+                Some((doc, etag)) => (doc, Some(etag)),
+                None => (SessionDoc::default(), None),
+            },
+        )
     }
 
     /// Commits `jobs` in one PUT (more after conflicts) and answers each.
