@@ -120,7 +120,9 @@ impl Hyperstate {
     }
 
     /// Checks every backend; returns each scope's backend name and verdict, for a
-    /// health endpoint.
+    /// health endpoint. The session store must also take writes (see
+    /// [`Sessions::check_health`]: one real write probe per
+    /// [`SessionOptions::write_probe_interval`], 5 s by default).
     pub async fn check_health(&self) -> Vec<BackendHealth> {
         let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
         let mut health = vec![
@@ -136,13 +138,11 @@ impl Hyperstate {
             },
         ];
         if let Some(sessions) = &self.inner.sessions {
-            let store = sessions.store();
-            // A read of a key no browser has: cheap, and it needs the store to answer.
-            let probe = store.get(&hyperstate::session::SessionKey::random()).await;
+            // A read and a (rate-limited) write probe: a full disk still reads.
             health.push(BackendHealth {
                 scope: "session",
-                backend: store.backend_name(),
-                result: probe.map(|_| ()),
+                backend: sessions.store().backend_name(),
+                result: sessions.check_health().await,
             });
         }
         health

@@ -51,6 +51,7 @@
 mod change;
 mod doc;
 mod handle;
+mod health;
 mod key;
 mod options;
 mod service;
