@@ -399,6 +399,42 @@ mod tests {
     use super::*;
     use std::time::SystemTime;
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn session_files_and_folders_are_private_to_the_service_user() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        // The data directory itself is created too, when missing.
+        let data = root.path().join("data");
+        let store = FsDocumentStore::open(&data).unwrap();
+        let key = SessionKey::random();
+        let written = store
+            .put(&key, b"{}".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap();
+        assert!(matches!(written, PutOutcome::Written(_)));
+        let document = store.get(&key).await.unwrap().unwrap();
+        let kept = store.quarantine(&key, &document).await.unwrap();
+        let shard = store.dir().join(format!("{:02x}", key.as_bytes()[0]));
+        let lock = store
+            .dir()
+            .join("locks")
+            .join(format!("{:02x}.lock", key.as_bytes()[0]));
+        for dir in [
+            data.clone(),
+            store.dir().to_owned(),
+            store.dir().join("locks"),
+            store.dir().join("quarantine"),
+            shard.clone(),
+        ] {
+            assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        }
+        for file in [shard.join(format!("{key}.json")), lock, PathBuf::from(kept)] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
     #[tokio::test]
     async fn listing_removes_stale_temporary_files_only() {
         let dir = tempfile::tempdir().unwrap();
