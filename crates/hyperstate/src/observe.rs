@@ -17,6 +17,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
+use crate::log_limit::RepeatedErrors;
 use crate::{Error, Result};
 
 /// A short, fixed name for the kind of an error, for the `outcome` label.
@@ -73,12 +74,16 @@ pub async fn operation<T>(
     metrics::with_recorder(|recorder| recorder.register_counter(key, &OPERATIONS_METADATA))
         .increment(1);
     if let Err(err) = &result {
-        if !err.is_client_error() {
+        if !err.is_client_error() && FAILED_OPERATIONS.should_log([scope, op, backend, outcome]) {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");
         }
     }
     result
 }
+
+/// A backend that is down fails every operation alike: one line per kind per
+/// interval, not one per request.
+static FAILED_OPERATIONS: RepeatedErrors = RepeatedErrors::new(crate::log_limit::INTERVAL);
 
 const OPERATIONS: &str = "hyperstate_operations_total";
 static OPERATIONS_METADATA: Metadata<'static> =

@@ -27,7 +27,11 @@ use super::doc::SessionDoc;
 use super::service::Inner;
 use super::store::{Etag, PutCondition, PutOutcome};
 use super::{SessionKey, stored};
+use crate::log_limit::RepeatedErrors;
 use crate::{Error, Result};
+
+/// Sessions that several nodes fight over give up alike: one line per interval.
+static GAVE_UP: RepeatedErrors = RepeatedErrors::new(crate::log_limit::INTERVAL);
 
 /// Writes queued for one session beyond this make senders wait (backpressure).
 const QUEUE: usize = 512;
@@ -287,7 +291,9 @@ impl Writer {
                 Err(err) => return fail_all(applied, err),
             }
         }
-        tracing::warn!(attempts, "session commit gave up after repeated conflicts");
+        if GAVE_UP.should_log(["session", "commit", backend, "conflict"]) {
+            tracing::warn!(attempts, "session commit gave up after repeated conflicts");
+        }
         for job in jobs {
             job.finish(Err(Error::SessionConflict { attempts }));
         }
