@@ -1,6 +1,7 @@
 //! What the layer learned about a request, shared with the extractors.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRequestParts;
@@ -39,7 +40,11 @@ struct ContextInner {
     minted_browser: OnceLock<BrowserId>,
     page: PageSource,
     htmx: bool,
+    from_another_site: bool,
     client: Option<ClientAddr>,
+    /// Set when a handler used session state: the response then carries
+    /// per-browser content that no shared cache may keep.
+    private: AtomicBool,
 }
 
 impl fmt::Debug for RequestContext {
@@ -48,6 +53,7 @@ impl fmt::Debug for RequestContext {
             .field("has_browser_cookie", &self.inner.cookie_browser.is_some())
             .field("page", &self.inner.page)
             .field("htmx", &self.inner.htmx)
+            .field("from_another_site", &self.inner.from_another_site)
             .field("client", &self.inner.client)
             .finish()
     }
@@ -59,6 +65,7 @@ impl RequestContext {
         cookie_browser: Option<BrowserId>,
         page: PageSource,
         htmx: bool,
+        from_another_site: bool,
         client: Option<ClientAddr>,
     ) -> Self {
         RequestContext {
@@ -68,7 +75,9 @@ impl RequestContext {
                 minted_browser: OnceLock::new(),
                 page,
                 htmx,
+                from_another_site,
                 client,
+                private: AtomicBool::new(false),
             }),
         }
     }
@@ -111,6 +120,25 @@ impl RequestContext {
     /// True when this request is a full page load that was issued a new page id.
     pub fn is_fresh_page_load(&self) -> bool {
         matches!(self.inner.page, PageSource::Fresh(_))
+    }
+
+    /// True when the browser says another site started this request
+    /// (`Sec-Fetch-Site: cross-site` or `same-site`): a link or a redirect
+    /// elsewhere, which must not change state. Absent, `none` (the address
+    /// bar, a bookmark) and `same-origin` are false.
+    pub fn is_from_another_site(&self) -> bool {
+        self.inner.from_another_site
+    }
+
+    /// Marks the response as per-browser content: the layer then answers with
+    /// `Cache-Control: private, no-store` unless the handler set its own.
+    /// The [`Session`](crate::Session) extractor calls it.
+    pub fn mark_private(&self) {
+        self.inner.private.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_private(&self) -> bool {
+        self.inner.private.load(Ordering::Relaxed)
     }
 
     /// True for requests htmx made (`HX-Request: true`).

@@ -4,6 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HX_REFRESH;
 use http::{HeaderValue, StatusCode, header};
+use hyperstate::log_limit::RepeatedErrors;
 
 /// An error of the axum integration, or of the core crate, ready to answer with.
 ///
@@ -86,6 +87,26 @@ impl Error {
     }
 }
 
+/// A backend that is down fails every request alike: one ERROR per kind per
+/// interval, then a count of the rest (see [`hyperstate::log_limit`]).
+static FAILED_REQUESTS: RepeatedErrors = RepeatedErrors::new(hyperstate::log_limit::INTERVAL);
+
+impl Error {
+    /// A short, fixed name for the kind of the error (for grouping repeats).
+    fn kind(&self) -> &'static str {
+        match self {
+            Error::MissingPageId => "missing_page_id",
+            Error::PageExpired => "page_expired",
+            Error::LayerMissing => "layer_missing",
+            Error::SessionsNotConfigured => "sessions_not_configured",
+            Error::CrossSite(_) => "cross_site",
+            Error::BodyTooLarge { .. } => "body_too_large",
+            Error::Body(_) => "body",
+            Error::State(err) => hyperstate::observe::error_kind(err),
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -97,7 +118,15 @@ impl IntoResponse for Error {
             Error::State(hyperstate::Error::BackendUnavailable { .. })
         );
         if status.is_server_error() && !failed_fast {
-            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+            let kind = [
+                "response",
+                status.canonical_reason().unwrap_or("server error"),
+                self.kind(),
+                "",
+            ];
+            if FAILED_REQUESTS.should_log(kind) {
+                tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+            }
         } else {
             tracing::debug!(error = %self, "request rejected");
         }

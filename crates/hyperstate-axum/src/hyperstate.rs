@@ -142,7 +142,10 @@ impl Hyperstate {
     /// circuit breaker state, for a health endpoint. A check goes through the
     /// backend's breaker like any call: while it is open the verdict is
     /// [`BackendUnavailable`](hyperstate::Error::BackendUnavailable) at once,
-    /// and once it is half-open the check is the probe that closes it.
+    /// and once it is half-open the check is the probe that closes it. The
+    /// session store must also take writes (see [`Sessions::check_health`]:
+    /// one real write probe per [`SessionOptions::write_probe_interval`], 5 s
+    /// by default).
     pub async fn check_health(&self) -> Vec<BackendHealth> {
         let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
         let breakers = &self.inner.breakers;
@@ -161,13 +164,11 @@ impl Hyperstate {
             },
         ];
         if let Some(sessions) = &self.inner.sessions {
-            let store = sessions.store();
-            // A read of a key no browser has: cheap, and it needs the store to answer.
-            let probe = store.get(&hyperstate::session::SessionKey::random()).await;
+            // A read and a (rate-limited) write probe: a full disk still reads.
             health.push(BackendHealth {
                 scope: "session",
-                backend: store.backend_name(),
-                result: probe.map(|_| ()),
+                backend: sessions.store().backend_name(),
+                result: sessions.check_health().await,
                 breaker: Breakers::state(&breakers.session),
             });
         }

@@ -65,8 +65,11 @@
 //! [`HyperstateBuilder::sessions`]. Reads of a browser without the `hs_bid`
 //! cookie cost nothing and set no cookie; the first write mints it. A full page
 //! load that reads a view clears that view's `Reconnect` values (a fresh visit
-//! starts blank); htmx requests carrying the page id recover them, also after
-//! a server restart.
+//! starts blank), unless another site started it (`Sec-Fetch-Site: cross-site`
+//! or `same-site`: a link elsewhere must not erase a draft); htmx requests
+//! carrying the page id recover them, also after a server restart. Responses
+//! of handlers that use the [`Session`] extractor get `Cache-Control: private,
+//! no-store` unless they set their own: they hold one browser's state.
 //!
 //! # Cross-site request forgery
 //!

@@ -60,7 +60,15 @@ pub(crate) async fn prepare(
         None => PageSource::Absent,
     };
     let client = ClientAddr::of_request(&config.client_ip, request.headers(), request.extensions());
-    let context = RequestContext::new(hyperstate.clone(), browser, page, htmx, client);
+    let from_another_site = from_another_site(request.headers());
+    let context = RequestContext::new(
+        hyperstate.clone(),
+        browser,
+        page,
+        htmx,
+        from_another_site,
+        client,
+    );
     Ok((request, context))
 }
 
@@ -75,6 +83,14 @@ fn browser_from_cookies(headers: &HeaderMap, name: &str) -> Option<BrowserId> {
         .filter_map(Result::ok)
         .filter(|cookie| cookie.name() == name)
         .find_map(|cookie| BrowserId::parse(cookie.value()).ok())
+}
+
+/// Whether the browser says another site started the request. A sibling
+/// subdomain (`same-site`) counts as another site, as in the CSRF check.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site == "cross-site" || site == "same-site")
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

@@ -9,13 +9,21 @@ use http_body_util::BodyExt;
 
 use crate::{HttpConfig, RequestContext, inject};
 
-/// Sets the cookie if the request minted a browser id, and injects the page id
-/// into full-page HTML.
+/// Marks responses built from session state `Cache-Control: private,
+/// no-store`, sets the cookie if the request minted a browser id, and injects
+/// the page id into full-page HTML.
 pub(crate) async fn finish(
     mut response: Response,
     context: &RequestContext,
     config: &HttpConfig,
 ) -> Response {
+    if context.is_private() {
+        // Session state is per browser: no shared cache may keep or replay it.
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("private, no-store"));
+    }
     if let Some(browser) = context.minted_browser_id() {
         let cookie = Cookie::build((config.cookie_name.as_str(), browser.to_string()))
             .path("/")

@@ -92,6 +92,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .sessions()
             .cloned()
             .ok_or(Error::SessionsNotConfigured)?;
+        // Whatever the handler renders from here may be this browser's own.
+        context.mark_private();
         Ok(Session { context, sessions })
     }
 }
@@ -108,13 +110,17 @@ impl SessionView {
     ///
     /// On a full page load (a fresh page id) this is a fresh navigation to the
     /// view: its `Reconnect` values are dropped first (one write, only if there
-    /// are any), so a new visit starts with a blank draft.
+    /// are any), so a new visit starts with a blank draft. Only a navigation of
+    /// this site's own (or a typed address, a bookmark) does that: a page load
+    /// another site started ([`RequestContext::is_from_another_site`]) reads
+    /// without clearing, so a link elsewhere cannot erase a draft.
     pub async fn load(&self) -> Result<ViewState, Error> {
+        let context = &self.session.context;
         let Some(session) = self.session.existing() else {
-            return Ok(ViewState::empty(&self.view, self.session.context.page_id()));
+            return Ok(ViewState::empty(&self.view, context.page_id()));
         };
         let view = session.view(&self.view);
-        let state = if self.session.context.is_fresh_page_load() {
+        let state = if context.is_fresh_page_load() && !context.is_from_another_site() {
             view.fresh_load().await?
         } else {
             view.load().await?

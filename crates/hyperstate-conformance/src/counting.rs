@@ -61,4 +61,7 @@ impl DocumentStore for CountingStore {
     async fn list(&self) -> Result<Vec<Listed>> {
         self.inner.list().await
     }
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        self.inner.quarantine(key, document).await
+    }
 }

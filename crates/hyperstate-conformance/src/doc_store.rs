@@ -215,6 +215,51 @@ pub async fn handles_share_storage(make: &dyn Factory) {
     );
 }
 
+pub async fn quarantine_keeps_a_copy_outside_the_keyspace(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    let key = SessionKey::random();
+    let etag = written(
+        store
+            .put(&key, b"{\"rev\":".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap(),
+    );
+    let document = store.get(&key).await.unwrap().expect("document stored");
+    let first = store.quarantine(&key, &document).await.unwrap();
+    let second = store.quarantine(&key, &document).await.unwrap();
+    assert!(!first.is_empty(), "quarantine names where the copy is");
+    assert_ne!(first, second, "a second copy must not overwrite the first");
+    // The document itself is untouched (the caller replaces it by CAS) ...
+    let after = store
+        .get(&key)
+        .await
+        .unwrap()
+        .expect("document still there");
+    assert_eq!(
+        (after.body.as_slice(), &after.etag),
+        (&b"{\"rev\":"[..], &etag)
+    );
+    // ... and the copies are no sessions: listing and sweeping never see them.
+    let listed: Vec<SessionKey> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    assert_eq!(listed, vec![key]);
+}
+
+pub async fn the_write_probe_leaves_nothing_behind(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    store.check_writable().await.unwrap();
+    store.check_writable().await.unwrap();
+    assert!(
+        store.list().await.unwrap().is_empty(),
+        "a probe document was left"
+    );
+}
+
 /// Expands every document-store and session case into a `#[tokio::test]`.
 ///
 /// `$make` is an expression of a type implementing [`Factory`]. With
@@ -230,14 +275,16 @@ macro_rules! document_store_suite {
         $crate::document_store_suite!(@cases $make, $ready;
             doc_store: missing_documents_are_none, create_if_absent_succeeds_once,
             update_needs_the_current_etag, racing_puts_have_one_winner, delete_honours_the_etag,
-            list_reports_every_document, handles_share_storage;
+            list_reports_every_document, handles_share_storage,
+            quarantine_keeps_a_copy_outside_the_keyspace, the_write_probe_leaves_nothing_behind;
             session: values_round_trip_and_browsers_are_isolated, acknowledged_writes_survive_a_restart,
             two_nodes_writing_different_keys_both_survive,
             two_nodes_writing_one_key_end_at_a_written_value,
             a_stale_etag_never_wins_even_with_identical_contents,
             a_new_vsn_replaces_the_slice_through_the_migration, reconnect_values_follow_their_page,
             limits_fail_only_the_offending_write, a_burst_is_group_committed,
-            shutdown_drains_and_later_writes_still_commit, sweep_deletes_only_sessions_unseen_for_the_ttl);
+            shutdown_drains_and_later_writes_still_commit, sweep_deletes_only_sessions_unseen_for_the_ttl,
+            an_unreadable_document_is_moved_aside_and_the_session_goes_on);
     };
     (@cases $make:expr, $ready:expr; doc_store: $($store_case:ident),*; session: $($session_case:ident),*) => {
         $(

@@ -32,6 +32,9 @@ pub enum Fault {
     /// PUTs reach the inner store and land, then the caller sees an error (the
     /// reply was lost on the way back). Reads and deletes pass through.
     FailAfterWrite,
+    /// Reads and listing pass through; every write (put, delete, quarantine)
+    /// fails at once, as on a full disk or a read-only mount.
+    ReadOnly,
 }
 
 /// Wraps a [`DocumentStore`] and injects the current [`Fault`].
@@ -90,7 +93,7 @@ impl FaultyStore {
     /// Applies the fault before an operation: `Err` when it must fail.
     async fn before(&self, operation: &'static str) -> Result<()> {
         match self.fault() {
-            Fault::None | Fault::FailAfterWrite => Ok(()),
+            Fault::None | Fault::FailAfterWrite | Fault::ReadOnly => Ok(()),
             Fault::Fail => Err(self.error(operation, "unavailable")),
             Fault::Delay(delay) => {
                 tokio::time::sleep(delay).await;
@@ -101,6 +104,14 @@ impl FaultyStore {
                 Err(self.error(operation, "timed out"))
             }
         }
+    }
+
+    /// [`Self::before`] for an operation that changes the store.
+    async fn before_write(&self, operation: &'static str) -> Result<()> {
+        if self.fault() == Fault::ReadOnly {
+            return Err(self.error(operation, "read-only file system"));
+        }
+        self.before(operation).await
     }
 
     fn error(&self, operation: &'static str, what: &'static str) -> Error {
@@ -126,7 +137,7 @@ impl DocumentStore for FaultyStore {
         condition: PutCondition<'_>,
     ) -> Result<PutOutcome> {
         self.put_attempts.fetch_add(1, Ordering::SeqCst);
-        self.before("put").await?;
+        self.before_write("put").await?;
         let outcome = self.inner.put(key, body, condition).await?;
         if matches!(outcome, PutOutcome::Written(_)) {
             self.puts_landed.fetch_add(1, Ordering::SeqCst);
@@ -139,12 +150,17 @@ impl DocumentStore for FaultyStore {
     }
 
     async fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> Result<bool> {
-        self.before("delete").await?;
+        self.before_write("delete").await?;
         self.inner.delete(key, etag).await
     }
 
     async fn list(&self) -> Result<Vec<Listed>> {
         self.before("list").await?;
         self.inner.list().await
+    }
+
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        self.before_write("quarantine").await?;
+        self.inner.quarantine(key, document).await
     }
 }

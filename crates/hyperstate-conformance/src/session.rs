@@ -374,6 +374,46 @@ pub async fn shutdown_drains_and_later_writes_still_commit(make: &dyn Factory) {
     assert_eq!(state.get("late", 0).unwrap(), 99);
 }
 
+/// A truncated document (a full disk, a bad copy) must not answer every
+/// request of its browser with an error for ever: it is moved aside and the
+/// session goes on from empty state, whether a read or a write finds it.
+pub async fn an_unreadable_document_is_moved_aside_and_the_session_goes_on(make: &dyn Factory) {
+    let store = make(&fresh_namespace());
+    let n = node(store.clone(), SessionOptions::default());
+    let view = View::new("v");
+    for found_by in ["read", "write"] {
+        let session = n.sessions.session(&BrowserId::generate(), None);
+        session.view(&view).put("old", &1).await.unwrap();
+        let good = store.get(&session.key()).await.unwrap().unwrap();
+        let truncated = good.body[..good.body.len() / 2].to_vec();
+        let outcome = store
+            .put(&session.key(), truncated, PutCondition::Matches(&good.etag))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, PutOutcome::Written(_)), "{outcome:?}");
+        if found_by == "read" {
+            let state = session.view(&view).load().await;
+            let state = state.unwrap_or_else(|err| panic!("{found_by}: {err:?}"));
+            assert_eq!(state.get("old", 0).unwrap(), 0, "{found_by}");
+        }
+        session
+            .view(&view)
+            .put("new", &2)
+            .await
+            .unwrap_or_else(|err| panic!("{found_by}: {err:?}"));
+        let state = session.view(&view).load().await.unwrap();
+        assert_eq!(
+            (state.get("old", 0).unwrap(), state.get("new", 0).unwrap()),
+            (0, 2),
+            "{found_by}"
+        );
+        // What is stored now is a good document again.
+        let stored = store.get(&session.key()).await.unwrap().unwrap();
+        hyperstate::session::SessionDoc::decode(&stored.body).unwrap();
+    }
+    n.supervisor.shutdown().await;
+}
+
 pub async fn sweep_deletes_only_sessions_unseen_for_the_ttl(make: &dyn Factory) {
     let ttl = Duration::from_secs(30 * 24 * 3600);
     let store = make(&fresh_namespace());

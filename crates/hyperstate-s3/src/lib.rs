@@ -83,6 +83,13 @@ impl S3DocumentStore {
     pub fn path(&self, key: &SessionKey) -> Path {
         self.prefix.clone().join(format!("{key}.json"))
     }
+
+    /// Where unreadable documents are kept aside
+    /// (`<prefix>/quarantine/<key>.<unix-ms>.json`); hyperstate never deletes
+    /// them.
+    pub fn quarantine_prefix(&self) -> Path {
+        self.prefix.clone().join("quarantine")
+    }
 }
 
 impl S3DocumentStoreBuilder {
@@ -207,6 +214,40 @@ impl DocumentStore for S3DocumentStore {
         }
     }
 
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        let millis = std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        // Create-only: a copy is never overwritten, two copies of one key in one
+        // millisecond get a counter.
+        for n in 0..16u32 {
+            let name = match n {
+                0 => format!("{key}.{millis}.json"),
+                n => format!("{key}.{millis}-{n}.json"),
+            };
+            let location = self.quarantine_prefix().join(name);
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            let payload = PutPayload::from(document.body.clone());
+            match self.store.put_opts(&location, payload, options).await {
+                Ok(_) => return Ok(location.to_string()),
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => continue,
+                Err(err) => return Err(Error::backend(BACKEND, "quarantine", err)),
+            }
+        }
+        Err(Error::backend(
+            BACKEND,
+            "quarantine",
+            "every quarantine name for this key and millisecond is taken",
+        ))
+    }
+
     async fn list(&self) -> Result<Vec<Listed>> {
         let metas: Vec<_> = self
             .store
@@ -217,6 +258,7 @@ impl DocumentStore for S3DocumentStore {
         Ok(metas
             .into_iter()
             .filter_map(|meta| {
+                // Quarantined copies (`<key>.<unix-ms>.json`) are no key: skipped.
                 let name = meta.location.filename()?;
                 let key = SessionKey::parse_hex(name.strip_suffix(".json")?)?;
                 let millis = meta.last_modified.timestamp_millis().max(0) as u64;

@@ -32,6 +32,7 @@ mod error;
 pub mod fs;
 mod id;
 mod limits;
+pub mod log_limit;
 pub mod memory;
 pub mod observe;
 pub mod page;

@@ -17,6 +17,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
+use crate::log_limit::RepeatedErrors;
 use crate::{Error, Result};
 
 /// A short, fixed name for the kind of an error, for the `outcome` label.
@@ -76,12 +77,19 @@ pub async fn operation<T>(
     if let Err(err) = &result {
         // A call failed fast by a circuit breaker is not logged: the breaker
         // logged once when it opened, and an outage must not flood the log.
-        if !err.is_client_error() && !matches!(err, Error::BackendUnavailable { .. }) {
+        if !err.is_client_error()
+            && !matches!(err, Error::BackendUnavailable { .. })
+            && FAILED_OPERATIONS.should_log([scope, op, backend, outcome])
+        {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");
         }
     }
     result
 }
+
+/// A backend that is down fails every operation alike: one line per kind per
+/// interval, not one per request.
+static FAILED_OPERATIONS: RepeatedErrors = RepeatedErrors::new(crate::log_limit::INTERVAL);
 
 const OPERATIONS: &str = "hyperstate_operations_total";
 static OPERATIONS_METADATA: Metadata<'static> =

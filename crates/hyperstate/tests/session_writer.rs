@@ -76,6 +76,9 @@ impl DocumentStore for AlwaysConflicts {
     async fn list(&self) -> Result<Vec<Listed>> {
         self.0.list().await
     }
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        self.0.quarantine(key, document).await
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -116,6 +119,9 @@ impl DocumentStore for Broken {
     }
     async fn list(&self) -> Result<Vec<Listed>> {
         Err(Error::backend("broken", "list", "disk on fire"))
+    }
+    async fn quarantine(&self, _: &SessionKey, _: &Document) -> Result<String> {
+        Err(Error::backend("broken", "quarantine", "disk on fire"))
     }
 }
 

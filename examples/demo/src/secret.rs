@@ -75,7 +75,11 @@ pub(crate) fn resolve(
 /// file and hard-links it into place, which fails for all but the first; the
 /// others read the winner's.
 fn create(data_dir: &Path, path: &Path) -> io::Result<SessionSecret> {
-    fs::create_dir_all(data_dir)?;
+    let mut private_dir = fs::DirBuilder::new();
+    private_dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut private_dir, 0o700);
+    private_dir.create(data_dir)?;
     let secret = SessionSecret::generate();
     let tmp = data_dir.join(format!(".{FILE}.{}", std::process::id()));
     {
@@ -119,5 +123,17 @@ mod tests {
             resolve(Some("abc"), dir.path()),
             Err(SecretError::Invalid { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_development_secret_and_its_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        resolve(None, &data).unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(FILE)), 0o600);
     }
 }

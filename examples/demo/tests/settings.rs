@@ -122,3 +122,66 @@ async fn reading_settings_sets_no_cookie_and_bad_input_is_rejected() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     state.shutdown().await;
 }
+
+/// A page load another site started (a link, a redirect) must not erase the
+/// tab's draft: only this site's own navigations, or a typed address, may.
+#[tokio::test]
+async fn only_a_navigation_of_this_site_clears_the_draft() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = start(dir.path());
+    let browser = Browser::new(app);
+    let tab = browser.load("/settings").await.page_id().unwrap();
+    let reply = browser
+        .htmx_post("/settings/draft", &tab, "draft=keep+me")
+        .await;
+    assert_eq!(draft(&reply), "keep me");
+    let navigate = |site: &'static str| {
+        axum::http::Request::get("/settings")
+            .header("accept", "text/html")
+            .header("sec-fetch-site", site)
+            .header("sec-fetch-mode", "navigate")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    for site in ["cross-site", "same-site"] {
+        let page = browser.send(navigate(site)).await;
+        assert_eq!(page.status, StatusCode::OK, "{site}");
+        assert_eq!(
+            draft(&browser.htmx_get("/settings/draft", &tab).await),
+            "keep me",
+            "a {site} page load erased the draft"
+        );
+    }
+    browser.send(navigate("same-origin")).await;
+    assert_eq!(draft(&browser.htmx_get("/settings/draft", &tab).await), "");
+    state.shutdown().await;
+}
+
+/// Per-browser content must not be kept by a shared cache.
+#[tokio::test]
+async fn session_responses_are_not_stored_by_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = start(dir.path());
+    let browser = Browser::new(app);
+    let tab = browser.load("/settings").await.page_id().unwrap();
+    browser
+        .htmx_post("/settings/draft", &tab, "draft=mine")
+        .await;
+    for reply in [
+        browser.htmx_get("/settings/draft", &tab).await,
+        browser
+            .htmx_post("/settings/theme", &tab, "theme=dark")
+            .await,
+    ] {
+        assert_eq!(reply.status, StatusCode::OK);
+        let cache = reply
+            .headers
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap());
+        assert!(
+            cache.is_some_and(|v| v.contains("no-store") && v.contains("private")),
+            "{cache:?}"
+        );
+    }
+    state.shutdown().await;
+}

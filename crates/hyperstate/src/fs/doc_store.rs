@@ -5,7 +5,13 @@
 //! ```text
 //! <root>/sessions/<k0k1>/<key>.json     one document per session (key: 64 hex digits)
 //! <root>/sessions/locks/<k0k1>.lock     256 lock stripes, one per key prefix
+//! <root>/sessions/quarantine/<key>.<unix-ms>.json   unreadable documents, kept aside
 //! ```
+//!
+//! Session state is private to the service user: directories this store
+//! creates are 0700 and files 0600 (directories that already exist keep their
+//! mode). Quarantined documents are never deleted by hyperstate: inspect them,
+//! then remove them by hand.
 //!
 //! # Why it is correct with several processes
 //!
@@ -87,7 +93,7 @@ impl FsDocumentStore {
     /// creating the directories: call it at startup.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let dir = root.as_ref().join("sessions");
-        fs::create_dir_all(dir.join("locks"))
+        create_private_dir(&dir.join("locks"))
             .map_err(|err| Error::backend(BACKEND, "open", err))?;
         Ok(FsDocumentStore {
             inner: Arc::new(Inner::new(dir, true)),
@@ -124,6 +130,24 @@ where
     }
 }
 
+/// Creates `path` and its missing parents, readable by this user only.
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// Options that create a file readable and writable by this user only.
+fn private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
 fn etag_of(body: &[u8]) -> Etag {
     let digest = Sha256::digest(body);
     Etag(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
@@ -158,11 +182,7 @@ impl Inner {
                 .dir
                 .join("locks")
                 .join(format!("{}.lock", Self::prefix(key)));
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path)?;
+            let file = private_file().create(true).truncate(false).open(path)?;
             *guard = Some(file);
         }
         if let Some(file) = guard.as_ref() {
@@ -202,11 +222,12 @@ impl Inner {
             self.tmp_counter.fetch_add(1, Ordering::Relaxed)
         ));
         let written = (|| {
-            let mut file = match File::create(&tmp) {
+            let create = || private_file().create_new(true).open(&tmp);
+            let mut file = match create() {
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {
                     // The first document of this prefix: make its directory.
-                    fs::create_dir_all(parent)?;
-                    File::create(&tmp)?
+                    create_private_dir(parent)?;
+                    create()?
                 }
                 other => other?,
             };
@@ -228,6 +249,37 @@ impl Inner {
             return Err(err);
         }
         Ok(PutOutcome::Written(etag_of(body)))
+    }
+
+    /// Writes a copy of `body` into the quarantine directory; returns its path.
+    fn quarantine(&self, key: &SessionKey, body: &[u8]) -> io::Result<PathBuf> {
+        let dir = self.dir.join("quarantine");
+        create_private_dir(&dir)?;
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        // `create_new` never overwrites an earlier copy: two copies of one key
+        // in one millisecond get a counter.
+        let mut n = 0u32;
+        let (path, mut file) = loop {
+            let name = match n {
+                0 => format!("{key}.{millis}.json"),
+                n => format!("{key}.{millis}-{n}.json"),
+            };
+            let path = dir.join(name);
+            match private_file().create_new(true).open(&path) {
+                Ok(file) => break (path, file),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(err) => return Err(err),
+            }
+        };
+        file.write_all(body)?;
+        // The caller replaces the original once this returns: the copy must be
+        // on the disk first, whatever `sync` says.
+        file.sync_all()?;
+        File::open(&dir)?.sync_all()?;
+        Ok(path)
     }
 
     fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> io::Result<bool> {
@@ -334,12 +386,54 @@ impl DocumentStore for FsDocumentStore {
         let inner = self.inner.clone();
         blocking("list", move || inner.list()).await
     }
+
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        let (inner, key, body) = (self.inner.clone(), *key, document.body.clone());
+        let path = blocking("quarantine", move || inner.quarantine(&key, &body)).await?;
+        Ok(path.display().to_string())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::SystemTime;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn session_files_and_folders_are_private_to_the_service_user() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        // The data directory itself is created too, when missing.
+        let data = root.path().join("data");
+        let store = FsDocumentStore::open(&data).unwrap();
+        let key = SessionKey::random();
+        let written = store
+            .put(&key, b"{}".to_vec(), PutCondition::Absent)
+            .await
+            .unwrap();
+        assert!(matches!(written, PutOutcome::Written(_)));
+        let document = store.get(&key).await.unwrap().unwrap();
+        let kept = store.quarantine(&key, &document).await.unwrap();
+        let shard = store.dir().join(format!("{:02x}", key.as_bytes()[0]));
+        let lock = store
+            .dir()
+            .join("locks")
+            .join(format!("{:02x}.lock", key.as_bytes()[0]));
+        for dir in [
+            data.clone(),
+            store.dir().to_owned(),
+            store.dir().join("locks"),
+            store.dir().join("quarantine"),
+            shard.clone(),
+        ] {
+            assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        }
+        for file in [shard.join(format!("{key}.json")), lock, PathBuf::from(kept)] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
 
     #[tokio::test]
     async fn listing_removes_stale_temporary_files_only() {

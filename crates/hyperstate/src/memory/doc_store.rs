@@ -23,6 +23,8 @@ pub struct MemoryDocumentStore {
 struct State {
     next_etag: u64,
     docs: HashMap<SessionKey, Stored>,
+    /// Unreadable documents kept aside, in the order they were found.
+    quarantined: Vec<(SessionKey, Document)>,
 }
 
 #[derive(Debug)]
@@ -45,6 +47,12 @@ impl MemoryDocumentStore {
     /// True when no document is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The unreadable documents kept aside by
+    /// [`DocumentStore::quarantine`], oldest first.
+    pub fn quarantined(&self) -> Vec<(SessionKey, Document)> {
+        self.lock().quarantined.clone()
     }
 }
 
@@ -92,6 +100,15 @@ impl DocumentStore for MemoryDocumentStore {
             (Some(stored), Some(etag)) => stored.doc.etag == *etag,
         };
         Ok(matches && state.docs.remove(key).is_some())
+    }
+
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        let mut state = self.lock();
+        state.quarantined.push((*key, document.clone()));
+        Ok(format!(
+            "memory quarantine #{}",
+            state.quarantined.len() - 1
+        ))
     }
 
     async fn list(&self) -> Result<Vec<Listed>> {

@@ -10,7 +10,7 @@ use super::change::{Change, Op, current_slice, recover};
 use super::doc::{SessionDoc, ViewSlice};
 use super::view::{Policy, View};
 use super::writer::{submit, submit_detached};
-use super::{SessionKey, Sessions};
+use super::{SessionKey, Sessions, stored};
 use crate::value::{decode, encode, validate_key};
 use crate::{Error, PageId, Result, observe};
 
@@ -71,10 +71,9 @@ impl Session {
 
     async fn load_inner(&self) -> Result<Option<SessionDoc>> {
         let inner = &self.sessions.inner;
-        let Some(stored) = inner.store.get(&self.key).await? else {
+        let Some((doc, _)) = stored::read(inner.store.as_ref(), &self.key).await? else {
             return Ok(None);
         };
-        let doc = SessionDoc::decode(&stored.body)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()

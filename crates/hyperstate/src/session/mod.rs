@@ -51,10 +51,12 @@
 mod change;
 mod doc;
 mod handle;
+mod health;
 mod key;
 mod options;
 mod service;
 mod store;
+mod stored;
 mod view;
 mod writer;
 

@@ -26,6 +26,12 @@ pub struct SessionOptions {
     pub max_attempts: u32,
     /// Most writes committed together in one PUT. Default: 256.
     pub max_batch: usize,
+    /// [`Sessions::check_health`](super::Sessions::check_health) makes at most
+    /// one real write probe per this interval and answers from the last one in
+    /// between, so a health endpoint polled hard costs the store little. A
+    /// store that stops (or starts again) taking writes is seen within this
+    /// long. Default: 5 seconds.
+    pub write_probe_interval: Duration,
 }
 
 impl Default for SessionOptions {
@@ -38,6 +44,7 @@ impl Default for SessionOptions {
             writer_idle: Duration::from_secs(30),
             max_attempts: 8,
             max_batch: 256,
+            write_probe_interval: Duration::from_secs(5),
         }
     }
 }
@@ -71,6 +78,11 @@ impl SessionOptions {
     /// Sets [`SessionOptions::max_attempts`] (at least 1).
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
+        self
+    }
+    /// Sets [`SessionOptions::write_probe_interval`].
+    pub fn write_probe_interval(mut self, every: Duration) -> Self {
+        self.write_probe_interval = every;
         self
     }
     /// Sets [`SessionOptions::max_batch`] (at least 1).

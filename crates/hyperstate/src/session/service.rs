@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::handle::Session;
+use super::health::WriteProbe;
 use super::store::DocumentStore;
 use super::writer::Writers;
 use super::{SessionDoc, SessionKey, SessionOptions, SessionSecret};
@@ -48,6 +49,7 @@ pub(crate) struct Inner {
     pub(crate) options: SessionOptions,
     pub(crate) spawner: TaskSpawner,
     pub(crate) writers: Writers,
+    write_probe: WriteProbe,
 }
 
 impl fmt::Debug for Sessions {
@@ -88,6 +90,7 @@ impl Sessions {
                 options,
                 spawner: supervisor.spawner(),
                 writers: Writers::default(),
+                write_probe: WriteProbe::default(),
             }),
         }
     }
@@ -108,6 +111,19 @@ impl Sessions {
     /// The document store.
     pub fn store(&self) -> &Arc<dyn DocumentStore> {
         &self.inner.store
+    }
+
+    /// Whether the store can serve reads and take writes, for a health
+    /// endpoint. Reads are probed on every call; writes (a small document
+    /// created and deleted, see [`DocumentStore::check_writable`]) at most once
+    /// per [`SessionOptions::write_probe_interval`], whose verdict the calls in
+    /// between share.
+    pub async fn check_health(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner
+            .write_probe
+            .check(inner.store.as_ref(), inner.options.write_probe_interval)
+            .await
     }
 
     /// This node's counters.
@@ -149,8 +165,15 @@ impl Sessions {
             let last_seen = match SessionDoc::decode(&doc.body) {
                 Ok(parsed) => parsed.last_seen_at,
                 Err(err) => {
-                    // Unreadable and untouched for the whole TTL: nothing can use it.
-                    tracing::warn!(error = %err, "sweeping a corrupt session document");
+                    // Unreadable and untouched for the whole TTL: nothing can use
+                    // it, but its bytes are kept for inspection before it goes.
+                    let location = store.quarantine(&listed.key, &doc).await?;
+                    tracing::warn!(
+                        session_key = %listed.key,
+                        location = %location,
+                        error = %err,
+                        "sweeping an unreadable session document; a copy is kept"
+                    );
                     0
                 }
             };

@@ -94,9 +94,9 @@ pub struct Listed {
 /// use hyperstate::Result;
 /// use hyperstate::session::{Document, DocumentStore, Etag, Listed, PutCondition, PutOutcome, SessionKey};
 ///
-/// /// Documents in a map; the etag is a counter.
+/// /// Documents in a map; the etag is a counter. Unreadable ones are kept in a list.
 /// #[derive(Debug, Default)]
-/// struct MapStore(Mutex<(u64, HashMap<SessionKey, Document>)>);
+/// struct MapStore(Mutex<(u64, HashMap<SessionKey, Document>)>, Mutex<Vec<Document>>);
 ///
 /// #[async_trait]
 /// impl DocumentStore for MapStore {
@@ -136,6 +136,12 @@ pub struct Listed {
 ///         let now = SystemTime::now();
 ///         Ok(self.0.lock().unwrap().1.keys().map(|&key| Listed { key, modified: now }).collect())
 ///     }
+///
+///     async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+///         let mut kept = self.1.lock().unwrap();
+///         kept.push(document.clone());
+///         Ok(format!("quarantine #{} ({key})", kept.len() - 1))
+///     }
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -171,4 +177,44 @@ pub trait DocumentStore: fmt::Debug + Send + Sync + 'static {
 
     /// Every stored document, for the TTL sweeper.
     async fn list(&self) -> Result<Vec<Listed>>;
+
+    /// Keeps a copy of `document`, found under `key` and unreadable (truncated,
+    /// not JSON, a shape this version does not know), where an operator can
+    /// inspect it; returns where (a path, an object location) for the log.
+    ///
+    /// The copy is durable when this returns, lives outside the keyspace (never
+    /// reported by [`list`](Self::list), never swept) and is never deleted by
+    /// hyperstate. The document under `key` is left as it is: the session scope
+    /// then replaces it with a conditional [`put`](Self::put), which keeps the
+    /// move atomic on every backend. Two callers racing to quarantine one
+    /// document may each keep a copy.
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String>;
+
+    /// Succeeds only if a write can be made durable now: for health checks,
+    /// which a read alone cannot answer (a full disk or a read-only mount still
+    /// serves reads).
+    ///
+    /// The default creates a small document under a fresh random key (no
+    /// session can have it) and deletes it again, through [`put`](Self::put) and
+    /// [`delete`](Self::delete), so it takes the same path as a real write.
+    /// Should the process die in between, the probe is a valid session document
+    /// last seen at the epoch, which the sweeper removes. Callers rate-limit it
+    /// (see [`Sessions::check_health`](super::Sessions::check_health)).
+    async fn check_writable(&self) -> Result<()> {
+        let key = SessionKey::random();
+        let probe = br#"{"rev":0,"last_seen_at":0,"views":{}}"#.to_vec();
+        match self.put(&key, probe, PutCondition::Absent).await? {
+            PutOutcome::Written(etag) => {
+                self.delete(&key, Some(&etag)).await?;
+                Ok(())
+            }
+            // A fresh random key cannot exist: a store that says it does is not
+            // taking writes as it should.
+            PutOutcome::Conflict => Err(crate::Error::backend(
+                self.backend_name(),
+                "write probe",
+                "a create-if-absent of a fresh key conflicted",
+            )),
+        }
+    }
 }

@@ -22,12 +22,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::SessionKey;
 use super::change::Change;
 use super::doc::SessionDoc;
 use super::service::Inner;
 use super::store::{Etag, PutCondition, PutOutcome};
+use super::{SessionKey, stored};
+use crate::log_limit::RepeatedErrors;
 use crate::{Error, Result};
+
+/// Sessions that several nodes fight over give up alike: one line per interval.
+static GAVE_UP: RepeatedErrors = RepeatedErrors::new(crate::log_limit::INTERVAL);
 
 /// Writes queued for one session beyond this make senders wait (backpressure).
 const QUEUE: usize = 512;
@@ -222,10 +226,12 @@ impl Writer {
         if let Some(cached) = self.cached.take() {
             return Ok(cached);
         }
-        Ok(match self.inner.store.get(&self.key).await? {
-            Some(doc) => (SessionDoc::decode(&doc.body)?, Some(doc.etag)),
-            None => (SessionDoc::default(), None),
-        })
+        Ok(
+            match stored::read(self.inner.store.as_ref(), &self.key).await? {
+                Some((doc, etag)) => (doc, Some(etag)),
+                None => (SessionDoc::default(), None),
+            },
+        )
     }
 
     /// Commits `jobs` in one PUT (more after conflicts) and answers each.
@@ -285,7 +291,9 @@ impl Writer {
                 Err(err) => return fail_all(applied, err),
             }
         }
-        tracing::warn!(attempts, "session commit gave up after repeated conflicts");
+        if GAVE_UP.should_log(["session", "commit", backend, "conflict"]) {
+            tracing::warn!(attempts, "session commit gave up after repeated conflicts");
+        }
         for job in jobs {
             job.finish(Err(Error::SessionConflict { attempts }));
         }
