@@ -30,6 +30,7 @@
 mod error;
 pub mod fs;
 mod id;
+pub mod identity;
 mod limits;
 pub mod memory;
 pub mod observe;
