@@ -44,6 +44,10 @@ pub struct DemoConfig {
     /// The session secret, hex (`HYPERSTATE_SESSION_SECRET`); `None` uses the
     /// development default kept in `data_dir`.
     pub session_secret: Option<String>,
+    /// The secrets browser-id cookies are signed with, hex, comma-separated,
+    /// newest first (`HYPERSTATE_BROWSER_ID_SECRETS`); `None`: a key derived
+    /// from the session secret.
+    pub browser_id_secrets: Option<String>,
     /// HTTP settings (cookie flags, ...).
     pub http: HttpConfig,
     /// The page-state backend; `None`: hyperstate's default (memory).
@@ -81,6 +85,7 @@ impl DemoConfig {
             data_dir: data_dir.into(),
             s3: None,
             session_secret: None,
+            browser_id_secrets: None,
             http: HttpConfig::default(),
             pages: None,
             rooms: None,
@@ -108,6 +113,12 @@ impl DemoConfig {
     /// Sets [`DemoConfig::session_secret`].
     pub fn session_secret(mut self, hex: Option<String>) -> Self {
         self.session_secret = hex;
+        self
+    }
+
+    /// Sets [`DemoConfig::browser_id_secrets`].
+    pub fn browser_id_secrets(mut self, hex_list: Option<String>) -> Self {
+        self.browser_id_secrets = hex_list;
         self
     }
 
@@ -143,6 +154,9 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     };
     tracing::info!(backend = store.backend_name(), "session store ready");
     let mut builder = Hyperstate::builder();
+    if let Some(list) = &config.browser_id_secrets {
+        builder = builder.browser_id_keys(secret::browser_id_keys(list)?);
+    }
     if let Some(pages) = &config.pages {
         builder = builder.pages(pages.clone());
     }
