@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
+use hyperstate::identity::IssuedBrowserId;
 use hyperstate::{BrowserId, PageId};
 
 use crate::{ClientAddr, Error, Hyperstate};
@@ -25,6 +26,9 @@ pub(crate) enum PageSource {
 /// out: the browser id from the cookie, the page id, and whether this is an htmx
 /// request. Extractors for each scope build on it; apps rarely need it directly.
 ///
+/// Only a cookie this server issued counts (see [`hyperstate::identity`]): a
+/// missing, malformed, forged or expired one is no browser id.
+///
 /// The browser id is minted lazily: only an extractor that needs it (to write
 /// state, or to bind a new page to its browser) calls
 /// [`browser_id_or_mint`](Self::browser_id_or_mint), and only then does the
@@ -36,7 +40,7 @@ pub struct RequestContext {
 
 struct ContextInner {
     hyperstate: Hyperstate,
-    cookie_browser: Option<BrowserId>,
+    cookie_browser: Option<IssuedBrowserId>,
     minted_browser: OnceLock<BrowserId>,
     page: PageSource,
     htmx: bool,
@@ -62,7 +66,7 @@ impl fmt::Debug for RequestContext {
 impl RequestContext {
     pub(crate) fn new(
         hyperstate: Hyperstate,
-        cookie_browser: Option<BrowserId>,
+        cookie_browser: Option<IssuedBrowserId>,
         page: PageSource,
         htmx: bool,
         from_another_site: bool,
@@ -89,23 +93,39 @@ impl RequestContext {
 
     /// The browser id from the cookie, or one minted earlier in this request.
     pub fn browser_id(&self) -> Option<BrowserId> {
-        self.inner
-            .cookie_browser
-            .or_else(|| self.inner.minted_browser.get().copied())
+        match self.inner.cookie_browser {
+            Some(issued) => Some(issued.id),
+            None => self.inner.minted_browser.get().copied(),
+        }
     }
 
     /// The browser id, minting one (and setting the cookie on the response) if the
     /// browser has none yet.
-    pub fn browser_id_or_mint(&self) -> BrowserId {
-        match self.inner.cookie_browser {
-            Some(id) => id,
-            None => *self.inner.minted_browser.get_or_init(BrowserId::generate),
+    ///
+    /// Minting takes one from the client's allowance of new browser ids
+    /// ([`HttpConfig::browser_id_rate`](crate::HttpConfig::browser_id_rate));
+    /// past it this is [`hyperstate::Error::RateLimited`] (429 with
+    /// `Retry-After`).
+    pub fn browser_id_or_mint(&self) -> Result<BrowserId, hyperstate::Error> {
+        if let Some(id) = self.browser_id() {
+            return Ok(id);
         }
+        if let Some(limiter) = self.inner.hyperstate.browser_id_limiter() {
+            limiter.check(self.inner.client)?;
+        }
+        Ok(*self.inner.minted_browser.get_or_init(BrowserId::generate))
     }
 
-    /// The id minted during this request, which the response must set as a cookie.
-    pub(crate) fn minted_browser_id(&self) -> Option<BrowserId> {
-        self.inner.minted_browser.get().copied()
+    /// The browser id the response must set as a cookie: one minted during this
+    /// request, or the cookie's own when it is due to be issued again (signed by
+    /// an older key, or older than the refresh interval).
+    pub(crate) fn browser_id_to_issue(&self, now: std::time::SystemTime) -> Option<BrowserId> {
+        if let Some(minted) = self.inner.minted_browser.get() {
+            return Some(*minted);
+        }
+        let issued = self.inner.cookie_browser?;
+        let issuer = self.inner.hyperstate.browser_ids();
+        issuer.needs_reissue(&issued, now).then_some(issued.id)
     }
 
     /// The page id of this request, if any: issued now for a full page load, or

@@ -10,6 +10,7 @@ use hyperstate::breaker::{
     BreakerDocumentStore, BreakerOptions, BreakerPageStore, BreakerRoomStore, BreakerState,
     CircuitBreaker,
 };
+use hyperstate::identity::{BrowserIdIssuer, BrowserIdKey, BrowserIdKeys};
 use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
@@ -50,6 +51,7 @@ struct Inner {
     sessions: Option<Sessions>,
     config: HttpConfig,
     supervisor: Supervisor,
+    browser_ids: BrowserIdIssuer,
     browser_id_limiter: Option<ClientRateLimiter>,
     room_join_limiter: Option<ClientRateLimiter>,
     breakers: Breakers,
@@ -117,6 +119,12 @@ impl Hyperstate {
     /// The HTTP settings.
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
+    }
+
+    /// Issues and verifies the browser-id cookie: its keys, lifetime and
+    /// refresh interval (see [`HyperstateBuilder::browser_id_keys`]).
+    pub fn browser_ids(&self) -> &BrowserIdIssuer {
+        &self.inner.browser_ids
     }
 
     /// The per-client limiter of new browser ids
@@ -204,6 +212,7 @@ pub struct HyperstateBuilder {
     pages: Option<Arc<dyn PageStore>>,
     rooms: Option<Arc<dyn RoomStore>>,
     sessions: Option<SessionParts>,
+    browser_id_keys: Option<BrowserIdKeys>,
     config: HttpConfig,
     breakers: Option<BreakerOptions>,
 }
@@ -214,6 +223,7 @@ impl Default for HyperstateBuilder {
             pages: None,
             rooms: None,
             sessions: None,
+            browser_id_keys: None,
             config: HttpConfig::default(),
             breakers: Some(BreakerOptions::default()),
         }
@@ -271,6 +281,21 @@ impl HyperstateBuilder {
         self
     }
 
+    /// The keys that sign and verify browser-id cookies, newest first (see
+    /// [`BrowserIdKeys`]: the newest signs, every one verifies, a cookie signed
+    /// by an older one is issued again under the newest). Every node of a
+    /// deployment needs the same list.
+    ///
+    /// Default: with [`Self::sessions`], one key derived from the session
+    /// secret (so nodes sharing that secret agree); without, a random key of
+    /// this process, with a warning (cookies then do not survive a restart
+    /// and are not honoured by other nodes). Rotating these keys never changes
+    /// where sessions are stored.
+    pub fn browser_id_keys(mut self, keys: BrowserIdKeys) -> Self {
+        self.browser_id_keys = Some(keys);
+        self
+    }
+
     /// The HTTP settings. Default: [`HttpConfig::default`].
     pub fn config(mut self, config: HttpConfig) -> Self {
         self.config = config;
@@ -305,6 +330,7 @@ impl HyperstateBuilder {
             breakers.room = Some(guarded.breaker().clone());
             rooms = Arc::new(guarded);
         }
+        let browser_ids = browser_id_issuer(self.browser_id_keys, self.sessions.as_ref());
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
         let sessions = self.sessions.map(|parts| {
@@ -335,10 +361,35 @@ impl HyperstateBuilder {
                 sessions,
                 config: self.config,
                 supervisor,
+                browser_ids,
                 browser_id_limiter,
                 room_join_limiter,
                 breakers,
             }),
         }
     }
+}
+
+/// The browser-id issuer: the configured keys, else the default described at
+/// [`HyperstateBuilder::browser_id_keys`]. Cookies live as long as sessions
+/// (the session TTL, or its default without sessions) and are issued again as
+/// often as a session's `last_seen_at` is refreshed.
+fn browser_id_issuer(
+    configured: Option<BrowserIdKeys>,
+    sessions: Option<&SessionParts>,
+) -> BrowserIdIssuer {
+    let options = sessions.map_or_else(SessionOptions::default, |parts| parts.options);
+    let keys = match (configured, sessions) {
+        (Some(keys), _) => keys,
+        (None, Some(parts)) => BrowserIdKeys::new(BrowserIdKey::from_session_secret(&parts.secret)),
+        (None, None) => {
+            tracing::warn!(
+                "browser-id cookies are signed with a random key of this process: they do not \
+                 survive a restart, and other nodes do not honour them; configure \
+                 `browser_id_keys` (or sessions) with a key shared by every node"
+            );
+            BrowserIdKeys::new(BrowserIdKey::random())
+        }
+    };
+    BrowserIdIssuer::new(keys, options.ttl, options.touch_after)
 }

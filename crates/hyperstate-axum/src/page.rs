@@ -17,7 +17,10 @@ use crate::{Error, ExpiredPage, RequestContext};
 /// - [`Error::MissingPageId`] (400) when the request carries no page id;
 /// - [`Error::PageExpired`] (`HX-Refresh: true`) for an expired page on an htmx
 ///   request when [`ExpiredPage::Refresh`] is configured;
-/// - a backend error (503) when the page could not be opened.
+/// - a backend error (503) when the page could not be opened;
+/// - [`hyperstate::Error::RateLimited`] (429) when a browser without a cookie
+///   needs a new id and its client has used up its allowance
+///   ([`HttpConfig::browser_id_rate`](crate::HttpConfig::browser_id_rate)).
 ///
 /// A page is bound to the browser that uses it first: taking this extractor on the
 /// full page load that renders the page mints the browser-id cookie there, so the
@@ -38,7 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let context = RequestContext::from_request_parts(parts, state).await?;
         let store = context.hyperstate().pages().clone();
-        let browser = context.browser_id_or_mint();
+        let browser = context.browser_id_or_mint()?;
         let page = match context.page_source() {
             PageSource::Fresh(id) => page::Page::fresh(store, &browser, id),
             PageSource::Carried(id) => page::Page::open(store, &browser, id).await?,

@@ -5,7 +5,10 @@ use axum_htmx::HX_REQUEST;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyperstate::{BrowserId, PageId};
+use std::time::SystemTime;
+
+use hyperstate::PageId;
+use hyperstate::identity::{BrowserIdIssuer, IssuedBrowserId};
 
 use crate::context::PageSource;
 use crate::{ClientAddr, Error, Hyperstate, RequestContext};
@@ -28,7 +31,7 @@ pub(crate) async fn prepare(
             .map_err(Error::CrossSite)?;
     }
     let htmx = headers.get(HX_REQUEST).is_some_and(|v| v == "true");
-    let browser = browser_from_cookies(headers, &config.cookie_name);
+    let browser = browser_from_cookies(headers, &config.cookie_name, hyperstate.browser_ids());
 
     let header_id = headers
         .get(PAGE_ID_HEADER)
@@ -72,17 +75,25 @@ pub(crate) async fn prepare(
     Ok((request, context))
 }
 
-/// The browser id from the cookie. A missing or malformed cookie is no browser id
-/// (a new one is minted when needed): a bad cookie must not lock a browser out.
-fn browser_from_cookies(headers: &HeaderMap, name: &str) -> Option<BrowserId> {
-    headers
+/// The browser id from the cookie, if this server issued it. A missing,
+/// malformed, forged or expired cookie is no browser id (a new one is minted
+/// when needed): a bad cookie must not lock a browser out, and a planted one
+/// must not let its planter in. With several cookies of the name (a sibling
+/// domain can add its own), the first one issued here counts.
+fn browser_from_cookies(
+    headers: &HeaderMap,
+    name: &str,
+    issuer: &BrowserIdIssuer,
+) -> Option<IssuedBrowserId> {
+    let cookies: Vec<cookie::Cookie<'_>> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
         .filter(|cookie| cookie.name() == name)
-        .find_map(|cookie| BrowserId::parse(cookie.value()).ok())
+        .collect();
+    issuer.read(cookies.iter().map(|c| c.value()), SystemTime::now())
 }
 
 /// Whether the browser says another site started the request. A sibling
@@ -127,21 +138,31 @@ async fn page_id_from_form(
 mod tests {
     use super::*;
     use http::HeaderValue;
+    use hyperstate::BrowserId;
+    use hyperstate::identity::{BrowserIdKey, BrowserIdKeys};
+    use std::time::Duration;
 
     #[test]
-    fn browser_cookie_is_found_among_others_and_bad_ones_ignored() {
+    fn only_an_issued_browser_cookie_is_found_among_others() {
+        let issuer = BrowserIdIssuer::new(
+            BrowserIdKeys::new(BrowserIdKey::random()),
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+        );
         let id = BrowserId::generate();
         let mut headers = HeaderMap::new();
         headers.append(
             header::COOKIE,
-            HeaderValue::from_static("a=1; hs_bid=garbage"),
+            HeaderValue::from_str(&format!("a=1; hs_bid=garbage; hs_bid={id}")).unwrap(),
         );
-        assert_eq!(browser_from_cookies(&headers, "hs_bid"), None);
+        assert_eq!(browser_from_cookies(&headers, "hs_bid", &issuer), None);
+        let value = issuer.issue(&id, SystemTime::now());
         headers.append(
             header::COOKIE,
-            HeaderValue::from_str(&format!("x=y; hs_bid={id}")).unwrap(),
+            HeaderValue::from_str(&format!("x=y; hs_bid={value}")).unwrap(),
         );
-        assert_eq!(browser_from_cookies(&headers, "hs_bid"), Some(id));
+        let found = browser_from_cookies(&headers, "hs_bid", &issuer);
+        assert_eq!(found.map(|issued| issued.id), Some(id));
     }
 
     #[test]

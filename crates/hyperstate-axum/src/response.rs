@@ -1,5 +1,7 @@
 //! The outbound half of the layer: the browser-id cookie and page-id injection.
 
+use std::time::SystemTime;
+
 use axum::body::Body;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
@@ -10,8 +12,9 @@ use http_body_util::BodyExt;
 use crate::{HttpConfig, RequestContext, inject};
 
 /// Marks responses built from session state `Cache-Control: private,
-/// no-store`, sets the cookie if the request minted a browser id, and injects
-/// the page id into full-page HTML.
+/// no-store`, sets the browser-id cookie if the request minted an id or the
+/// cookie is due to be issued again (its `Max-Age` is the cookie lifetime, the
+/// session TTL), and injects the page id into full-page HTML.
 pub(crate) async fn finish(
     mut response: Response,
     context: &RequestContext,
@@ -24,12 +27,17 @@ pub(crate) async fn finish(
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("private, no-store"));
     }
-    if let Some(browser) = context.minted_browser_id() {
-        let cookie = Cookie::build((config.cookie_name.as_str(), browser.to_string()))
+    let now = SystemTime::now();
+    if let Some(browser) = context.browser_id_to_issue(now) {
+        let issuer = context.hyperstate().browser_ids();
+        let max_age = cookie::time::Duration::try_from(issuer.lifetime())
+            .unwrap_or(cookie::time::Duration::MAX);
+        let cookie = Cookie::build((config.cookie_name.as_str(), issuer.issue(&browser, now)))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(config.secure_cookie)
+            .max_age(max_age)
             .build();
         if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
             response.headers_mut().append(header::SET_COOKIE, value);

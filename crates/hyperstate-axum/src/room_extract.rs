@@ -26,7 +26,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let context = RequestContext::from_request_parts(parts, state).await?;
-        Ok(Caller(Principal::Browser(context.browser_id_or_mint())))
+        Ok(Caller(Principal::Browser(context.browser_id_or_mint()?)))
     }
 }
 

@@ -13,8 +13,8 @@ use crate::{Error, RequestContext};
 ///
 /// Reading never creates anything: a browser without the `hs_bid` cookie reads
 /// defaults at no cost. The first *write* mints the browser id, and the response
-/// sets the cookie (HttpOnly, SameSite=Lax, `Secure` unless turned off). Every
-/// write is durable when it returns.
+/// sets the cookie (HttpOnly, SameSite=Lax, `Secure` unless turned off, `Max-Age`
+/// the session TTL, issued again daily). Every write is durable when it returns.
 ///
 /// ```
 /// use axum::{Form, Router, routing::{get, post}};
@@ -44,7 +44,8 @@ use crate::{Error, RequestContext};
 /// ```
 ///
 /// Rejections: [`Error::SessionsNotConfigured`] (500) when the [`Hyperstate`](crate::Hyperstate)
-/// was built without a session store.
+/// was built without a session store. A first write refused by the client's
+/// allowance of new browser ids is [`hyperstate::Error::RateLimited`] (429).
 #[derive(Clone)]
 pub struct Session {
     context: RequestContext,
@@ -75,10 +76,11 @@ impl Session {
         Some(self.sessions.session(&browser, self.context.page_id()))
     }
 
-    /// The core handle for writes, minting the browser id if needed.
-    fn minted(&self) -> core::Session {
-        let browser = self.context.browser_id_or_mint();
-        self.sessions.session(&browser, self.context.page_id())
+    /// The core handle for writes, minting the browser id if needed (which
+    /// the client's allowance of new ids may refuse).
+    fn minted(&self) -> Result<core::Session, Error> {
+        let browser = self.context.browser_id_or_mint()?;
+        Ok(self.sessions.session(&browser, self.context.page_id()))
     }
 }
 
@@ -135,7 +137,7 @@ impl SessionView {
 
     /// Stores `value` under `key`, durably. Mints the browser id on the first write.
     pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
-        let session = self.session.minted();
+        let session = self.session.minted()?;
         Ok(session.view(&self.view).put(key, value).await?)
     }
 

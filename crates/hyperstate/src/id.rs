@@ -44,7 +44,8 @@ fn decode_exact<const N: usize>(what: &'static str, text: &str) -> Result<[u8; N
     }
 }
 
-/// Identifies one browser: the value of the browser-id cookie.
+/// Identifies one browser: the id the browser-id cookie carries (signed by the
+/// server, see [`identity`](crate::identity)).
 ///
 /// It is the credential that binds pages (and sessions) to the browser that
 /// created them, so it is never logged by this crate and never stored raw: the
@@ -61,6 +62,11 @@ impl BrowserId {
     /// Parses the cookie form (22 URL-safe base64 characters).
     pub fn parse(text: &str) -> Result<Self> {
         decode_exact("browser id", text).map(BrowserId)
+    }
+
+    /// The id with these bytes (as read from a verified cookie).
+    pub fn from_bytes(bytes: [u8; RANDOM_BYTES]) -> Self {
+        BrowserId(bytes)
     }
 
     /// The raw bytes, for deriving storage keys.

@@ -31,6 +31,7 @@ pub mod breaker;
 mod error;
 pub mod fs;
 mod id;
+pub mod identity;
 mod limits;
 pub mod log_limit;
 pub mod memory;

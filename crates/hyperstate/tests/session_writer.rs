@@ -217,3 +217,36 @@ async fn the_supervised_sweeper_deletes_expired_sessions() {
     );
     supervisor.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_writer_cap_holds_under_many_sessions() {
+    let supervisor = Supervisor::new();
+    let options = SessionOptions::default().max_writers(4);
+    let sessions = sessions(
+        Arc::new(MemoryDocumentStore::default()),
+        options,
+        &supervisor,
+    );
+    let view = View::new("v");
+    // 64 sessions written at once, each twice, as a flood of new browsers would.
+    let mut writes = tokio::task::JoinSet::new();
+    for n in 0..64u32 {
+        let session = sessions.session(&BrowserId::generate(), None);
+        let view = view.clone();
+        writes.spawn(async move {
+            let view = session.view(&view);
+            view.put("a", &n).await?;
+            view.put("b", &n).await?;
+            Ok::<_, Error>((view.get("a", 0u32).await?, view.get("b", 0u32).await?, n))
+        });
+    }
+    let mut most = 0;
+    while let Some(done) = writes.join_next().await {
+        most = most.max(sessions.stats().active_writers);
+        let (a, b, n) = done.unwrap().unwrap();
+        assert_eq!((a, b), (n, n), "every write is durable, capped or not");
+    }
+    assert!(most <= 4, "{most} writers alive");
+    assert!(sessions.stats().active_writers <= 4);
+    supervisor.shutdown().await;
+}

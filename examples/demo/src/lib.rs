@@ -45,6 +45,10 @@ pub struct DemoConfig {
     /// The session secret, hex (`HYPERSTATE_SESSION_SECRET`); `None` uses the
     /// development default kept in `data_dir`.
     pub session_secret: Option<String>,
+    /// The secrets browser-id cookies are signed with, hex, comma-separated,
+    /// newest first (`HYPERSTATE_BROWSER_ID_SECRETS`); `None`: a key derived
+    /// from the session secret.
+    pub browser_id_secrets: Option<String>,
     /// HTTP settings (cookie flags, ...).
     pub http: HttpConfig,
     /// The page-state backend; `None`: hyperstate's default (memory).
@@ -85,6 +89,7 @@ impl DemoConfig {
             data_dir: data_dir.into(),
             s3: None,
             session_secret: None,
+            browser_id_secrets: None,
             http: HttpConfig::default(),
             pages: None,
             rooms: None,
@@ -122,6 +127,12 @@ impl DemoConfig {
         self
     }
 
+    /// Sets [`DemoConfig::browser_id_secrets`].
+    pub fn browser_id_secrets(mut self, hex_list: Option<String>) -> Self {
+        self.browser_id_secrets = hex_list;
+        self
+    }
+
     /// Sets [`DemoConfig::http`].
     pub fn http(mut self, http: HttpConfig) -> Self {
         self.http = http;
@@ -154,6 +165,9 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     };
     tracing::info!(backend = store.backend_name(), "session store ready");
     let mut builder = Hyperstate::builder();
+    if let Some(list) = &config.browser_id_secrets {
+        builder = builder.browser_id_keys(secret::browser_id_keys(list)?);
+    }
     if let Some(pages) = &config.pages {
         builder = builder.pages(pages.clone());
     }

@@ -45,6 +45,11 @@ struct Args {
     /// Without it a development secret is generated once into the data directory.
     #[arg(long, env = "HYPERSTATE_SESSION_SECRET", hide_env_values = true)]
     session_secret: Option<String>,
+    /// Secrets that sign browser-id cookies, hex, comma-separated, newest first
+    /// (the newest signs, all verify). Without it the key is derived from the
+    /// session secret.
+    #[arg(long, env = "HYPERSTATE_BROWSER_ID_SECRETS", hide_env_values = true)]
+    browser_id_secrets: Option<String>,
     /// Put page and room state on this Redis (`redis://HOST:PORT`) instead of in
     /// memory, so several demo processes share pages, chat and carts.
     #[arg(long, env = "HYPERSTATE_REDIS")]
@@ -90,6 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = config
         .s3(s3)
         .session_secret(args.session_secret)
+        .browser_id_secrets(args.browser_id_secrets)
         .http(HttpConfig::default().secure_cookie(args.secure_cookies));
     let state = hyperstate_demo::hyperstate(&config)?;
     let app = hyperstate_demo::router(&state);

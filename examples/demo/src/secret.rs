@@ -4,11 +4,19 @@
 //! every node). Without it the demo generates one on first start and keeps it
 //! in its data directory, so sessions survive restarts on that machine; a
 //! warning says so, because a secret on the same disk as the data protects little.
+//!
+//! Browser-id cookies are signed with a key derived from the session secret,
+//! unless `HYPERSTATE_BROWSER_ID_SECRETS` lists secrets of their own
+//! (comma-separated hex, newest first: the newest signs, all verify). To rotate
+//! the cookie key without moving any session, list a new secret first and the
+//! old one (at first: the session secret) after it; drop the old one after a
+//! cookie lifetime.
 
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::Path;
 
+use hyperstate::identity::{BrowserIdKey, BrowserIdKeys};
 use hyperstate::session::SessionSecret;
 
 const FILE: &str = "session-secret";
@@ -70,29 +78,63 @@ pub(crate) fn resolve(
     Ok(secret)
 }
 
+/// The browser-id keys from `HYPERSTATE_BROWSER_ID_SECRETS`: comma-separated
+/// hex secrets, newest first.
+pub(crate) fn browser_id_keys(configured: &str) -> Result<BrowserIdKeys, SecretError> {
+    let mut keys: Option<BrowserIdKeys> = None;
+    for (position, hex) in configured.split(',').enumerate() {
+        let key = BrowserIdKey::from_hex(hex).map_err(|source| SecretError::Invalid {
+            origin: format!("number {} in HYPERSTATE_BROWSER_ID_SECRETS", position + 1),
+            source,
+        })?;
+        keys = Some(match keys {
+            None => BrowserIdKeys::new(key),
+            Some(keys) => keys.with_previous(key),
+        });
+    }
+    // `split` yields at least one item, so an empty list failed above.
+    keys.ok_or_else(|| SecretError::Invalid {
+        origin: "in HYPERSTATE_BROWSER_ID_SECRETS".into(),
+        source: hyperstate::Error::InvalidSecret { reason: "empty" },
+    })
+}
+
 /// Generates and stores a secret. Two processes starting at once on a fresh
 /// directory must end up with the same secret: each writes a private temporary
 /// file and hard-links it into place, which fails for all but the first; the
 /// others read the winner's.
 fn create(data_dir: &Path, path: &Path) -> io::Result<SessionSecret> {
+    create_with(data_dir, path, |file, bytes| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    })
+}
+
+/// [`create`], writing the temporary file with `write` (tests make it fail).
+fn create_with(
+    data_dir: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut fs::File, &[u8]) -> io::Result<()>,
+) -> io::Result<SessionSecret> {
     let mut private_dir = fs::DirBuilder::new();
     private_dir.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut private_dir, 0o700);
     private_dir.create(data_dir)?;
     let secret = SessionSecret::generate();
-    let tmp = data_dir.join(format!(".{FILE}.{}", std::process::id()));
+    // Removed however this function ends: a failed write (a full disk) must not
+    // leave an empty secret file behind.
+    let tmp = RemovedOnDrop(data_dir.join(format!(".{FILE}.{}", std::process::id())));
     {
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(secret.to_hex().as_bytes())?;
-        file.sync_all()?;
+        let mut file = options.open(&tmp.0)?;
+        write(&mut file, secret.to_hex().as_bytes())?;
     }
-    let linked = fs::hard_link(&tmp, path);
-    let _ = fs::remove_file(&tmp);
+    let linked = fs::hard_link(&tmp.0, path);
+    drop(tmp);
     match linked {
         Ok(()) => Ok(secret),
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
@@ -101,6 +143,17 @@ fn create(data_dir: &Path, path: &Path) -> io::Result<SessionSecret> {
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
         }
         Err(err) => Err(err),
+    }
+}
+
+/// A temporary file, deleted when this goes out of scope.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        // Absent already (never created) is fine; anything else is left for the
+        // next start, which overwrites a file of its own pid.
+        let _ = fs::remove_file(&self.0);
     }
 }
 
@@ -135,5 +188,37 @@ mod tests {
         resolve(None, &data).unwrap();
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join(FILE)), 0o600);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let failed = create_with(dir.path(), &path, |_, _| {
+            Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"))
+        });
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    #[test]
+    fn browser_id_secrets_are_a_list_newest_first() {
+        let (new, old) = (SessionSecret::generate(), SessionSecret::generate());
+        let keys = browser_id_keys(&format!("{},{}", new.to_hex(), old.to_hex())).unwrap();
+        assert_eq!(keys.len(), 2);
+        let id = hyperstate::BrowserId::generate();
+        let signed_by_old = BrowserIdKeys::new(BrowserIdKey::from_session_secret(&old))
+            .sign(&id, std::time::SystemTime::now());
+        assert!(!keys.verify(&signed_by_old).unwrap().by_newest_key);
+        for bad in ["", "abc", &format!("{},", new.to_hex())] {
+            assert!(
+                matches!(browser_id_keys(bad), Err(SecretError::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
     }
 }

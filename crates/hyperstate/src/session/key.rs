@@ -56,6 +56,11 @@ impl SessionSecret {
         Self::from_bytes(bytes)
     }
 
+    /// The raw bytes, for deriving keys from the secret inside this crate.
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Lower-case hex, for keeping a generated secret in a file.
     pub fn to_hex(&self) -> String {
         hex(&self.0)

@@ -20,6 +20,11 @@ pub struct SessionOptions {
     /// A session's writer task stops after this long without writes, and starts
     /// again on the next one. Default: 30 seconds.
     pub writer_idle: Duration,
+    /// Most writer tasks alive at once on this node. Past it, a write to a
+    /// session without a writer commits from the caller's own task (same
+    /// compare-and-swap, no group commit), so a flood of new sessions costs no
+    /// task each that outlives its request. Default: 1024.
+    pub max_writers: usize,
     /// How many times a commit is tried against a document other nodes keep
     /// changing before the writes fail with
     /// [`Error::SessionConflict`](crate::Error::SessionConflict). Default: 8.
@@ -42,6 +47,7 @@ impl Default for SessionOptions {
             limits: Limits::default(),
             max_views: 64,
             writer_idle: Duration::from_secs(30),
+            max_writers: 1024,
             max_attempts: 8,
             max_batch: 256,
             write_probe_interval: Duration::from_secs(5),
@@ -73,6 +79,12 @@ impl SessionOptions {
     /// Sets [`SessionOptions::writer_idle`].
     pub fn writer_idle(mut self, idle: Duration) -> Self {
         self.writer_idle = idle;
+        self
+    }
+    /// Sets [`SessionOptions::max_writers`] (0: every write commits from its
+    /// caller's task).
+    pub fn max_writers(mut self, n: usize) -> Self {
+        self.max_writers = n;
         self
     }
     /// Sets [`SessionOptions::max_attempts`] (at least 1).

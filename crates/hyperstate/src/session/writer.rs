@@ -14,6 +14,12 @@
 //! A writer idle for `writer_idle` retires itself and is started again by the
 //! next write. On shutdown it stops taking writes, commits what is queued, and
 //! exits; the [`Supervisor`](crate::Supervisor) waits for it.
+//!
+//! At most [`SessionOptions::max_writers`](super::SessionOptions::max_writers)
+//! writers live at once. A write to a session without a writer past that cap,
+//! like a write after shutdown began, commits from the caller's own task with
+//! the same compare-and-swap: a flood of one-write sessions then costs no task
+//! (and no idle wait) per session, only the requests themselves.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,15 +61,41 @@ impl Job {
 }
 
 /// The live writers of this node, by session.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Writers {
     map: Mutex<HashMap<SessionKey, (u64, mpsc::Sender<Job>)>>,
     next_id: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) conflicts: AtomicU64,
-    /// Serializes the commits made without a writer (during shutdown), so that
-    /// writes of this node never race each other's compare-and-swap.
-    direct: tokio::sync::Mutex<()>,
+    /// Serializes the commits made without a writer (past the cap, or during
+    /// shutdown) per stripe of sessions, so that such writes of this node to one
+    /// session never race each other's compare-and-swap, while writes to
+    /// different sessions mostly proceed side by side.
+    direct: [tokio::sync::Mutex<()>; DIRECT_STRIPES],
+}
+
+/// Stripes of [`Writers::direct`]: enough that a flood of distinct sessions
+/// rarely queues on one, few enough to cost nothing.
+const DIRECT_STRIPES: usize = 64;
+
+impl Default for Writers {
+    fn default() -> Self {
+        Writers {
+            map: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
+            direct: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+        }
+    }
+}
+
+/// Where one write goes.
+enum Route {
+    /// The session's writer task.
+    Writer(u64, mpsc::Sender<Job>),
+    /// The caller's own task: shutting down, or the writer cap is reached.
+    Direct,
 }
 
 impl Writers {
@@ -85,11 +117,14 @@ impl Writers {
     }
 }
 
-/// The writer of `key`, started if there is none.
-fn writer_for(inner: &Arc<Inner>, key: SessionKey) -> Result<(u64, mpsc::Sender<Job>)> {
+/// The writer of `key`, started if there is none and the cap allows one.
+fn route(inner: &Arc<Inner>, key: SessionKey) -> Route {
     let mut map = inner.writers.lock();
     if let Some((id, tx)) = map.get(&key) {
-        return Ok((*id, tx.clone()));
+        return Route::Writer(*id, tx.clone());
+    }
+    if map.len() >= inner.options.max_writers {
+        return Route::Direct;
     }
     let id = inner.writers.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -101,10 +136,10 @@ fn writer_for(inner: &Arc<Inner>, key: SessionKey) -> Result<(u64, mpsc::Sender<
         cached: None,
     };
     if !inner.spawner.spawn("session-writer", writer.run()) {
-        return Err(Error::ShuttingDown);
+        return Route::Direct;
     }
     map.insert(key, (id, tx.clone()));
-    Ok((id, tx))
+    Route::Writer(id, tx)
 }
 
 /// Queues `change` on the session's writer and waits until it is durable.
@@ -117,17 +152,12 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
     // A send fails only if the writer retired (idle) or died between lookup and
     // send; the next lookup starts a fresh one. Three tries cover any such race.
     for _ in 0..3 {
-        if inner.spawner.is_shutting_down() {
-            commit_directly(inner, key, job).await;
-            return acked.await.unwrap_or(Err(Error::WriterStopped));
-        }
-        let (id, tx) = match writer_for(inner, key) {
-            Ok(writer) => writer,
-            Err(Error::ShuttingDown) => {
+        let (id, tx) = match route(inner, key) {
+            Route::Writer(id, tx) if !inner.spawner.is_shutting_down() => (id, tx),
+            Route::Writer(..) | Route::Direct => {
                 commit_directly(inner, key, job).await;
                 return acked.await.unwrap_or(Err(Error::WriterStopped));
             }
-            Err(err) => return Err(err),
         };
         match tx.send(job).await {
             Ok(()) => return acked.await.unwrap_or(Err(Error::WriterStopped)),
@@ -141,13 +171,15 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
 }
 
 /// Commits one write from the caller's own task, with the same compare-and-swap
-/// and retries as a writer but without group commit. Used once shutdown has
-/// begun: writer tasks are draining then, yet requests still in flight (a server
-/// drains them after the signal) must not lose their writes.
+/// and retries as a writer but without group commit. Used past the writer cap,
+/// and once shutdown has begun: writer tasks are draining then, yet requests
+/// still in flight (a server drains them after the signal) must not lose their
+/// writes.
 async fn commit_directly(inner: &Arc<Inner>, key: SessionKey, job: Job) {
-    // One at a time per node: a drain is short, and unserialized writes to one
-    // session would each lose the compare-and-swap to the others in turn.
-    let _turn = inner.writers.direct.lock().await;
+    // One at a time per stripe: unserialized writes to one session would each
+    // lose the compare-and-swap to the others in turn.
+    let stripe = usize::from(key.as_bytes()[0]) % DIRECT_STRIPES;
+    let _turn = inner.writers.direct[stripe].lock().await;
     // A receiver nobody sends to: this writer only ever commits the one job.
     let (_unused, rx) = mpsc::channel(1);
     let mut writer = Writer {
@@ -160,9 +192,11 @@ async fn commit_directly(inner: &Arc<Inner>, key: SessionKey, job: Job) {
     writer.commit(vec![job]).await;
 }
 
-/// Queues `change` without waiting; dropped if the writer is busy or stopping.
+/// Queues `change` without waiting; dropped if the writer is busy or stopping,
+/// or if the writer cap leaves no room for one (it is only a refresh of
+/// `last_seen_at`, tried again by a later read).
 pub(crate) fn submit_detached(inner: &Arc<Inner>, key: SessionKey, change: Change) {
-    if let Ok((_, tx)) = writer_for(inner, key) {
+    if let Route::Writer(_, tx) = route(inner, key) {
         let _ = tx.try_send(Job { change, ack: None });
     }
 }
