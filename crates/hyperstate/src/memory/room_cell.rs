@@ -118,7 +118,7 @@ impl Cell {
                 acl,
                 idle_ttl_ms: ttl.as_millis().try_into().unwrap_or(u64::MAX),
                 members: HashMap::new(),
-                unused_member_ttl_ms: millis(options.unused_member_ttl),
+                unused_member_ttl_ms: millis(options.unused_member_ttl).max(1),
                 history: VecDeque::new(),
                 history_cost: 0,
                 attached: 0,

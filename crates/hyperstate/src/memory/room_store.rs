@@ -174,9 +174,12 @@ impl Inner {
             return Ok(existing);
         }
         if rooms.len() >= self.options.max_rooms {
-            // Expired rooms the sweeper has not reached yet must not count.
+            // Expired rooms the sweeper has not reached yet must not count, and
+            // rooms nobody attends give way.
             self.sweep_locked(&mut rooms);
-            if rooms.len() >= self.options.max_rooms {
+            if rooms.len() >= self.options.max_rooms
+                && !self.evict_idle_locked(&mut rooms, call.room)
+            {
                 self.budget.give_back(cost);
                 return Err(Error::TooManyRooms {
                     limit: self.options.max_rooms,
@@ -283,7 +286,11 @@ impl Inner {
     /// attached to and no operation holds; returns whether one was removed.
     /// Rooms already expired are dropped without counting as evictions.
     fn evict_idle(&self, keep: &RoomKey) -> bool {
-        let mut rooms = lock(&self.rooms);
+        self.evict_idle_locked(&mut lock(&self.rooms), keep)
+    }
+
+    /// [`evict_idle`](Self::evict_idle) with the registry lock held by the caller.
+    fn evict_idle_locked(&self, rooms: &mut Registry, keep: &RoomKey) -> bool {
         let now = self.now_ms();
         let mut victim = None;
         for (room, cell) in rooms.iter() {
@@ -387,7 +394,7 @@ impl RoomStore for MemoryRoomStore {
                 self.inner.check(call, live, Right::Read)?;
                 Ok(live.get(key))
             },
-            |unstored| unstored.get(call.room, key),
+            |unstored| unstored.get(call.room, key, Right::Read),
         )
     }
 

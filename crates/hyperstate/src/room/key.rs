@@ -82,7 +82,15 @@ mod tests {
 
     #[test]
     fn valid_keys_parse() {
-        for key in ["a", "lobby", "chat:room-1", "A.b_c~d", "...", ".a", &"x".repeat(128)] {
+        for key in [
+            "a",
+            "lobby",
+            "chat:room-1",
+            "A.b_c~d",
+            "...",
+            ".a",
+            &"x".repeat(128),
+        ] {
             assert_eq!(RoomKey::parse(key).unwrap().as_str(), key);
         }
     }

@@ -42,9 +42,10 @@ impl Unstored {
         Access::new(&self.acl, CallerClass::Public)
     }
 
-    /// The value under `key` (needs the public read right).
-    pub fn get(&self, room: &RoomKey, key: &str) -> Result<Option<Json>> {
-        self.acl.check(room, CallerClass::Public, Right::Read)?;
+    /// The value under `key`, if the public has `right` (read for a get; a
+    /// backend reading the current value for an update asks for write).
+    pub fn get(&self, room: &RoomKey, key: &str, right: Right) -> Result<Option<Json>> {
+        self.acl.check(room, CallerClass::Public, right)?;
         Ok(self.state.get(key).cloned())
     }
 
@@ -70,12 +71,12 @@ mod tests {
         let init = RoomInit::new().value("topic", "hi").unwrap();
         let unstored = Unstored::new(init, 7, &Limits::default()).unwrap();
         assert_eq!(unstored.access().class, CallerClass::Public);
-        assert!(unstored.get(&room, "topic").unwrap().is_some());
+        assert!(unstored.get(&room, "topic", Right::Read).unwrap().is_some());
         assert_eq!(unstored.snapshot(&room).unwrap().version, 7);
 
         let closed = RoomInit::new().acl(Acl::new(Rights::ALL, Rights::NONE));
         let unstored = Unstored::new(closed, 1, &Limits::default()).unwrap();
-        let err = unstored.get(&room, "topic").unwrap_err();
+        let err = unstored.get(&room, "topic", Right::Read).unwrap_err();
         assert!(matches!(err, Error::AccessDenied { .. }), "{err:?}");
     }
 }
