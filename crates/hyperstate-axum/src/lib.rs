@@ -94,6 +94,7 @@ mod rate_limit;
 mod request;
 mod response;
 mod room_extract;
+mod room_join;
 mod room_sse;
 mod session;
 

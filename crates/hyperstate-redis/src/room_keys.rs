@@ -6,11 +6,11 @@ use hyperstate::room::{Change, Diff, Json, RoomKey, Snapshot, State};
 use hyperstate::{Error, Result};
 use redis::ScriptInvocation;
 
-/// The keys and pub/sub channel of one room. All five keys share the room's
+/// The keys and pub/sub channel of one room. All six keys share the room's
 /// name in braces, so they hash to one Redis Cluster slot.
 #[derive(Debug, Clone)]
 pub(crate) struct RoomKeys {
-    keys: [String; 5],
+    keys: [String; 6],
     pub(crate) channel: String,
 }
 
@@ -18,7 +18,8 @@ impl RoomKeys {
     pub(crate) fn new(prefix: &str, room: &RoomKey) -> Self {
         let base = format!("{prefix}room:{{{room}}}");
         RoomKeys {
-            keys: ["meta", "state", "members", "log", "attached"].map(|k| format!("{base}:{k}")),
+            keys: ["meta", "state", "members", "log", "attached", "unused"]
+                .map(|k| format!("{base}:{k}")),
             channel: format!("{base}:feed"),
         }
     }
@@ -28,7 +29,7 @@ impl RoomKeys {
         &self.keys[0]
     }
 
-    /// Adds the five keys to a script call.
+    /// Adds the six keys to a script call.
     pub(crate) fn apply(&self, invocation: &mut ScriptInvocation<'_>) {
         for key in &self.keys {
             invocation.key(key);

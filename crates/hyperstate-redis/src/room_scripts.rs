@@ -1,12 +1,16 @@
 //! The Lua scripts that make each room operation one atomic step.
 //!
-//! Every script gets the same five keys (see [`RoomKeys`](crate::room_keys::RoomKeys)):
+//! Every script gets the same six keys (see [`RoomKeys`](crate::room_keys::RoomKeys)):
 //! `KEYS[1]` meta hash (`v` version, `mr`/`pr` member and public rights, `ttl`
-//! idle TTL in ms, `b` state bytes, `ps` presence sequence), `KEYS[2]` state
-//! hash, `KEYS[3]` member set, `KEYS[4]` diff log (a list), `KEYS[5]` attach
-//! counts (a hash: node id to count). Scripts that need an existing room answer
-//! `{'absent'}` when the meta hash is gone; the caller then starts the room and
-//! retries, so the app's spec never runs inside Redis.
+//! idle TTL in ms, `b` state bytes, `ps` presence sequence, `mt` how long an
+//! unused member slot is kept, in ms), `KEYS[2]` state hash, `KEYS[3]` member
+//! set, `KEYS[4]` diff log (a list), `KEYS[5]` attach counts (a hash: node id
+//! to count), `KEYS[6]` unused member slots (a sorted set: member to the Redis
+//! time in ms it joined; a member leaves it on its first attach or write).
+//! Scripts that need an existing room answer `{'absent', now}` (`now` the Redis
+//! clock in microseconds) when the meta hash is gone; the caller then starts the
+//! room and retries, or, for a read, answers from the spec at version `now`
+//! without storing anything, so the app's spec never runs inside Redis.
 //!
 //! Replies are arrays of strings only (numbers are formatted with `%d`: Lua's
 //! default number formatting would round the microsecond versions). JSON values
@@ -28,7 +32,7 @@ pub(crate) const LEASE_MS: u64 = 30_000;
 /// Helpers every script starts with. `refresh` restarts the idle countdown: the
 /// room's TTL when no one is attached anywhere, else the lease.
 const PRELUDE: &str = r#"
-local M, S, MEM, LOG, ATT = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local M, S, MEM, LOG, ATT, UNUSED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local function attached()
   local n = 0
   local vals = redis.call('HVALS', ATT)
@@ -39,17 +43,34 @@ local function refresh()
   local ttl = tonumber(redis.call('HGET', M, 'ttl') or '0')
   if attached() > 0 then ttl = math.max(ttl, LEASE) end
   if ttl < 1 then ttl = 1 end
-  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 local function fmt(n) return string.format('%d', n) end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function now_ms() return math.floor(now_us() / 1000) end
+-- Whether member `who` holds its slot: used, or joined less than `mt` ago.
+local function holds_slot(who)
+  if redis.call('SISMEMBER', MEM, who) == 0 then return false end
+  local joined = redis.call('ZSCORE', UNUSED, who)
+  if not joined then return true end
+  local mt = tonumber(redis.call('HGET', M, 'mt') or '0')
+  return mt <= 0 or now_ms() - tonumber(joined) < mt
+end
 "#;
 
 /// Prelude for scripts acting for a caller: ARGV[1] caller, ARGV[2] the right's
 /// bit (0 = none needed). Denials answer `{'denied', mr, pr, member}` so the
 /// caller builds the typed error from the ACL.
 const CHECKED: &str = r#"
-if redis.call('EXISTS', M) == 0 then return {'absent'} end
-local member = redis.call('SISMEMBER', MEM, ARGV[1]) == 1
+if redis.call('EXISTS', M) == 0 then return {'absent', fmt(now_us())} end
+local member = holds_slot(ARGV[1])
+-- The caller used its member slot (attached or wrote): it no longer expires.
+local function slot_used()
+  if member then redis.call('ZREM', UNUSED, ARGV[1]) end
+end
 local mr, pr = redis.call('HGET', M, 'mr'), redis.call('HGET', M, 'pr')
 local rights = tonumber(member and mr or pr)
 local bit = tonumber(ARGV[2])
@@ -73,6 +94,7 @@ local function publish(change)
     redis.call('LTRIM', LOG, -replay, -1)
   end
   redis.call('PUBLISH', ARGV[3], 'd' .. msg)
+  slot_used()
   refresh()
   return {'ok', msg}
 end
@@ -101,18 +123,18 @@ fn script(parts: &[&str]) -> Script {
 }
 
 /// Starts the room unless it exists. ARGV: member rights, public rights, ttl ms,
-/// bytes, then key/value pairs. The first version is Redis's clock in
-/// microseconds, so a restarted room's versions start above the old room's.
+/// bytes, unused member slot ttl ms, then key/value pairs. The first version is
+/// Redis's clock in microseconds, so a restarted room's versions start above
+/// the old room's (and at or above any version a lazy read reported).
 pub(crate) static START: LazyLock<Script> = LazyLock::new(|| {
     script(&[
         PRELUDE,
         r#"
 if redis.call('EXISTS', M) == 1 then return {'exists'} end
-redis.call('DEL', S, MEM, LOG, ATT)
-local t = redis.call('TIME')
-local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('HSET', M, 'v', fmt(v), 'mr', ARGV[1], 'pr', ARGV[2], 'ttl', ARGV[3], 'b', ARGV[4], 'ps', '0')
-for i = 5, #ARGV, 2 do redis.call('HSET', S, ARGV[i], ARGV[i + 1]) end
+redis.call('DEL', S, MEM, LOG, ATT, UNUSED)
+local v = now_us()
+redis.call('HSET', M, 'v', fmt(v), 'mr', ARGV[1], 'pr', ARGV[2], 'ttl', ARGV[3], 'b', ARGV[4], 'ps', '0', 'mt', ARGV[5])
+for i = 6, #ARGV, 2 do redis.call('HSET', S, ARGV[i], ARGV[i + 1]) end
 refresh()
 return {'ok'}
 "#,
@@ -210,23 +232,38 @@ return publish(change)
 });
 
 /// Adds (ARGV[3] = '1') or removes ARGV[1] as a member; ARGV[4] max members.
-/// Answers `{'ok', '1'|'0'}` (changed or not) or `{'members'}`.
+/// A full room first frees the slots unused for longer than `mt`. A new slot is
+/// unused until its member attaches or writes. Answers `{'ok', '1'|'0'}`
+/// (changed or not) or `{'members'}`.
 pub(crate) static SET_MEMBER: LazyLock<Script> = LazyLock::new(|| {
     script(&[
         PRELUDE,
         CHECKED,
         r#"
 local changed
+local now = now_ms()
 if ARGV[3] == '1' then
   if member then
     changed = 0
-  elseif redis.call('SCARD', MEM) >= tonumber(ARGV[4]) then
-    return {'members'}
   else
-    changed = redis.call('SADD', MEM, ARGV[1])
+    local mt = tonumber(redis.call('HGET', M, 'mt') or '0')
+    local rejoin = redis.call('SISMEMBER', MEM, ARGV[1]) == 1
+    if not rejoin and mt > 0 and redis.call('SCARD', MEM) >= tonumber(ARGV[4]) then
+      local stale = redis.call('ZRANGEBYSCORE', UNUSED, '-inf', '(' .. fmt(now - mt + 1))
+      for i = 1, #stale do redis.call('SREM', MEM, stale[i]) end
+      redis.call('ZREMRANGEBYSCORE', UNUSED, '-inf', '(' .. fmt(now - mt + 1))
+    end
+    if not rejoin and redis.call('SCARD', MEM) >= tonumber(ARGV[4]) then
+      return {'members'}
+    end
+    redis.call('SADD', MEM, ARGV[1])
+    redis.call('ZADD', UNUSED, now, ARGV[1])
+    changed = 1
   end
 else
-  changed = redis.call('SREM', MEM, ARGV[1])
+  redis.call('SREM', MEM, ARGV[1])
+  redis.call('ZREM', UNUSED, ARGV[1])
+  changed = member and 1 or 0
 end
 refresh()
 return {'ok', fmt(changed)}
@@ -255,6 +292,7 @@ pub(crate) static ATTACH: LazyLock<Script> = LazyLock::new(|| {
         PRESENCE,
         r#"
 redis.call('HINCRBY', ATT, ARGV[4], 1)
+slot_used()
 local seq, n = presence()
 refresh()
 local v = tonumber(redis.call('HGET', M, 'v'))

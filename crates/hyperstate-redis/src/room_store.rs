@@ -6,6 +6,11 @@
 //! [`Hub`]. Presence is the sum of per-node attach counts in Redis; when it
 //! drops to zero every key of the room gets the room's idle TTL (`PEXPIRE`), so
 //! Redis drops idle rooms itself and [`RoomStore::sweep`] has nothing to do.
+//!
+//! Reads (access, get, snapshot) of a room whose meta hash is absent store
+//! nothing: the script answers `absent` with Redis's clock, and the node answers
+//! from the spec at that version ([`Unstored`]). Only writes, joins and
+//! attaches start a room.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -15,7 +20,7 @@ use async_trait::async_trait;
 use hyperstate::page::UpdateFn;
 use hyperstate::room::{
     Access, Acl, AttachGuard, Attachment, Call, Diff, Json, Right, Rights, RoomInit, RoomKey,
-    RoomOptions, RoomStore, Snapshot, Start, Write, class_of,
+    RoomOptions, RoomStore, Snapshot, Start, Unstored, Write, class_of,
 };
 use hyperstate::{Error, Result};
 use redis::Script;
@@ -67,6 +72,13 @@ struct Inner {
 /// A script's verdict and the rest of its reply.
 type Reply = Vec<Vec<u8>>;
 
+/// What a read found: the stored room's reply, or the room as its spec
+/// describes it (nothing stored).
+enum Read {
+    Stored(Reply),
+    Unstored(Unstored),
+}
+
 impl RedisRoomStore {
     /// A room store on `redis` with the given options.
     pub fn new(redis: Redis, options: RoomOptions) -> Self {
@@ -109,6 +121,47 @@ impl Inner {
         right: Option<Right>,
         args: &[&[u8]],
     ) -> Result<Reply> {
+        self.run_or_absent(call, operation, script, right, args, true)
+            .await
+    }
+
+    /// Runs a read-only `script` for `call`; an absent room is answered from
+    /// the spec, at the version Redis's clock gave, and is not started.
+    async fn read(
+        &self,
+        call: Call<'_>,
+        operation: &'static str,
+        script: &Script,
+        right: Option<Right>,
+        args: &[&[u8]],
+    ) -> Result<Read> {
+        let reply = self
+            .run_or_absent(call, operation, script, right, args, false)
+            .await?;
+        match reply.as_slice() {
+            [verdict, now] if verdict == b"absent" => {
+                let version = number(operation, now)?;
+                let init = (call.init)()?;
+                Ok(Read::Unstored(Unstored::new(
+                    init,
+                    version,
+                    &self.options.limits,
+                )?))
+            }
+            _ => Ok(Read::Stored(reply)),
+        }
+    }
+
+    /// [`run`](Self::run), or, with `start = false`, the `absent` reply as is.
+    async fn run_or_absent(
+        &self,
+        call: Call<'_>,
+        operation: &'static str,
+        script: &Script,
+        right: Option<Right>,
+        args: &[&[u8]],
+        start: bool,
+    ) -> Result<Reply> {
         let keys = self.keys(call.room);
         for _ in 0..MAX_START_ATTEMPTS {
             let mut invocation = script.prepare_invoke();
@@ -125,6 +178,7 @@ impl Inner {
                 .await
                 .map_err(|err| backend_error(operation, err))?;
             match reply.first().map(Vec::as_slice) {
+                Some(b"absent") if !start => return Ok(reply),
                 Some(b"absent") => self.start(call, &keys).await?,
                 Some(b"denied") => return Err(self.denied(call, operation, right, &reply)),
                 Some(_) => return Ok(reply),
@@ -237,11 +291,15 @@ fn init_args(
     let bytes = init.checked_bytes(&options.limits)?;
     let (state, acl, ttl) = init.into_parts();
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let unused_member_ttl_ms = u64::try_from(options.unused_member_ttl.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     invocation
         .arg(acl.members.bits().to_string())
         .arg(acl.public.bits().to_string())
         .arg(ttl_ms)
-        .arg(bytes);
+        .arg(bytes)
+        .arg(unused_member_ttl_ms);
     for (key, value) in &state {
         invocation.arg(key.as_bytes()).arg(value.as_bytes());
     }
@@ -259,10 +317,14 @@ impl RoomStore for RedisRoomStore {
     }
 
     async fn access(&self, call: Call<'_>) -> Result<Access> {
-        let reply = self
+        let reply = match self
             .inner
-            .run(call, "access", &scripts::ACCESS, None, &[])
-            .await?;
+            .read(call, "access", &scripts::ACCESS, None, &[])
+            .await?
+        {
+            Read::Stored(reply) => reply,
+            Read::Unstored(unstored) => return Ok(unstored.access()),
+        };
         let [_, mr, pr, member] = reply.as_slice() else {
             return Err(corrupt("access", "wrong length"));
         };
@@ -278,10 +340,14 @@ impl RoomStore for RedisRoomStore {
     }
 
     async fn snapshot(&self, call: Call<'_>) -> Result<Snapshot> {
-        let reply = self
+        let reply = match self
             .inner
-            .run(call, "snapshot", &scripts::SNAPSHOT, Some(Right::Read), &[])
-            .await?;
+            .read(call, "snapshot", &scripts::SNAPSHOT, Some(Right::Read), &[])
+            .await?
+        {
+            Read::Stored(reply) => reply,
+            Read::Unstored(unstored) => return unstored.snapshot(call.room),
+        };
         snapshot("snapshot", &reply[1..])
     }
 
@@ -475,10 +541,17 @@ impl RoomStore for RedisRoomStore {
     }
 }
 
+/// The value under `key`, checked for `right`. An absent room is answered
+/// from the spec (for `update`, whose compare-and-set then starts the room with
+/// that same initial value).
 async fn get(inner: &Inner, call: Call<'_>, key: &str, right: Right) -> Result<Option<Json>> {
-    let reply = inner
-        .run(call, "get", &scripts::GET, Some(right), &[key.as_bytes()])
-        .await?;
+    let reply = match inner
+        .read(call, "get", &scripts::GET, Some(right), &[key.as_bytes()])
+        .await?
+    {
+        Read::Stored(reply) => reply,
+        Read::Unstored(unstored) => return unstored.get(call.room, key, right),
+    };
     match reply.get(1) {
         Some(value) if value.is_empty() => Ok(None),
         Some(value) => Ok(Some(Json::from_bytes(value.clone()))),

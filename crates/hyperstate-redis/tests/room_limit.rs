@@ -48,9 +48,10 @@ async fn the_limit_counts_live_rooms_of_every_node_and_expired_ones_free_it() {
     for (node, name) in [(&a, "one"), (&b, "two"), (&a, "three")] {
         subs.push(node.room(name).unwrap().attach(&who, None).await.unwrap());
     }
-    refused(a.room("four").unwrap().snapshot(&who).await, 3);
-    refused(b.room("four").unwrap().snapshot(&who).await, 3);
-    // Live rooms are still served at the limit, from either node.
+    refused(a.room("four").unwrap().join(&who).await, 3);
+    refused(b.room("four").unwrap().join(&who).await, 3);
+    // A join starts a room (a read would store nothing). Live rooms are still
+    // served at the limit, from either node.
     b.room("one").unwrap().snapshot(&who).await.unwrap();
 
     // Once one room has expired, a new one may start: after its TTL and the
@@ -58,7 +59,7 @@ async fn the_limit_counts_live_rooms_of_every_node_and_expired_ones_free_it() {
     drop(subs.pop());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match b.room("four").unwrap().snapshot(&who).await {
+        match b.room("four").unwrap().join(&who).await {
             Ok(_) => break,
             Err(Error::TooManyRooms { .. }) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -67,7 +68,7 @@ async fn the_limit_counts_live_rooms_of_every_node_and_expired_ones_free_it() {
         }
     }
     // "four" now holds the freed place.
-    refused(a.room("five").unwrap().snapshot(&who).await, 3);
+    refused(a.room("five").unwrap().join(&who).await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +81,7 @@ async fn concurrent_starts_on_two_nodes_never_exceed_the_limit() {
     let results = join_all((0..40).map(|i| {
         let node = if i % 2 == 0 { &a } else { &b };
         let (room, who) = (node.room(&format!("room-{i}")).unwrap(), &who);
-        async move { room.snapshot(who).await }
+        async move { room.join(who).await }
     }))
     .await;
     let mut started = 0;

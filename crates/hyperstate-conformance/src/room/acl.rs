@@ -8,7 +8,7 @@ use hyperstate::room::{
     Acl, CallerClass, Principal, Right, Rights, Room, RoomInit, RoomKey, RoomOptions, Rooms,
 };
 
-use super::{Factory, fresh_name, public};
+use super::{Factory, fresh_name, member, public};
 
 /// A registry whose spec gives each room the ACL the case registered for it,
 /// and the state `{"k": 1}`.
@@ -109,6 +109,8 @@ pub async fn acl_matrix(make: &dyn Factory) {
 pub async fn denied_operations_change_nothing(make: &dyn Factory) {
     let (rooms, _) = acl_rooms(make); // default ACL: members all, public read
     let room = rooms.room(&fresh_name()).unwrap();
+    // A stored room (a read alone stores nothing and reports the clock).
+    let _owner = member(&room).await;
     let stranger = public();
     let before = room.snapshot(&stranger).await.unwrap();
     for right in [Right::Write, Right::Delete, Right::Reset] {

@@ -25,18 +25,6 @@ pub async fn presence_counts_attached_clients(make: &dyn Factory) {
     assert_eq!(room.attached().await.unwrap(), 1);
 }
 
-pub async fn direct_access_starts_a_room(make: &dyn Factory) {
-    let rooms = rooms(make, RoomOptions::default());
-    let room = rooms.room(&fresh_name()).unwrap();
-    assert!(!room.is_live().await.unwrap(), "checking started the room");
-    assert_eq!(room.attached().await.unwrap(), 0);
-    assert!(!room.is_live().await.unwrap(), "counting started the room");
-    let topic: String = room.get(&public(), "topic", String::new()).await.unwrap();
-    assert_eq!(topic, "hello");
-    assert!(room.is_live().await.unwrap());
-    assert_eq!(room.attached().await.unwrap(), 0);
-}
-
 pub async fn spec_errors_refuse_the_room(make: &dyn Factory) {
     let rooms = Rooms::new(make(RoomOptions::default()), |key: &RoomKey| {
         if key.as_str().ends_with("-closed") {

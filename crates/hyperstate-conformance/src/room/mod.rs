@@ -14,11 +14,13 @@ use hyperstate::room::{
 };
 
 mod acl;
+mod lazy;
 mod lifecycle;
 mod state;
 mod stream;
 
 pub use acl::*;
+pub use lazy::*;
 pub use lifecycle::*;
 pub use state::*;
 pub use stream::*;
@@ -107,7 +109,8 @@ macro_rules! room_store_suite {
             resume_past_the_buffer_resyncs, resume_from_an_unknown_version_resyncs,
             reset_reruns_the_spec, delete_of_an_absent_key_is_no_change,
             slow_subscriber_does_not_block_writers_or_others, presence_counts_attached_clients,
-            direct_access_starts_a_room, spec_errors_refuse_the_room,
+            reads_of_an_unstored_room_store_nothing, first_write_after_lazy_reads_sees_the_initial_state,
+            joining_stores_the_room, spec_errors_refuse_the_room,
             acl_matrix, denied_operations_change_nothing, members_can_leave,
             a_reset_that_revokes_read_ends_the_stream,
             round_trip_typed_values, update_is_atomic_under_concurrency,
@@ -115,7 +118,7 @@ macro_rules! room_store_suite {
             invalid_room_keys_are_rejected;
             idle_room_is_dropped_after_its_ttl, attached_room_outlives_its_ttl,
             reattach_cancels_the_countdown, direct_access_restarts_the_countdown,
-            restarted_room_resyncs_stale_clients);
+            restarted_room_resyncs_stale_clients, unused_member_slots_expire);
     };
     (@cases $make:expr, $time:ident, $cond:expr; $($case:ident),*; $($ttl_case:ident),*) => {
         $(

@@ -4,8 +4,10 @@
 //! budget; when the budget is spent, the least-recently-used *idle* pages are
 //! evicted first and counted.
 //!
-//! [`MemoryRoomStore`] keeps rooms in process memory, also within a byte budget,
-//! but never evicts a live room: rooms leave only by their idle TTL.
+//! [`MemoryRoomStore`] keeps rooms in process memory, also within a byte budget:
+//! reads of a room nobody wrote, joined or attached store nothing, and when the
+//! budget is spent the least-recently-used rooms with no attached client are
+//! evicted first; rooms with attached clients leave only by their idle TTL.
 //!
 //! [`MemoryDocumentStore`] keeps session documents, with real compare-and-swap,
 //! for tests.

@@ -5,7 +5,7 @@
 //! the mutex is released, so the feed carries diffs in version order and an
 //! attach (also under the mutex) sees the state and the feed at one instant.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{broadcast, watch};
@@ -28,6 +28,10 @@ const MEMBER_COST: usize = 48;
 const ROOM_OVERHEAD: usize = 1024;
 /// What one slot of a room's broadcast feed costs.
 const SLOT_COST: usize = 48;
+
+fn millis(duration: std::time::Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
+}
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing is mutated before a user closure (an `update`) has returned, so the
@@ -77,7 +81,11 @@ pub(super) struct Live {
     pub(super) version: u64,
     acl: Acl,
     idle_ttl_ms: u64,
-    members: HashSet<MemberKey>,
+    /// Each member, with the time it joined while it has not yet used its slot
+    /// (attached or written); `None` once it has.
+    members: HashMap<MemberKey, Option<u64>>,
+    /// How long an unused slot is kept (from [`RoomOptions::unused_member_ttl`]).
+    unused_member_ttl_ms: u64,
     history: VecDeque<Arc<Diff>>,
     history_cost: usize,
     pub(super) attached: usize,
@@ -109,7 +117,8 @@ impl Cell {
                 version,
                 acl,
                 idle_ttl_ms: ttl.as_millis().try_into().unwrap_or(u64::MAX),
-                members: HashSet::new(),
+                members: HashMap::new(),
+                unused_member_ttl_ms: millis(options.unused_member_ttl).max(1),
                 history: VecDeque::new(),
                 history_cost: 0,
                 attached: 0,
@@ -144,8 +153,33 @@ impl Live {
         &self.acl
     }
 
-    pub(super) fn is_member(&self, who: &MemberKey) -> bool {
-        self.members.contains(who)
+    /// Whether `who` holds a member slot at `now` (an unused one expires).
+    pub(super) fn is_member(&self, who: &MemberKey, now: u64) -> bool {
+        self.members
+            .get(who)
+            .is_some_and(|&joined| self.slot_is_held(joined, now))
+    }
+
+    fn slot_is_held(&self, joined: Option<u64>, now: u64) -> bool {
+        joined.is_none_or(|at| now.saturating_sub(at) < self.unused_member_ttl_ms)
+    }
+
+    /// Marks `who`'s slot as used (it attached or wrote), so it no longer
+    /// expires. Does nothing for a caller who is not a member.
+    pub(super) fn slot_used(&mut self, who: &MemberKey, now: u64) {
+        if self.is_member(who, now) {
+            self.members.insert(*who, None);
+        }
+    }
+
+    /// Frees the slots of members who never used them within their TTL.
+    fn free_unused_slots(&mut self, now: u64, budget: &Budget) {
+        let before = self.members.len();
+        let ttl = self.unused_member_ttl_ms;
+        self.members
+            .retain(|_, joined| joined.is_none_or(|at| now.saturating_sub(at) < ttl));
+        let freed = before - self.members.len();
+        self.release(budget, freed * MEMBER_COST);
     }
 
     pub(super) fn get(&self, key: &str) -> Option<Json> {
@@ -181,29 +215,38 @@ impl Live {
         self.idle_since_ms = now;
     }
 
-    /// Adds or removes a member; returns whether membership changed.
+    /// Adds or removes a member at `now`; returns whether membership changed.
     pub(super) fn set_member(
         &mut self,
         who: MemberKey,
         joined: bool,
+        now: u64,
         max_members: usize,
         budget: &Budget,
     ) -> Result<bool> {
+        let was_member = self.is_member(&who, now);
         if !joined {
-            let removed = self.members.remove(&who);
-            if removed {
+            if self.members.remove(&who).is_some() {
                 self.release(budget, MEMBER_COST);
             }
-            return Ok(removed);
+            return Ok(was_member);
         }
-        if self.members.contains(&who) {
+        if was_member {
             return Ok(false);
         }
+        if let Some(slot) = self.members.get_mut(&who) {
+            // An expired unused slot of the same member: it joins afresh.
+            *slot = Some(now);
+            return Ok(true);
+        }
         if self.members.len() >= max_members {
-            return Err(Error::TooManyMembers { limit: max_members });
+            self.free_unused_slots(now, budget);
+            if self.members.len() >= max_members {
+                return Err(Error::TooManyMembers { limit: max_members });
+            }
         }
         self.reserve(budget, MEMBER_COST)?;
-        self.members.insert(who);
+        self.members.insert(who, Some(now));
         Ok(true)
     }
 
@@ -366,7 +409,7 @@ impl Live {
             self.cost = 0;
             self.state = State::new();
             self.state_cost = 0;
-            self.members = HashSet::new();
+            self.members = HashMap::new();
             self.history = VecDeque::new();
             self.history_cost = 0;
         }

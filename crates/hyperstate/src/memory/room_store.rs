@@ -8,17 +8,29 @@
 //! app's spec runs or a room changes, so rooms never wait on each other.
 //!
 //! Lock order, which rules out deadlock: a thread holding the registry lock only
-//! ever *tries* a room lock (the sweeper); a thread holding a room lock never
-//! takes the registry lock. A room leaves the registry after being marked
-//! removed; anyone who finds it removed under them starts over, so no write
-//! lands in a room nobody can see.
+//! ever *tries* a room lock (the sweeper, eviction); a thread holding a room
+//! lock never takes the registry lock. A room leaves the registry after being
+//! marked removed; anyone who finds it removed under them starts over, so no
+//! write lands in a room nobody can see.
+//!
+//! # Lazy rooms and eviction
+//!
+//! Reads of a room that is not in the registry answer from the spec
+//! ([`Unstored`]) and insert nothing: anyone can name a room, so only a write,
+//! a join or an attach costs memory. The registry is kept in least recently
+//! used order; when a change does not fit the byte budget, the least recently
+//! used rooms with no attached client (and not locked by an operation) are
+//! evicted, as if their idle TTL had passed, before the change fails with
+//! [`Error::StoreFull`]. A change that hits the full budget while holding its
+//! room lock gives the lock up, evicts, and runs again (eviction takes the
+//! registry lock, which a room lock holder must not).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use hashlink::LinkedHashMap;
 use tokio::time::Instant;
 
 use super::budget::Budget;
@@ -26,7 +38,7 @@ use super::room_cell::{Cell, Detach, Live, lock};
 use crate::page::UpdateFn;
 use crate::room::{
     Access, AttachGuard, Attachment, Call, Diff, Json, Right, RoomKey, RoomOptions, RoomStore,
-    Snapshot, Write, class_of,
+    Snapshot, Unstored, Write, class_of,
 };
 use crate::{Error, Result};
 
@@ -43,12 +55,16 @@ pub struct MemoryRoomStats {
     pub bytes_used: usize,
     /// The budget.
     pub memory_limit: usize,
+    /// Rooms with no attached client evicted so far to make space.
+    pub evictions: u64,
 }
 
 /// Room state in process memory. Cheap to clone; clones share the rooms.
 ///
-/// Bounded by [`RoomOptions`] and a total byte budget: a write that would exceed
-/// the budget fails with [`Error::StoreFull`]. Live rooms are never evicted.
+/// Bounded by [`RoomOptions`] and a total byte budget. A change that would
+/// exceed the budget first evicts the least recently used rooms nobody is
+/// attached to; it fails with [`Error::StoreFull`] only when every other room
+/// has an attached client. Reads of a room that is not stored store nothing.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryRoomStore {
     inner: Arc<Inner>,
@@ -60,14 +76,21 @@ struct Inner {
     /// Timestamps are milliseconds since this instant on tokio's clock, so tests
     /// can pause and advance time.
     epoch: Instant,
-    rooms: Mutex<HashMap<RoomKey, Arc<Cell>>>,
+    /// Every stored room, least recently used first.
+    rooms: Mutex<Registry>,
     budget: Budget,
+    /// Rooms evicted to make space, for [`MemoryRoomStats::evictions`].
+    evictions: AtomicU64,
+    /// `hyperstate_evictions_total{scope="room"}`.
+    evictions_total: metrics::Counter,
     /// Mirrors the registry's size for the metrics system.
     live_rooms: metrics::Gauge,
     /// The highest version any dropped room reached: a restarted room starts
     /// above it, so stale `Last-Event-ID`s resync.
     version_floor: AtomicU64,
 }
+
+type Registry = LinkedHashMap<RoomKey, Arc<Cell>>;
 
 impl Default for Inner {
     fn default() -> Self {
@@ -89,6 +112,7 @@ impl MemoryRoomStore {
             rooms: lock(&self.inner.rooms).len(),
             bytes_used: self.inner.budget.used(),
             memory_limit: self.inner.budget.limit(),
+            evictions: self.inner.evictions.load(Ordering::Relaxed),
         }
     }
 }
@@ -98,11 +122,13 @@ impl Inner {
         Inner {
             options,
             epoch: Instant::now(),
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(LinkedHashMap::new()),
             budget: Budget::new(
                 memory_limit,
                 metrics::gauge!("hyperstate_memory_bytes", "scope" => "room"),
             ),
+            evictions: AtomicU64::new(0),
+            evictions_total: metrics::counter!("hyperstate_evictions_total", "scope" => "room"),
             live_rooms: metrics::gauge!("hyperstate_live_rooms", "backend" => "memory"),
             version_floor: AtomicU64::new(0),
         }
@@ -134,10 +160,12 @@ impl Inner {
         let init = (call.init)()?;
         let bytes = init.checked_bytes(&self.options.limits)?;
         let cost = Cell::initial_cost(&init, &self.options);
-        if !self.budget.try_take(cost) {
-            return Err(Error::StoreFull {
-                limit: self.budget.limit(),
-            });
+        while !self.budget.try_take(cost) {
+            if !self.evict_idle(call.room) {
+                return Err(Error::StoreFull {
+                    limit: self.budget.limit(),
+                });
+            }
         }
         let mut rooms = lock(&self.rooms);
         if let Some(existing) = rooms.get(call.room) {
@@ -146,9 +174,12 @@ impl Inner {
             return Ok(existing);
         }
         if rooms.len() >= self.options.max_rooms {
-            // Expired rooms the sweeper has not reached yet must not count.
+            // Expired rooms the sweeper has not reached yet must not count, and
+            // rooms nobody attends give way.
             self.sweep_locked(&mut rooms);
-            if rooms.len() >= self.options.max_rooms {
+            if rooms.len() >= self.options.max_rooms
+                && !self.evict_idle_locked(&mut rooms, call.room)
+            {
                 self.budget.give_back(cost);
                 return Err(Error::TooManyRooms {
                     limit: self.options.max_rooms,
@@ -170,14 +201,30 @@ impl Inner {
     }
 
     /// Runs `op` on room `call.room` with its lock held, starting the room if it
-    /// is not live. Restarts the idle countdown of a room with no client.
+    /// is not live. Restarts the idle countdown of a room with no client. When
+    /// `op` finds the budget full, evicts an idle room and runs `op` again.
     fn with_room<R>(
         &self,
         call: Call<'_>,
         mut op: impl FnMut(&Arc<Cell>, &mut Live) -> Result<R>,
     ) -> Result<R> {
         loop {
-            let found = lock(&self.rooms).get(call.room).cloned();
+            match self.with_stored_room(call, &mut op) {
+                // The room lock is released here, so eviction may take the
+                // registry lock (see the module docs).
+                Err(Error::StoreFull { .. }) if self.evict_idle(call.room) => continue,
+                result => return result,
+            }
+        }
+    }
+
+    fn with_stored_room<R>(
+        &self,
+        call: Call<'_>,
+        op: &mut impl FnMut(&Arc<Cell>, &mut Live) -> Result<R>,
+    ) -> Result<R> {
+        loop {
+            let found = self.find(call.room);
             let cell = match found {
                 Some(cell) => cell,
                 None => self.start(call)?,
@@ -198,6 +245,84 @@ impl Inner {
         }
     }
 
+    /// Reads room `call.room` for the caller: with `stored` when the room is
+    /// live (restarting its countdown), else with `unstored` from the spec,
+    /// storing nothing.
+    fn read<R>(
+        &self,
+        call: Call<'_>,
+        stored: impl FnOnce(&Live, u64) -> Result<R>,
+        unstored: impl FnOnce(Unstored) -> Result<R>,
+    ) -> Result<R> {
+        loop {
+            let Some(cell) = self.find(call.room) else {
+                // The spec is app code: it runs outside every lock.
+                let init = (call.init)()?;
+                let version = self.first_version();
+                return unstored(Unstored::new(init, version, &self.options.limits)?);
+            };
+            let mut live = lock(&cell.live);
+            if live.removed {
+                continue;
+            }
+            let now = self.now_ms();
+            if live.expired(now) {
+                self.retire(&mut live);
+                drop(live);
+                self.unlink(call.room, &cell);
+                continue;
+            }
+            live.touch(now);
+            return stored(&live, now);
+        }
+    }
+
+    /// The stored room `room`, marked as the most recently used.
+    fn find(&self, room: &RoomKey) -> Option<Arc<Cell>> {
+        lock(&self.rooms).to_back(room).cloned()
+    }
+
+    /// Evicts the least recently used room other than `keep` that no client is
+    /// attached to and no operation holds; returns whether one was removed.
+    /// Rooms already expired are dropped without counting as evictions.
+    fn evict_idle(&self, keep: &RoomKey) -> bool {
+        self.evict_idle_locked(&mut lock(&self.rooms), keep)
+    }
+
+    /// [`evict_idle`](Self::evict_idle) with the registry lock held by the caller.
+    fn evict_idle_locked(&self, rooms: &mut Registry, keep: &RoomKey) -> bool {
+        let now = self.now_ms();
+        let mut victim = None;
+        for (room, cell) in rooms.iter() {
+            if room == keep {
+                continue;
+            }
+            // Only *try* a room lock under the registry lock (see module docs);
+            // a locked room is mid-operation, hence not idle.
+            let Ok(mut live) = cell.live.try_lock() else {
+                continue;
+            };
+            if live.attached > 0 {
+                continue;
+            }
+            let expired = live.removed || live.expired(now);
+            self.retire(&mut live);
+            victim = Some((room.clone(), expired));
+            break;
+        }
+        let Some((room, expired)) = victim else {
+            return false;
+        };
+        rooms.remove(&room);
+        self.live_rooms.set(rooms.len() as f64);
+        if !expired {
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+            self.evictions_total.increment(1);
+            tracing::debug!(%room, backend = "memory", "evicted an idle room to stay under the memory limit");
+        }
+        true
+    }
+
     /// Reads room `room` without starting it or restarting its countdown.
     fn peek<R>(&self, room: &RoomKey, op: impl FnOnce(&Live) -> R) -> Option<R> {
         let cell = lock(&self.rooms).get(room).cloned()?;
@@ -215,7 +340,7 @@ impl Inner {
     }
 
     /// Drops every expired room; the registry lock is held by the caller.
-    fn sweep_locked(&self, rooms: &mut HashMap<RoomKey, Arc<Cell>>) -> usize {
+    fn sweep_locked(&self, rooms: &mut Registry) -> usize {
         let now = self.now_ms();
         let before = rooms.len();
         rooms.retain(|room, cell| {
@@ -236,7 +361,7 @@ impl Inner {
     }
 
     fn check(&self, call: Call<'_>, live: &Live, right: Right) -> Result<()> {
-        let class = class_of(live.is_member(call.caller));
+        let class = class_of(live.is_member(call.caller, self.now_ms()));
         live.acl().check(call.room, class, right)
     }
 }
@@ -252,47 +377,60 @@ impl RoomStore for MemoryRoomStore {
     }
 
     async fn access(&self, call: Call<'_>) -> Result<Access> {
-        self.inner.with_room(call, |_, live| {
-            Ok(Access::new(
-                live.acl(),
-                class_of(live.is_member(call.caller)),
-            ))
-        })
+        self.inner.read(
+            call,
+            |live, now| {
+                let class = class_of(live.is_member(call.caller, now));
+                Ok(Access::new(live.acl(), class))
+            },
+            |unstored| Ok(unstored.access()),
+        )
     }
 
     async fn get(&self, call: Call<'_>, key: &str) -> Result<Option<Json>> {
-        self.inner.with_room(call, |_, live| {
-            self.inner.check(call, live, Right::Read)?;
-            Ok(live.get(key))
-        })
+        self.inner.read(
+            call,
+            |live, _| {
+                self.inner.check(call, live, Right::Read)?;
+                Ok(live.get(key))
+            },
+            |unstored| unstored.get(call.room, key, Right::Read),
+        )
     }
 
     async fn snapshot(&self, call: Call<'_>) -> Result<Snapshot> {
-        self.inner.with_room(call, |_, live| {
-            self.inner.check(call, live, Right::Read)?;
-            Ok(live.snapshot())
-        })
+        self.inner.read(
+            call,
+            |live, _| {
+                self.inner.check(call, live, Right::Read)?;
+                Ok(live.snapshot())
+            },
+            |unstored| unstored.snapshot(call.room),
+        )
     }
 
     async fn write(&self, call: Call<'_>, write: Write) -> Result<Option<Arc<Diff>>> {
         let inner = &*self.inner;
         let (options, budget) = (&inner.options, &inner.budget);
-        // `with_room` may retry; the write is moved out only on the attempt that runs.
-        let mut write = Some(write);
-        inner.with_room(call, |cell, live| match write.take() {
-            Some(Write::Put { key, value }) => {
-                inner.check(call, live, Right::Write)?;
-                live.put(cell, &key, value, options, budget).map(Some)
-            }
-            Some(Write::Delete { key }) => {
-                inner.check(call, live, Right::Delete)?;
-                live.delete(cell, &key, options, budget)
-            }
-            Some(Write::Reset(init)) => {
-                inner.check(call, live, Right::Reset)?;
-                live.reset(cell, init, options, budget).map(Some)
-            }
-            None => Ok(None),
+        // `with_room` may run this more than once (a retry after eviction), so
+        // each run takes its own copy of the write (values are shared `Arc`s).
+        inner.with_room(call, |cell, live| {
+            let diff = match write.clone() {
+                Write::Put { key, value } => {
+                    inner.check(call, live, Right::Write)?;
+                    live.put(cell, &key, value, options, budget).map(Some)
+                }
+                Write::Delete { key } => {
+                    inner.check(call, live, Right::Delete)?;
+                    live.delete(cell, &key, options, budget)
+                }
+                Write::Reset(init) => {
+                    inner.check(call, live, Right::Reset)?;
+                    live.reset(cell, init, options, budget).map(Some)
+                }
+            }?;
+            live.slot_used(call.caller, inner.now_ms());
+            Ok(diff)
         })
     }
 
@@ -301,13 +439,15 @@ impl RoomStore for MemoryRoomStore {
         inner.with_room(call, |cell, live| {
             inner.check(call, live, Right::Write)?;
             let new = f(live.current(key))?;
-            live.put(
+            let diff = live.put(
                 cell,
                 key,
                 Json::from_bytes(new),
                 &inner.options,
                 &inner.budget,
-            )
+            )?;
+            live.slot_used(call.caller, inner.now_ms());
+            Ok(diff)
         })
     }
 
@@ -317,6 +457,7 @@ impl RoomStore for MemoryRoomStore {
             live.set_member(
                 *call.caller,
                 joined,
+                inner.now_ms(),
                 inner.options.max_members,
                 &inner.budget,
             )
@@ -330,6 +471,7 @@ impl RoomStore for MemoryRoomStore {
         // feed meet exactly: no diff is published between them.
         inner.with_room(call, |cell, live| {
             inner.check(call, live, Right::Read)?;
+            live.slot_used(call.caller, inner.now_ms());
             let start = live.start(resume);
             let diffs = cell.diffs.subscribe();
             live.attached += 1;

@@ -10,17 +10,20 @@ use crate::{Error, Result};
 pub const MAX_ROOM_KEY_BYTES: usize = 128;
 
 /// A validated room key: 1 to [`MAX_ROOM_KEY_BYTES`] characters of
-/// `A-Z a-z 0-9 - _ . : ~`.
+/// `A-Z a-z 0-9 - _ . : ~`, other than `.` and `..`.
 ///
 /// The charset is the URL-unreserved set plus `:` (for app namespaces such as
 /// `chat:lobby`): a key arrives from a URL path (`/rooms/{name}`) and must be
 /// usable unescaped as part of a backend key, an HTML attribute and an SSE URL.
-/// Anything else is [`Error::InvalidRoomKey`], never a panic.
+/// `.` and `..` are refused too: as a path segment they mean "this" and "parent"
+/// directory, so clients and proxies normalize them away and a URL could never
+/// name such a room. Anything else is [`Error::InvalidRoomKey`], never a panic.
 ///
 /// ```
 /// use hyperstate::room::RoomKey;
 /// assert!(RoomKey::parse("chat:lobby").is_ok());
 /// assert!(RoomKey::parse("no spaces").is_err());
+/// assert!(RoomKey::parse("..").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomKey(Arc<str>);
@@ -34,6 +37,8 @@ impl RoomKey {
             "is longer than 128 bytes"
         } else if !text.bytes().all(is_key_byte) {
             "may only contain A-Z, a-z, 0-9 and - _ . : ~"
+        } else if text == "." || text == ".." {
+            "must not be a dot segment (. or ..)"
         } else {
             return Ok(RoomKey(text.into()));
         };
@@ -77,7 +82,15 @@ mod tests {
 
     #[test]
     fn valid_keys_parse() {
-        for key in ["a", "lobby", "chat:room-1", "A.b_c~d", &"x".repeat(128)] {
+        for key in [
+            "a",
+            "lobby",
+            "chat:room-1",
+            "A.b_c~d",
+            "...",
+            ".a",
+            &"x".repeat(128),
+        ] {
             assert_eq!(RoomKey::parse(key).unwrap().as_str(), key);
         }
     }
@@ -93,6 +106,8 @@ mod tests {
             "new\nline",
             "quote\"",
             "<script>",
+            ".",
+            "..",
         ] {
             assert!(
                 matches!(RoomKey::parse(key), Err(Error::InvalidRoomKey { .. })),

@@ -15,11 +15,19 @@
 //!
 //! # Lifecycle
 //!
-//! A room starts on its first attach or direct access. When its last client
-//! detaches, a countdown (the spec's idle TTL, default 60 s) begins; any access
-//! restarts it; when it runs out the room is dropped and its state freed. Live
-//! rooms are never evicted for space: past the backend's room limit, starting a
-//! new room fails with [`Error::TooManyRooms`](crate::Error::TooManyRooms).
+//! A room is stored on its first write, join or attach. Reading a room that is
+//! not stored (get, snapshot, access) answers from the spec and stores nothing,
+//! so viewing a room costs little. When a stored room's last client detaches, a
+//! countdown (the spec's idle TTL, default 60 s) begins; any access restarts it;
+//! when it runs out the room is dropped and its state freed. Rooms with attached
+//! clients are never evicted for space; a backend with a memory budget may evict
+//! rooms nobody is attached to first (they behave as expired). Past the
+//! backend's room limit, starting a new room fails with
+//! [`Error::TooManyRooms`](crate::Error::TooManyRooms).
+//!
+//! Members who never use their slot (no attach and no write since they joined)
+//! lose it after [`RoomOptions::unused_member_ttl`], so a flood of joins cannot
+//! keep others out of a room for its whole life.
 //!
 //! # Access control
 //!
@@ -37,6 +45,7 @@ mod spec;
 mod store;
 mod subscriber_metrics;
 mod subscription;
+mod unstored;
 
 pub use acl::{Access, Acl, CallerClass, Right, Rights};
 pub use diff::{Change, Diff, Json, Snapshot, State};
@@ -45,6 +54,8 @@ pub use principal::{MemberKey, Principal};
 pub use rooms::{DEFAULT_SWEEP_EVERY, Room, Rooms};
 pub use spec::{DEFAULT_IDLE_TTL, RoomInit, RoomSpec};
 pub use store::{
-    AttachGuard, Attachment, Call, InitFn, RoomOptions, RoomStore, Start, Write, class_of,
+    AttachGuard, Attachment, Call, DEFAULT_UNUSED_MEMBER_TTL, InitFn, RoomOptions, RoomStore,
+    Start, Write, class_of,
 };
 pub use subscription::{RoomEvent, Subscription};
+pub use unstored::Unstored;

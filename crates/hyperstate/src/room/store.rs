@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
@@ -124,7 +125,15 @@ pub struct RoomOptions {
     /// How many diffs a subscriber may fall behind before it is told to resync.
     /// Default: 256.
     pub channel_capacity: usize,
+    /// How long a member who has neither attached nor written since joining
+    /// keeps the slot. Past it the member is public again and the slot is free,
+    /// so joins nobody follows up cannot fill [`RoomOptions::max_members`] for
+    /// the room's whole life. Default: 10 minutes.
+    pub unused_member_ttl: Duration,
 }
+
+/// The default of [`RoomOptions::unused_member_ttl`]: 10 minutes.
+pub const DEFAULT_UNUSED_MEMBER_TTL: Duration = Duration::from_secs(600);
 
 impl Default for RoomOptions {
     fn default() -> Self {
@@ -134,6 +143,7 @@ impl Default for RoomOptions {
             max_rooms: 100_000,
             replay: 256,
             channel_capacity: 256,
+            unused_member_ttl: DEFAULT_UNUSED_MEMBER_TTL,
         }
     }
 }
@@ -159,6 +169,11 @@ impl RoomOptions {
         self.replay = n;
         self
     }
+    /// Sets [`RoomOptions::unused_member_ttl`].
+    pub fn unused_member_ttl(mut self, ttl: Duration) -> Self {
+        self.unused_member_ttl = ttl;
+        self
+    }
     /// Sets [`RoomOptions::channel_capacity`] (at least 1).
     pub fn channel_capacity(mut self, n: usize) -> Self {
         self.channel_capacity = n.max(1);
@@ -174,15 +189,24 @@ impl RoomOptions {
 ///
 /// # Contract
 ///
-/// - **Start**: every method taking a [`Call`] starts the room when it is not
-///   live, with `(call.init)()`, checked with [`RoomInit::checked_bytes`]. If
-///   `init` fails, nothing is started and its error is returned. A new room's
+/// - **Start**: [`write`](Self::write), [`update`](Self::update),
+///   [`set_member`](Self::set_member) and [`attach`](Self::attach) start the
+///   room when it is not live, with `(call.init)()`, checked with
+///   [`RoomInit::checked_bytes`]. If `init` fails, nothing is started and its
+///   error is returned.
+/// - **Lazy reads**: [`access`](Self::access), [`get`](Self::get) and
+///   [`snapshot`](Self::snapshot) of a room that is not live start nothing and
+///   store nothing: they answer from `(call.init)()` through [`Unstored`](super::Unstored),
+///   at a version a room started at that instant could have. The first write
+///   afterwards starts the room from the spec, so it sees the initial state. A new room's
 ///   version starts above any version an earlier room of the same key can have
 ///   reached (the memory backend uses the creation time in microseconds), so a
 ///   client resuming across a room's restart is resynced, never handed diffs
 ///   that do not apply.
 /// - **ACL**: the caller is a member when `call.caller` has been added with
-///   [`set_member`](Self::set_member), else public; the room's current
+///   [`set_member`](Self::set_member) and has not lost the slot, else public. A
+///   member who has neither attached nor written since joining loses the slot
+///   once [`RoomOptions::unused_member_ttl`] has passed since the join; the room's current
 ///   [`Acl`](super::Acl) decides with [`Acl::check`](super::Acl::check), before
 ///   anything changes. `access`, `set_member`, `attached` and `is_live` need no
 ///   right (joining is the app's decision).
@@ -199,8 +223,10 @@ impl RoomOptions {
 /// - **Idle TTL**: a room with no attached client is dropped, with its state,
 ///   members and buffer, once its idle TTL has passed since the last client
 ///   detached or the last operation on it, whichever is later. A dropped room is
-///   never observed: the next operation starts it afresh. Live rooms are never
-///   evicted for space.
+///   never observed: the next operation starts it afresh. Rooms with an
+///   attached client are never evicted for space; a backend with a memory
+///   budget may evict rooms with none (least recently used first), which then
+///   behave exactly as if their TTL had passed.
 /// - **Limits**: writes that break [`RoomOptions::limits`] fail with the typed
 ///   error of the page scope and change nothing.
 /// - **Sharing**: clones of a backend handle share the same rooms.

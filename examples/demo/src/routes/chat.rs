@@ -11,7 +11,7 @@ use axum::{Extension, Form};
 use hyperstate::room::{
     Acl, Change, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms, State,
 };
-use hyperstate_axum::{Caller, Hyperstate, LastEventId, RoomSse, SseFragment};
+use hyperstate_axum::{Caller, Hyperstate, LastEventId, RequestContext, RoomSse, SseFragment};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -141,14 +141,15 @@ fn join_form(key: &str) -> Markup {
 }
 
 /// `POST /rooms/{name}/join`: makes this browser a member; answers with the
-/// message form.
+/// message form. Joins are rate limited per client (429 past the allowance).
 pub(crate) async fn join(
     Extension(rooms): Extension<ChatRooms>,
     Path(name): Path<String>,
+    context: RequestContext,
     Caller(who): Caller,
 ) -> Result<Markup, AppError> {
     let room = room(&rooms, &name)?;
-    room.join(&who).await?;
+    context.join_room(&room, &who).await?;
     Ok(composer(room.key().as_str()))
 }
 
