@@ -103,7 +103,10 @@ mod tests {
         let b: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
         assert_eq!(ClientAddr::new(a), ClientAddr::new(b));
         let mapped: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
-        assert_eq!(ClientAddr::new(mapped).ip(), "127.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            ClientAddr::new(mapped).ip(),
+            "127.0.0.2".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -92,6 +92,7 @@ mod request;
 mod response;
 mod room_extract;
 mod room_sse;
+mod serve;
 mod session;
 
 pub use client::{ClientAddr, ClientIpSource};
@@ -106,6 +107,7 @@ pub use rate_limit::{ClientRateLimiter, RateLimit};
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
+pub use serve::{ServeConfig, Server, serve, shutdown_signal};
 pub use session::{Session, SessionView};
 
 // The README's usage example is compiled as a doctest of this crate.
