@@ -239,6 +239,33 @@ async fn slow_or_silent_connections_are_closed_after_the_header_read_timeout() {
 }
 
 #[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let config = ServeConfig::default()
+        .header_read_timeout(Duration::from_secs(60))
+        .idle_timeout(Duration::from_millis(300));
+    let server = Running::start(peer_app(), config, None).await;
+    let stream = connect_from(ip(1), server.addr).await;
+    let (mut sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = Request::get(format!("http://{}/peer", server.addr))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = tokio::time::timeout(GUARD, sender.send_request(request))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    assert_eq!(text(response.into_body()).await, "127.0.0.1");
+    // Keep-alive pings alone do not keep it open.
+    tokio::time::timeout(GUARD, connection)
+        .await
+        .expect("the server closed the idle connection in time")
+        .unwrap()
+        .ok();
+}
+
+#[tokio::test]
 async fn connections_past_the_per_client_cap_are_closed_and_others_served() {
     let config = patient().max_connections_per_client(Some(2));
     let server = Running::start(peer_app(), config, None).await;
@@ -349,6 +376,11 @@ async fn event_streams_past_the_caps_are_refused_with_a_message() {
 
     let mut again = h1_from(ip(1), addr).await;
     let (status, body) = get_on(&mut again, addr, "/events").await;
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "a second stream from one client attached"
+    );
     let message = text(body).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{message}");
     assert!(message.contains("event streams"), "{message}");
@@ -358,6 +390,11 @@ async fn event_streams_past_the_caps_are_refused_with_a_message() {
     assert_eq!(status, StatusCode::OK);
     let mut third = h1_from(ip(3), addr).await;
     let (status, body) = get_on(&mut third, addr, "/events").await;
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "a stream past the total cap attached"
+    );
     let message = text(body).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{message}");
     assert!(message.contains("event streams"), "{message}");

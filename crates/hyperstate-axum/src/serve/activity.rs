@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The requests of one connection, as far as idleness is concerned.
@@ -22,6 +23,9 @@ pub(crate) struct Activity {
     started: AtomicU64,
     /// Milliseconds after `opened` of the last request start or end.
     last_change_ms: AtomicU64,
+    /// Wakes the watch when a request starts or ends: either may move the
+    /// deadline earlier (the first request switches to the idle timeout).
+    changed: Notify,
 }
 
 impl Activity {
@@ -31,6 +35,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             started: AtomicU64::new(0),
             last_change_ms: AtomicU64::new(0),
+            changed: Notify::new(),
         })
     }
 
@@ -40,6 +45,7 @@ impl Activity {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.started.fetch_add(1, Ordering::AcqRel);
         self.touch();
+        self.changed.notify_one();
         InFlight(self.clone())
     }
 
@@ -58,8 +64,8 @@ impl Activity {
                 idle
             };
             if self.in_flight.load(Ordering::Acquire) > 0 {
-                // Busy: look again later.
-                tokio::time::sleep(limit).await;
+                // Busy: never idle until a request ends.
+                self.changed.notified().await;
                 continue;
             }
             let last = Duration::from_millis(self.last_change_ms.load(Ordering::Acquire));
@@ -67,7 +73,10 @@ impl Activity {
             if Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = self.changed.notified() => {}
+            }
         }
     }
 }
@@ -78,8 +87,11 @@ pub(crate) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // The time first, then the count: the watch must never see no
+        // request in flight with the time of an earlier one.
         self.0.touch();
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_one();
     }
 }
 
@@ -109,6 +121,23 @@ mod tests {
         drop(request);
         let ended = Instant::now();
         watch.await;
+        assert!(ended.elapsed() >= idle);
+
+        // An idle timeout shorter than the first one applies from the first
+        // request on.
+        let activity = Activity::new();
+        let watch = activity.idle_expired(Duration::from_secs(60), idle);
+        tokio::pin!(watch);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), &mut watch)
+                .await
+                .is_err()
+        );
+        drop(activity.request_started());
+        let ended = Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), watch)
+            .await
+            .expect("idle after the idle timeout, not the first one");
         assert!(ended.elapsed() >= idle);
     }
 }
