@@ -56,6 +56,13 @@ pub struct HttpConfig {
     /// How fast one client may join rooms. `None`: unlimited. Default: 20 at
     /// once, then 10 a minute.
     pub room_join_rate: Option<RateLimit>,
+    /// Event streams (SSE) open at once on this server; past it a stream
+    /// request answers 503. `None`: no cap. Default: 4,096 (about 160 MiB
+    /// over HTTP/1.1, see [`SSE_BYTES_HTTP1`](crate::SSE_BYTES_HTTP1)).
+    pub max_sse_streams: Option<usize>,
+    /// Event streams one client (see [`Self::client_ip`]) may have open;
+    /// past it a stream request answers 429. `None`: no cap. Default: 16.
+    pub max_sse_streams_per_client: Option<usize>,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +79,8 @@ impl Default for HttpConfig {
             client_ip: ClientIpSource::Peer,
             browser_id_rate: Some(RateLimit::new(60, 30)),
             room_join_rate: Some(RateLimit::new(20, 10)),
+            max_sse_streams: Some(4096),
+            max_sse_streams_per_client: Some(16),
         }
     }
 }
@@ -130,6 +139,16 @@ impl HttpConfig {
     /// Sets [`HttpConfig::room_join_rate`].
     pub fn room_join_rate(mut self, limit: Option<RateLimit>) -> Self {
         self.room_join_rate = limit;
+        self
+    }
+    /// Sets [`HttpConfig::max_sse_streams`].
+    pub fn max_sse_streams(mut self, streams: Option<usize>) -> Self {
+        self.max_sse_streams = streams;
+        self
+    }
+    /// Sets [`HttpConfig::max_sse_streams_per_client`].
+    pub fn max_sse_streams_per_client(mut self, streams: Option<usize>) -> Self {
+        self.max_sse_streams_per_client = streams;
         self
     }
 }

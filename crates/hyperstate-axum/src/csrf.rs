@@ -5,19 +5,38 @@
 //! (anything but GET, HEAD, OPTIONS, TRACE) is refused with 403 when:
 //! - `Sec-Fetch-Site` is `cross-site` or `same-site` (a sibling subdomain is
 //!   another site as far as state is concerned), or
-//! - `Origin` is present and is neither this host nor a trusted origin
-//!   (`Origin: null`, sent by sandboxed frames and some redirects, is refused).
+//! - `Origin` is present and is neither this server's origin nor a trusted
+//!   origin (`Origin: null`, sent by sandboxed frames and some redirects, is
+//!   refused).
+//!
+//! This server's origin is the request's scheme and authority. The authority
+//! is the request URI's when it has one (HTTP/2's `:authority`, an
+//! absolute-form HTTP/1.1 target), else the `Host` header. The scheme is the
+//! URI's when it has one, else `https` on an HTTPS deployment (TLS ended at a
+//! proxy, [`HttpConfig::secure_cookie`](crate::HttpConfig::secure_cookie))
+//! and `http` otherwise. Default ports (80, 443) are implied.
 //!
 //! A request with neither header is let through: it does not come from a browser
 //! that could be tricked into sending it (curl, a server-side client), or comes
 //! from a browser too old to send them, where the page-id header (a custom header
 //! a cross-site form cannot set) still binds htmx requests to their page.
 
-use http::{HeaderMap, Method, header};
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, Method, Uri, header};
+
+/// Where a request was sent, as far as its origin is concerned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The request URI (absolute in HTTP/2 and absolute-form HTTP/1.1).
+    pub(crate) uri: &'a Uri,
+    /// The deployment is served over HTTPS (perhaps by a proxy in front).
+    pub(crate) https: bool,
+}
 
 /// Why a request was refused.
 pub(crate) fn check(
     method: &Method,
+    target: Target<'_>,
     headers: &HeaderMap,
     trusted_origins: &[String],
 ) -> Result<(), &'static str> {
@@ -45,21 +64,48 @@ pub(crate) fn check(
     {
         return Ok(());
     }
-    // `Origin` is `scheme://host[:port]`; it must name the host this request was
-    // sent to.
-    let authority = origin
-        .split_once("://")
-        .map(|(_, authority)| authority)
-        .ok_or("cross-site request refused (opaque Origin)")?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .ok_or("cross-site request refused (no Host to compare Origin with)")?;
-    if authority.eq_ignore_ascii_case(host) {
+    let (origin_scheme, origin_authority) =
+        parse_origin(origin).ok_or("cross-site request refused (opaque Origin)")?;
+    let authority = match target.uri.authority() {
+        Some(authority) => authority.clone(),
+        None => headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|host| host.parse::<Authority>().ok())
+            .ok_or("cross-site request refused (no Host to compare Origin with)")?,
+    };
+    let scheme = match target.uri.scheme() {
+        Some(scheme) => scheme.clone(),
+        None if target.https => Scheme::HTTPS,
+        None => Scheme::HTTP,
+    };
+    if origin_scheme != scheme {
+        return Err("cross-site request refused (Origin scheme does not match the request's)");
+    }
+    if same_authority(&origin_authority, &authority, &scheme) {
         Ok(())
     } else {
-        Err("cross-site request refused (Origin does not match Host)")
+        Err("cross-site request refused (Origin does not match the request's host)")
     }
+}
+
+/// `scheme://host[:port]` and nothing else (no user info, path or query).
+fn parse_origin(origin: &str) -> Option<(Scheme, Authority)> {
+    let uri: Uri = origin.parse().ok()?;
+    let parts = uri.into_parts();
+    let (scheme, authority) = (parts.scheme?, parts.authority?);
+    let bare = parts
+        .path_and_query
+        .is_none_or(|pq| pq.as_str() == "/" && !origin.ends_with('/'));
+    (bare && !authority.as_str().contains('@')).then_some((scheme, authority))
+}
+
+/// Same host (case-insensitive) and port, a missing port being the scheme's
+/// default.
+fn same_authority(a: &Authority, b: &Authority, scheme: &Scheme) -> bool {
+    let default = if *scheme == Scheme::HTTPS { 443 } else { 80 };
+    a.host().eq_ignore_ascii_case(b.host())
+        && a.port_u16().unwrap_or(default) == b.port_u16().unwrap_or(default)
 }
 
 #[cfg(test)]
@@ -73,6 +119,15 @@ mod tests {
             map.insert(*name, HeaderValue::from_static(value));
         }
         map
+    }
+
+    fn check(method: &Method, h: &HeaderMap, trusted: &[String]) -> Result<(), &'static str> {
+        let uri = Uri::from_static("/");
+        let plain = Target {
+            uri: &uri,
+            https: false,
+        };
+        super::check(method, plain, h, trusted)
     }
 
     #[test]
@@ -111,5 +166,54 @@ mod tests {
         let proxied = headers(&[("origin", "https://app.example"), ("host", "10.0.0.5:8080")]);
         assert!(check(&Method::POST, &proxied, &["https://app.example".into()]).is_ok());
         assert!(check(&Method::DELETE, &HeaderMap::new(), &[]).is_ok());
+    }
+
+    #[test]
+    fn the_authority_of_the_uri_stands_for_host() {
+        // HTTP/2 sends `:authority` (the URI's) and no Host.
+        let uri = Uri::from_static("http://app.test:3000/cart");
+        let target = Target {
+            uri: &uri,
+            https: false,
+        };
+        let same = headers(&[("origin", "http://app.test:3000")]);
+        assert!(super::check(&Method::POST, target, &same, &[]).is_ok());
+        let other = headers(&[("origin", "http://evil.test:3000")]);
+        assert!(super::check(&Method::POST, target, &other, &[]).is_err());
+    }
+
+    #[test]
+    fn the_scheme_must_match_too() {
+        let host = [("host", "app.test")];
+        for origin in ["ftp://app.test", "https://app.test"] {
+            let h = headers(&[host[0], ("origin", origin)]);
+            assert!(check(&Method::POST, &h, &[]).is_err(), "{origin}");
+        }
+        let plain = headers(&[host[0], ("origin", "http://app.test")]);
+        assert!(check(&Method::POST, &plain, &[]).is_ok());
+        // Behind a TLS-ending proxy the request URI has no scheme: the
+        // deployment says it is https.
+        let secure = Target {
+            uri: &Uri::from_static("/"),
+            https: true,
+        };
+        let tls = headers(&[host[0], ("origin", "https://app.test:443")]);
+        assert!(super::check(&Method::POST, secure, &tls, &[]).is_ok());
+        assert!(super::check(&Method::POST, secure, &plain, &[]).is_err());
+        // A URI's own scheme wins over the deployment's.
+        let h2c = Uri::from_static("http://app.test/x");
+        let target = Target {
+            uri: &h2c,
+            https: true,
+        };
+        assert!(super::check(&Method::POST, target, &plain, &[]).is_ok());
+    }
+
+    #[test]
+    fn origins_with_more_than_scheme_and_host_are_refused() {
+        for origin in ["http://user@app.test", "http://app.test/path", "app.test"] {
+            let h = headers(&[("host", "app.test"), ("origin", origin)]);
+            assert!(check(&Method::POST, &h, &[]).is_err(), "{origin}");
+        }
     }
 }

@@ -50,6 +50,21 @@ pub enum Error {
     #[error("request body could not be read")]
     Body(#[source] axum::Error),
 
+    /// The server has as many event streams open as it may
+    /// ([`HttpConfig::max_sse_streams`](crate::HttpConfig::max_sse_streams)).
+    #[error("this server has too many open event streams; retry later")]
+    TooManyStreams,
+
+    /// This client has as many event streams open as it may
+    /// ([`HttpConfig::max_sse_streams_per_client`](crate::HttpConfig::max_sse_streams_per_client)).
+    #[error(
+        "too many open event streams from this client (at most {limit}): close a tab, or retry later"
+    )]
+    TooManyClientStreams {
+        /// The configured cap.
+        limit: usize,
+    },
+
     /// An error of the core crate.
     #[error(transparent)]
     State(#[from] hyperstate::Error),
@@ -65,6 +80,8 @@ impl Error {
             Error::PageExpired => StatusCode::OK,
             Error::LayerMissing | Error::SessionsNotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyStreams => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TooManyClientStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::State(err) => match err {
                 E::ValueTooLarge { .. }
                 | E::TooManyKeys { .. }

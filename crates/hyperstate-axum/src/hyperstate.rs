@@ -16,7 +16,7 @@ use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
 use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
 
-use crate::{ClientRateLimiter, HttpConfig, HyperstateLayer};
+use crate::{ClientRateLimiter, HttpConfig, HyperstateLayer, SseSlots};
 
 /// Everything hyperstate needs at run time: the backends of each scope, the HTTP
 /// settings and the supervisor of the background tasks (the page sweeper, ...).
@@ -54,6 +54,7 @@ struct Inner {
     browser_ids: BrowserIdIssuer,
     browser_id_limiter: Option<ClientRateLimiter>,
     room_join_limiter: Option<ClientRateLimiter>,
+    sse_slots: SseSlots,
     breakers: Breakers,
 }
 
@@ -139,6 +140,13 @@ impl Hyperstate {
     /// [`Room::join`](hyperstate::room::Room::join).
     pub fn room_join_limiter(&self) -> Option<&ClientRateLimiter> {
         self.inner.room_join_limiter.as_ref()
+    }
+
+    /// The open event streams, under [`HttpConfig::max_sse_streams`] and
+    /// [`HttpConfig::max_sse_streams_per_client`]; the
+    /// [`SseSlot`](crate::SseSlot) extractor takes its places here.
+    pub fn sse_slots(&self) -> &SseSlots {
+        &self.inner.sse_slots
     }
 
     /// The supervisor of the background tasks.
@@ -354,6 +362,10 @@ impl HyperstateBuilder {
             .config
             .room_join_rate
             .map(|limit| ClientRateLimiter::new("room joins", limit));
+        let sse_slots = SseSlots::new(
+            self.config.max_sse_streams,
+            self.config.max_sse_streams_per_client,
+        );
         Hyperstate {
             inner: Arc::new(Inner {
                 pages,
@@ -365,6 +377,7 @@ impl HyperstateBuilder {
                 browser_id_limiter,
                 room_join_limiter,
                 breakers,
+                sse_slots,
             }),
         }
     }

@@ -96,7 +96,9 @@ mod response;
 mod room_extract;
 mod room_join;
 mod room_sse;
+mod serve;
 mod session;
+mod sse_slots;
 
 pub use client::{ClientAddr, ClientIpSource};
 pub use config::{ExpiredPage, HttpConfig};
@@ -110,7 +112,9 @@ pub use rate_limit::{ClientRateLimiter, RateLimit};
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
+pub use serve::{ServeConfig, Server, serve, shutdown_signal};
 pub use session::{Session, SessionView};
+pub use sse_slots::{SSE_BYTES_HTTP1, SSE_BYTES_HTTP2, SseSlot, SseSlots};
 
 // The README's usage example is compiled as a doctest of this crate.
 #[doc = include_str!("../../../README.md")]

@@ -27,7 +27,11 @@ pub(crate) async fn prepare(
     let config = hyperstate.config();
     let headers = request.headers();
     if config.csrf_protection {
-        crate::csrf::check(request.method(), headers, &config.trusted_origins)
+        let target = crate::csrf::Target {
+            uri: request.uri(),
+            https: config.secure_cookie,
+        };
+        crate::csrf::check(request.method(), target, headers, &config.trusted_origins)
             .map_err(Error::CrossSite)?;
     }
     let htmx = headers.get(HX_REQUEST).is_some_and(|v| v == "true");

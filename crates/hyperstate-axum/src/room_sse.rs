@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use hyperstate::room::{RoomEvent, Subscription};
 
+use crate::SseSlot;
+
 /// How often an idle stream sends a keep-alive comment: below the 30–60 s
 /// idle timeouts common in proxies and load balancers.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -89,6 +91,7 @@ pub struct RoomSse<R> {
     subscription: Subscription,
     render: R,
     keep_alive: Duration,
+    slot: Option<SseSlot>,
 }
 
 impl<R> std::fmt::Debug for RoomSse<R> {
@@ -97,6 +100,7 @@ impl<R> std::fmt::Debug for RoomSse<R> {
         f.debug_struct("RoomSse")
             .field("subscription", &self.subscription)
             .field("keep_alive", &self.keep_alive)
+            .field("slot", &self.slot)
             .finish_non_exhaustive()
     }
 }
@@ -117,7 +121,16 @@ where
             subscription,
             render,
             keep_alive: DEFAULT_KEEP_ALIVE,
+            slot: None,
         }
+    }
+
+    /// Holds `slot` (the stream's place under the server's caps) until the
+    /// stream ends. Take the slot as an extractor *before* attaching to the
+    /// room, so a request over the caps never attaches.
+    pub fn slot(mut self, slot: SseSlot) -> Self {
+        self.slot = Some(slot);
+        self
     }
 
     /// Sets the keep-alive interval (default [`DEFAULT_KEEP_ALIVE`]).
@@ -130,13 +143,15 @@ where
     /// shutdown) or fails (its error is logged; the browser reconnects and
     /// resumes).
     pub fn into_sse(self) -> Sse<impl Stream<Item = Result<Event, Infallible>> + Send + 'static> {
-        let state = (self.subscription, self.render, VecDeque::new());
+        // The slot lives in the stream's state: dropped with the stream,
+        // whether it ends or the client goes away.
+        let state = (self.subscription, self.render, VecDeque::new(), self.slot);
         let stream = futures::stream::unfold(
             state,
-            |(mut sub, mut render, mut queue)| async move {
+            |(mut sub, mut render, mut queue, slot)| async move {
                 loop {
                     if let Some(event) = queue.pop_front() {
-                        return Some((Ok(event), (sub, render, queue)));
+                        return Some((Ok(event), (sub, render, queue, slot)));
                     }
                     match sub.next().await {
                         None => return None,

@@ -17,6 +17,7 @@ mod error;
 mod layout;
 mod routes;
 mod secret;
+mod serve_args;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use hyperstate_axum::{HttpConfig, Hyperstate};
 pub use backends::redis_backends;
 pub use error::AppError;
 pub use secret::SecretError;
+pub use serve_args::ServeArgs;
 
 /// Settings of the demo app.
 #[derive(Debug, Clone)]

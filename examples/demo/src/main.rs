@@ -11,7 +11,7 @@ use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::RoomStore;
 use hyperstate_axum::HttpConfig;
-use hyperstate_demo::{DemoConfig, S3Target};
+use hyperstate_demo::{DemoConfig, S3Target, ServeArgs};
 use hyperstate_redis::RedisOptions;
 
 // mimalloc rather than glibc's malloc: under load, glibc's arena locks were
@@ -58,6 +58,8 @@ struct Args {
     /// are evicted first when it is full.
     #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
     memory_limit: ByteSize,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[tokio::main]
@@ -96,7 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .s3(s3)
         .session_secret(args.session_secret)
         .browser_id_secrets(args.browser_id_secrets)
-        .http(HttpConfig::default().secure_cookie(args.secure_cookies));
+        .http(
+            args.serve
+                .http_config(HttpConfig::default().secure_cookie(args.secure_cookies)),
+        );
     let state = hyperstate_demo::hyperstate(&config)?;
     let app = hyperstate_demo::router(&state);
 
@@ -105,45 +110,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hyperstate demo listening on http://{}",
         listener.local_addr()?
     );
-    // Graceful shutdown waits for open connections, and an SSE stream stays open
-    // until told otherwise: on the signal, end the room streams first (they end
-    // when the supervisor's token is cancelled), then let the server drain.
-    let end_streams = state.supervisor().shutdown_token();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            end_streams.cancel();
-        })
+    // On Ctrl-C or SIGTERM: stop accepting, end the room streams, drain.
+    hyperstate_axum::serve(listener, app)
+        .config(args.serve.serve_config())
+        .hyperstate(&state)
+        .run(hyperstate_axum::shutdown_signal())
         .await?;
     tracing::info!("server stopped; draining background tasks");
     state.shutdown().await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
 }

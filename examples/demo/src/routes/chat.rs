@@ -11,7 +11,9 @@ use axum::{Extension, Form};
 use hyperstate::room::{
     Acl, Change, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms, State,
 };
-use hyperstate_axum::{Caller, Hyperstate, LastEventId, RequestContext, RoomSse, SseFragment};
+use hyperstate_axum::{
+    Caller, Hyperstate, LastEventId, RequestContext, RoomSse, SseFragment, SseSlot,
+};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -197,7 +199,10 @@ pub(crate) struct EventsQuery {
 
 /// `GET /rooms/{name}/events`: the room's SSE stream. Each new message is an
 /// event whose data is its `<li>`; presence counts and resyncs are events too.
+/// The slot is taken first: past the server's stream caps the request is
+/// refused (503 / 429) before it attaches.
 pub(crate) async fn events(
+    slot: SseSlot,
     Extension(rooms): Extension<ChatRooms>,
     Path(name): Path<String>,
     Caller(who): Caller,
@@ -208,7 +213,9 @@ pub(crate) async fn events(
     let room = room(&rooms, &name)?;
     let subscription = room.attach(&who, last.or(query.since)).await?;
     let htmx = query.htmx;
-    Ok(RoomSse::new(subscription, move |event| render(htmx, event)).into_response())
+    Ok(RoomSse::new(subscription, move |event| render(htmx, event))
+        .slot(slot)
+        .into_response())
 }
 
 /// One room event as SSE fragments: named events for htmx 2's `sse-swap`,

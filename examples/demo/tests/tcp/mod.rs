@@ -15,12 +15,16 @@ use hyper_util::rt::TokioIo;
 /// How long a test waits for something that must arrive.
 pub const DELIVERY: Duration = Duration::from_secs(10);
 
-/// Serves `app` on 127.0.0.1, port 0; returns the address.
+/// Serves `app` on 127.0.0.1, port 0, with the production server and its
+/// default settings; returns the address.
 pub async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        hyperstate_axum::serve(listener, app)
+            .run(std::future::pending())
+            .await
+            .unwrap();
     });
     addr
 }

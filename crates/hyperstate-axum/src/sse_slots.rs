@@ -1,0 +1,196 @@
+//! A cap on concurrent event streams (SSE), in total and per client, with
+//! their memory counted.
+//!
+//! An idle event stream costs little CPU but holds memory for as long as the
+//! browser keeps it open: the connection's buffers and hyper's state, the
+//! room subscription, the renderer. Without a cap, one client opening
+//! streams by the thousand takes memory from everyone. A handler takes an
+//! [`SseSlot`] (an extractor) before it attaches to a room, and hands it to
+//! [`RoomSse::slot`](crate::RoomSse::slot): the slot is given back when the
+//! stream ends, however it ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::FromRequestParts;
+use http::Version;
+use http::request::Parts;
+
+use crate::{ClientAddr, Error, RequestContext};
+
+/// Estimated memory of one idle stream over HTTP/1.1, in bytes: the
+/// connection's read and write buffers, hyper's connection state, the task,
+/// the subscription (measured as the server's RSS growth over 1,000 idle
+/// streams; see the crate's deployment notes).
+pub const SSE_BYTES_HTTP1: usize = 40 * 1024;
+
+/// Estimated memory of one idle stream as an HTTP/2 stream (the connection
+/// it shares is counted once by the connection cap, not here).
+pub const SSE_BYTES_HTTP2: usize = 8 * 1024;
+
+/// The open event streams of a server, counted against
+/// [`HttpConfig::max_sse_streams`](crate::HttpConfig::max_sse_streams) and
+/// [`HttpConfig::max_sse_streams_per_client`](crate::HttpConfig::max_sse_streams_per_client).
+/// Cheap to clone (shared).
+#[derive(Debug, Clone)]
+pub struct SseSlots {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    max_total: Option<usize>,
+    max_per_client: Option<usize>,
+    // Taken once when a stream opens and once when it ends, never across an
+    // await.
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    bytes: usize,
+    per_client: HashMap<ClientAddr, usize>,
+}
+
+impl SseSlots {
+    /// At most `max_total` streams in all and `max_per_client` per client
+    /// (`None`: no cap).
+    pub fn new(max_total: Option<usize>, max_per_client: Option<usize>) -> Self {
+        SseSlots {
+            inner: Arc::new(Inner {
+                max_total,
+                max_per_client,
+                open: Mutex::new(Open::default()),
+            }),
+        }
+    }
+
+    /// Takes a slot for a stream to `client` over `version`, or refuses:
+    /// [`Error::TooManyStreams`] (503) when the server is full,
+    /// [`Error::TooManyClientStreams`] (429) when this client is. A client
+    /// that is not known (`None`) counts only against the total.
+    pub fn acquire(&self, client: Option<ClientAddr>, version: Version) -> Result<SseSlot, Error> {
+        let bytes = if version >= Version::HTTP_2 {
+            SSE_BYTES_HTTP2
+        } else {
+            SSE_BYTES_HTTP1
+        };
+        let inner = &self.inner;
+        let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.max_total.is_some_and(|max| open.total >= max) {
+            metrics::counter!("hyperstate_sse_refused_total", "cap" => "total").increment(1);
+            return Err(Error::TooManyStreams);
+        }
+        if let Some(client) = client {
+            let from_client = open.per_client.get(&client).copied().unwrap_or(0);
+            if let Some(limit) = inner.max_per_client.filter(|max| from_client >= *max) {
+                metrics::counter!("hyperstate_sse_refused_total", "cap" => "per_client")
+                    .increment(1);
+                return Err(Error::TooManyClientStreams { limit });
+            }
+            open.per_client.insert(client, from_client + 1);
+        }
+        open.total += 1;
+        open.bytes += bytes;
+        report(&open);
+        Ok(SseSlot {
+            slots: self.clone(),
+            client,
+            bytes,
+        })
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+}
+
+fn report(open: &Open) {
+    metrics::gauge!("hyperstate_sse_streams").set(open.total as f64);
+    metrics::gauge!("hyperstate_sse_bytes").set(open.bytes as f64);
+}
+
+/// One open event stream's place under the caps; dropping it gives the place
+/// back. Take it as an extractor (it answers 503 or 429 when the caps are
+/// reached) and hand it to [`RoomSse::slot`](crate::RoomSse::slot).
+#[derive(Debug)]
+#[must_use = "a slot is given back when dropped: hand it to the stream"]
+pub struct SseSlot {
+    slots: SseSlots,
+    client: Option<ClientAddr>,
+    bytes: usize,
+}
+
+impl Drop for SseSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        open.total = open.total.saturating_sub(1);
+        open.bytes = open.bytes.saturating_sub(self.bytes);
+        // Forget clients with no stream left: the map holds only clients
+        // with open streams.
+        if let Some(client) = self.client {
+            if let Some(n) = open.per_client.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    open.per_client.remove(&client);
+                }
+            }
+        }
+        report(&open);
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SseSlot {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let context = RequestContext::from_request_parts(parts, state).await?;
+        context
+            .hyperstate()
+            .sse_slots()
+            .acquire(context.client(), parts.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(last: u8) -> Option<ClientAddr> {
+        Some(ClientAddr::new([127, 0, 0, last].into()))
+    }
+
+    #[test]
+    fn both_caps_hold_and_bytes_are_counted() {
+        let slots = SseSlots::new(Some(3), Some(2));
+        let a1 = slots.acquire(client(1), Version::HTTP_11).unwrap();
+        let _a2 = slots.acquire(client(1), Version::HTTP_2).unwrap();
+        assert!(matches!(
+            slots.acquire(client(1), Version::HTTP_11),
+            Err(Error::TooManyClientStreams { limit: 2 })
+        ));
+        assert_eq!(
+            slots.inner.open.lock().unwrap().bytes,
+            SSE_BYTES_HTTP1 + SSE_BYTES_HTTP2
+        );
+        let _b = slots.acquire(None, Version::HTTP_11).unwrap();
+        assert!(matches!(
+            slots.acquire(client(2), Version::HTTP_11),
+            Err(Error::TooManyStreams)
+        ));
+        drop(a1);
+        assert_eq!(slots.open(), 2);
+        let _a3 = slots.acquire(client(1), Version::HTTP_11).unwrap();
+    }
+}
