@@ -119,6 +119,8 @@ impl Error {
             Error::CrossSite(_) => "cross_site",
             Error::BodyTooLarge { .. } => "body_too_large",
             Error::Body(_) => "body",
+            Error::TooManyStreams => "too_many_streams",
+            Error::TooManyClientStreams { .. } => "too_many_client_streams",
             Error::State(err) => hyperstate::observe::error_kind(err),
         }
     }

@@ -65,4 +65,16 @@ impl DocumentStore for BreakerDocumentStore {
     async fn list(&self) -> Result<Vec<Listed>> {
         self.breaker.call(self.inner.list()).await
     }
+
+    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
+        self.breaker
+            .call(self.inner.quarantine(key, document))
+            .await
+    }
+
+    // The backend's own probe (the file store's is cheaper than a put and a
+    // delete), through the breaker like any call.
+    async fn check_writable(&self) -> Result<()> {
+        self.breaker.call(self.inner.check_writable()).await
+    }
 }
