@@ -99,7 +99,7 @@ impl Attack {
         match self {
             Attack::Slowloris => format!("{} slowloris connections", args.connections),
             Attack::IdleSse => format!("{} idle SSE connections", args.connections),
-            Attack::RoomGets => format!("{} distinct room GETs", args.room_gets),
+            Attack::RoomGets => format!("{} distinct room GETs (one browser)", args.room_gets),
             Attack::Joins => format!("{} cookie-less joins", args.joins),
             Attack::SessionWrites => format!("{} cookie-less session writes", args.writes),
         }
@@ -180,12 +180,25 @@ type MakeRequest = dyn Fn(usize) -> ::http::Request<Full<Bytes>> + Send + Sync;
 
 async fn flood(args: &Args, attack: Attack) -> Outcome {
     let target = args.target;
+    // The room views come from one browser the server issued a cookie to, so
+    // what they cost is the room store's, not the browser-id limit's.
+    let cookie = if attack == Attack::RoomGets {
+        let mut browser = Visitor::new(args.attacker, target);
+        let _ = browser.cart("attacker").await;
+        browser.cookie().map(str::to_owned)
+    } else {
+        None
+    };
     let (total, make): (usize, Box<MakeRequest>) = match attack {
         Attack::RoomGets => (
             args.room_gets,
             Box::new(move |i| {
+                let request = http::request("GET", target, &format!("/rooms/flood-{i}"));
                 body(
-                    http::request("GET", target, &format!("/rooms/flood-{i}")),
+                    match &cookie {
+                        Some(cookie) => request.header(::http::header::COOKIE, cookie.as_str()),
+                        None => request,
+                    },
                     "",
                 )
             }),

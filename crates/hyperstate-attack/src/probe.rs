@@ -99,6 +99,11 @@ pub(crate) struct Visitor {
 }
 
 impl Visitor {
+    /// The browser cookie (`name=value`) the server issued, if any.
+    pub(crate) fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
     pub(crate) fn new(source: IpAddr, target: SocketAddr) -> Self {
         Visitor {
             source,
