@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::Supervisor;
-use hyperstate::breaker::{
-    BreakerDocumentStore, BreakerOptions, BreakerPageStore, BreakerRoomStore, BreakerState,
-    CircuitBreaker,
-};
+use hyperstate::breaker::{BreakerOptions, BreakerState};
 use hyperstate::identity::{BrowserIdIssuer, BrowserIdKey, BrowserIdKeys};
 use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
 use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
 
+use crate::breakers::Breakers;
 use crate::{ClientRateLimiter, HttpConfig, HyperstateLayer, SseSlots};
 
 /// Everything hyperstate needs at run time: the backends of each scope, the HTTP
@@ -56,20 +54,6 @@ struct Inner {
     room_join_limiter: Option<ClientRateLimiter>,
     sse_slots: SseSlots,
     breakers: Breakers,
-}
-
-/// The circuit breaker in front of each scope's backend, when they are on.
-#[derive(Default)]
-struct Breakers {
-    page: Option<Arc<CircuitBreaker>>,
-    room: Option<Arc<CircuitBreaker>>,
-    session: Option<Arc<CircuitBreaker>>,
-}
-
-impl Breakers {
-    fn state(breaker: &Option<Arc<CircuitBreaker>>) -> Option<BreakerState> {
-        breaker.as_ref().map(|breaker| breaker.state())
-    }
 }
 
 impl fmt::Debug for Hyperstate {
@@ -170,13 +154,13 @@ impl Hyperstate {
                 scope: "page",
                 backend: pages.backend_name(),
                 result: pages.check_health().await,
-                breaker: Breakers::state(&breakers.page),
+                breaker: breakers.state("page"),
             },
             BackendHealth {
                 scope: "room",
                 backend: rooms.backend_name(),
                 result: rooms.check_health().await,
-                breaker: Breakers::state(&breakers.room),
+                breaker: breakers.state("room"),
             },
         ];
         if let Some(sessions) = &self.inner.sessions {
@@ -185,7 +169,7 @@ impl Hyperstate {
                 scope: "session",
                 backend: sessions.store().backend_name(),
                 result: sessions.check_health().await,
-                breaker: Breakers::state(&breakers.session),
+                breaker: breakers.state("session"),
             });
         }
         health
@@ -323,33 +307,20 @@ impl HyperstateBuilder {
     /// Builds the handle and starts its background tasks. Must run inside a tokio
     /// runtime.
     pub fn build(self) -> Hyperstate {
-        let mut breakers = Breakers::default();
-        let mut pages = self
-            .pages
-            .unwrap_or_else(|| Arc::new(MemoryPageStore::default()));
-        let mut rooms = self
-            .rooms
-            .unwrap_or_else(|| Arc::new(MemoryRoomStore::default()));
-        if let Some(options) = self.breakers {
-            let guarded = BreakerPageStore::new(pages, options);
-            breakers.page = Some(guarded.breaker().clone());
-            pages = Arc::new(guarded);
-            let guarded = BreakerRoomStore::new(rooms, options);
-            breakers.room = Some(guarded.breaker().clone());
-            rooms = Arc::new(guarded);
-        }
+        let mut breakers = Breakers::new(self.breakers);
+        let pages = breakers.guard_pages(
+            self.pages
+                .unwrap_or_else(|| Arc::new(MemoryPageStore::default())),
+        );
+        let rooms = breakers.guard_rooms(
+            self.rooms
+                .unwrap_or_else(|| Arc::new(MemoryRoomStore::default())),
+        );
         let browser_ids = browser_id_issuer(self.browser_id_keys, self.sessions.as_ref());
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
         let sessions = self.sessions.map(|parts| {
-            let store: Arc<dyn DocumentStore> = match self.breakers {
-                Some(options) => {
-                    let guarded = BreakerDocumentStore::new(parts.store, options);
-                    breakers.session = Some(guarded.breaker().clone());
-                    Arc::new(guarded)
-                }
-                None => parts.store,
-            };
+            let store = breakers.guard_sessions(parts.store);
             let sessions = Sessions::new(store, parts.secret, parts.options, &supervisor);
             sessions.spawn_sweeper(&supervisor, parts.sweep_every);
             sessions

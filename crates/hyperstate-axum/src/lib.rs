@@ -81,6 +81,7 @@
 //! page id in a custom header, which a cross-site form cannot send. Turn the
 //! check off with [`HttpConfig::csrf_protection`] only if another layer does it.
 
+mod breakers;
 mod client;
 mod config;
 mod context;

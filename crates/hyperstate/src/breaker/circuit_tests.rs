@@ -157,23 +157,34 @@ async fn an_abandoned_probe_lets_the_next_call_probe() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_late_answer_from_before_the_breaker_opened_changes_nothing() {
+async fn late_failures_of_calls_from_before_the_outage_do_not_reopen_it() {
     let breaker = breaker();
-    let (answer, answered) = oneshot::channel::<()>();
-    let slow = breaker.call(async {
-        answered.await.ok();
-        Ok(())
-    });
-    let outage = async {
+    // Calls that hang in the backend as the outage starts; they time out
+    // only after the breaker has opened, probed and closed again.
+    let (time_out, timed_out) = tokio::sync::watch::channel(false);
+    let stale = || {
+        let mut timed_out = timed_out.clone();
+        breaker.call(async move {
+            let _ = timed_out.wait_for(|&out| out).await;
+            Err::<(), _>(backend_error())
+        })
+    };
+    let outage_and_recovery = async {
+        // Every stale call is admitted (polled once) before the outage.
         tokio::task::yield_now().await;
         fail(&breaker, 3).await;
-        answer.send(()).unwrap();
+        tokio::time::advance(COOL_DOWN).await;
+        let runs = AtomicU32::new(0);
+        call(&breaker, &runs, Ok(())).await.unwrap();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        time_out.send(true).unwrap();
     };
-    let (slow, ()) = tokio::join!(slow, outage);
-    slow.unwrap();
-    assert!(
-        matches!(breaker.state(), BreakerState::Open { .. }),
-        "a success admitted while closed must not close an open breaker"
+    let (a, b, c, ()) = tokio::join!(stale(), stale(), stale(), outage_and_recovery);
+    assert!(a.is_err() && b.is_err() && c.is_err());
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "failures of calls admitted before the breaker last closed must not count"
     );
 }
 

@@ -94,3 +94,67 @@ impl RoomStore for BreakerRoomStore {
         self.breaker.call(self.inner.check_health()).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Error;
+    use crate::memory::MemoryRoomStore;
+    use crate::room::{Principal, RoomEvent, RoomInit, Rooms, Subscription};
+
+    /// A hang guard, not a speed assertion.
+    const HANG_GUARD: Duration = Duration::from_secs(5);
+
+    async fn next_versioned(sub: &mut Subscription) -> RoomEvent {
+        loop {
+            let event = tokio::time::timeout(HANG_GUARD, sub.next())
+                .await
+                .expect("no room event within the hang guard")
+                .expect("the subscription ended")
+                .expect("the subscription failed");
+            if event.version().is_some() {
+                return event;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_fails_calls_but_leaves_attached_streams_alone() {
+        let inner: Arc<dyn RoomStore> = Arc::new(MemoryRoomStore::default());
+        let guarded = Arc::new(BreakerRoomStore::new(
+            inner.clone(),
+            BreakerOptions::default().failure_threshold(1),
+        ));
+        let spec = |_: &RoomKey| Ok(RoomInit::new());
+        let through_breaker = Rooms::new(guarded.clone(), spec).room("r").unwrap();
+        let who = Principal::app("writer");
+        through_breaker.join(&who).await.unwrap();
+        let mut sub = through_breaker.attach(&who, None).await.unwrap();
+        assert!(matches!(
+            next_versioned(&mut sub).await,
+            RoomEvent::Snapshot(_)
+        ));
+
+        let outage = Error::backend("memory", "put", std::io::Error::other("down"));
+        let _ = guarded.breaker().call(async { Err::<(), _>(outage) }).await;
+        let refused = through_breaker.put(&who, "k", "refused").await;
+        assert!(
+            matches!(
+                refused,
+                Err(Error::BackendUnavailable { scope: "room", .. })
+            ),
+            "{refused:?}"
+        );
+
+        // The backend still delivers to the attached stream: a write that
+        // reaches it another way arrives as a diff.
+        let direct = Rooms::new(inner, spec).room("r").unwrap();
+        direct.put(&who, "k", "delivered").await.unwrap();
+        let RoomEvent::Diff(diff) = next_versioned(&mut sub).await else {
+            panic!("expected the write as a diff");
+        };
+        assert_eq!(diff.value::<String>().unwrap().unwrap(), "delivered");
+    }
+}
