@@ -185,3 +185,43 @@ async fn session_responses_are_not_stored_by_caches() {
     }
     state.shutdown().await;
 }
+
+/// A truncated session file (a full disk, a bad restore) costs the browser its
+/// settings, not every later request: the page answers, and saving works.
+#[tokio::test]
+async fn a_truncated_session_file_does_not_brick_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = start(dir.path());
+    let browser = Browser::new(app);
+    let tab = browser.load("/settings").await.page_id().unwrap();
+    browser
+        .htmx_post("/settings/theme", &tab, "theme=dark")
+        .await;
+    let shards = dir.path().join("sessions");
+    let file = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().len() == 2)
+        .flat_map(|shard| std::fs::read_dir(shard).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .expect("the session's file");
+    let body = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &body[..body.len() / 2]).unwrap();
+
+    let page = browser.load("/settings").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.text_of("theme-value").as_deref(), Some("light"));
+    let tab = page.page_id().unwrap();
+    let saved = browser
+        .htmx_post("/settings/theme", &tab, "theme=blue")
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let page = browser.load("/settings").await;
+    assert_eq!(page.text_of("theme-value").as_deref(), Some("blue"));
+    let kept = std::fs::read_dir(shards.join("quarantine"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 1, "the truncated file was not kept aside");
+    state.shutdown().await;
+}
