@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Acl, Json, RoomKey, State};
+use super::{Acl, CallerClass, Json, Right, RoomKey, State};
 use crate::value::{encode, validate_key};
 use crate::{Error, Limits, Result};
 
@@ -139,6 +139,14 @@ impl RoomInit {
             });
         }
         Ok(bytes)
+    }
+
+    /// Checks that a caller of a room just started from this init has `right`.
+    /// Nobody has joined such a room, so the caller is public: backends check
+    /// this before starting a room for an operation, so that a denied one
+    /// stores nothing.
+    pub fn check_new_room(&self, room: &RoomKey, right: Right) -> Result<()> {
+        self.acl.check(room, CallerClass::Public, right)
     }
 
     /// Splits into state, ACL and TTL (for backends).

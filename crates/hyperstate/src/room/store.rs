@@ -193,7 +193,8 @@ impl RoomOptions {
 ///   [`set_member`](Self::set_member) and [`attach`](Self::attach) start the
 ///   room when it is not live, with `(call.init)()`, checked with
 ///   [`RoomInit::checked_bytes`]. If `init` fails, nothing is started and its
-///   error is returned.
+///   error is returned. An operation the new room's ACL would deny its caller
+///   ([`RoomInit::check_new_room`]) is denied without starting the room.
 /// - **Lazy reads**: [`access`](Self::access), [`get`](Self::get) and
 ///   [`snapshot`](Self::snapshot) of a room that is not live start nothing and
 ///   store nothing: they answer from `(call.init)()` through [`Unstored`](super::Unstored),
