@@ -24,8 +24,9 @@ pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The room registry: a backend plus the app's [`RoomSpec`].
 ///
-/// Cheap to clone; clones share everything. Rooms start on first use and are
-/// dropped after their idle TTL (see [`RoomStore`]'s contract).
+/// Cheap to clone; clones share everything. Rooms are stored on their first
+/// write, join or attach (reads before that answer from the spec and store
+/// nothing) and are dropped after their idle TTL (see [`RoomStore`]'s contract).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

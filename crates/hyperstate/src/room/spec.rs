@@ -15,8 +15,9 @@ pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(60);
 
 /// Gives, for a room key, the room's initial state, ACL and idle TTL.
 ///
-/// Called when a room starts (first attach or first direct access) and again by
-/// [`Room::reset`](super::Room::reset). It runs outside every lock and may run
+/// Called when a room starts (its first write, join or attach), for each read
+/// of a room that is not stored (which answers from it and stores nothing),
+/// and again by [`Room::reset`](super::Room::reset). It runs outside every lock and may run
 /// more than once for one start when callers race (only one result is kept), so
 /// it should only compute. Returning an error refuses the room: the operation
 /// that would have started it fails with that error.
