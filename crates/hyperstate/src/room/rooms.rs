@@ -244,7 +244,8 @@ impl Room {
 
     /// Atomically replaces the value under `key` (or `default`) with `f(value)`
     /// (needs write) and returns the new value. Concurrent updates never lose a
-    /// write; `f` may run more than once on distributed backends. As with
+    /// write; `f` may run more than once (distributed backends retry on conflicts, the
+    /// memory backend after evicting an idle room to make space). As with
     /// [`Page::update`](crate::page::Page::update), the value returned is the one
     /// `f` produced on the run that was stored, not read back from its JSON.
     pub async fn update<T, F>(&self, who: &Principal, key: &str, default: T, mut f: F) -> Result<T>

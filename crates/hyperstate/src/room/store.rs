@@ -313,7 +313,8 @@ pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
 
     /// Atomically replaces the value under `key` with `f(current)` (needs write)
     /// and returns the diff. If `f` fails nothing changes. `f` may run more than
-    /// once on distributed backends.
+    /// once (a distributed backend's retry, a memory backend's run again after
+    /// evicting an idle room for space); only the stored run counts.
     async fn update(&self, call: Call<'_>, key: &str, f: UpdateFn<'_>) -> Result<Arc<Diff>>;
 
     /// Adds (`joined = true`) or removes `call.caller` as a member; returns
