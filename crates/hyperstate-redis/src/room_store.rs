@@ -179,7 +179,7 @@ impl Inner {
                 .map_err(|err| backend_error(operation, err))?;
             match reply.first().map(Vec::as_slice) {
                 Some(b"absent") if !start => return Ok(reply),
-                Some(b"absent") => self.start(call, &keys).await?,
+                Some(b"absent") => self.start(call, right, &keys).await?,
                 Some(b"denied") => return Err(self.denied(call, operation, right, &reply)),
                 Some(_) => return Ok(reply),
                 None => return Err(corrupt(operation, "empty reply")),
@@ -192,9 +192,14 @@ impl Inner {
         ))
     }
 
-    /// Starts the room from the spec unless another node did meanwhile.
-    async fn start(&self, call: Call<'_>, keys: &RoomKeys) -> Result<()> {
+    /// Starts the room from the spec unless another node did meanwhile, for an
+    /// operation that `needs` a right (checked first: a denied operation
+    /// stores nothing).
+    async fn start(&self, call: Call<'_>, needs: Option<Right>, keys: &RoomKeys) -> Result<()> {
         let init = (call.init)()?;
+        if let Some(right) = needs {
+            init.check_new_room(call.room, right)?;
+        }
         let mut invocation = scripts::START.prepare_invoke();
         keys.apply(&mut invocation);
         init_args(&mut invocation, init, &self.options)?;

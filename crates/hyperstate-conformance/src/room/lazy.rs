@@ -122,3 +122,25 @@ pub async fn unused_member_slots_expire(make: &dyn Factory) {
     room.leave(&late).await.unwrap();
     assert!(room.join(&idle).await.unwrap());
 }
+
+pub async fn denied_operations_on_an_unstored_room_store_nothing(make: &dyn Factory) {
+    let rooms = rooms(make, RoomOptions::default()); // public may only read
+    let room = rooms.room(&fresh_name()).unwrap();
+    let stranger = public();
+    let denied = [
+        room.put(&stranger, "topic", "x").await.map(drop),
+        room.delete(&stranger, "topic").await.map(drop),
+        room.reset(&stranger).await.map(drop),
+        room.update(&stranger, "topic", String::new(), |t| t)
+            .await
+            .map(drop),
+    ];
+    for result in denied {
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::AccessDenied { .. }), "{err:?}");
+    }
+    assert!(
+        !room.is_live().await.unwrap(),
+        "a denied write stored the room"
+    );
+}

@@ -154,10 +154,15 @@ impl Inner {
         live.retire(&self.budget);
     }
 
-    /// Starts room `call.room` unless someone else did meanwhile.
-    fn start(&self, call: Call<'_>) -> Result<Arc<Cell>> {
+    /// Starts room `call.room` unless someone else did meanwhile, for an
+    /// operation that `needs` a right (checked first: a denied operation
+    /// stores nothing).
+    fn start(&self, call: Call<'_>, needs: Option<Right>) -> Result<Arc<Cell>> {
         // The spec is app code: it runs outside every lock.
         let init = (call.init)()?;
+        if let Some(right) = needs {
+            init.check_new_room(call.room, right)?;
+        }
         let bytes = init.checked_bytes(&self.options.limits)?;
         let cost = Cell::initial_cost(&init, &self.options);
         while !self.budget.try_take(cost) {
@@ -203,13 +208,16 @@ impl Inner {
     /// Runs `op` on room `call.room` with its lock held, starting the room if it
     /// is not live. Restarts the idle countdown of a room with no client. When
     /// `op` finds the budget full, evicts an idle room and runs `op` again.
+    /// `needs` is the right `op` checks, if any, so that starting the room for
+    /// an operation the ACL denies stores nothing.
     fn with_room<R>(
         &self,
         call: Call<'_>,
+        needs: Option<Right>,
         mut op: impl FnMut(&Arc<Cell>, &mut Live) -> Result<R>,
     ) -> Result<R> {
         loop {
-            match self.with_stored_room(call, &mut op) {
+            match self.with_stored_room(call, needs, &mut op) {
                 // The room lock is released here, so eviction may take the
                 // registry lock (see the module docs).
                 Err(Error::StoreFull { .. }) if self.evict_idle(call.room) => continue,
@@ -221,13 +229,14 @@ impl Inner {
     fn with_stored_room<R>(
         &self,
         call: Call<'_>,
+        needs: Option<Right>,
         op: &mut impl FnMut(&Arc<Cell>, &mut Live) -> Result<R>,
     ) -> Result<R> {
         loop {
             let found = self.find(call.room);
             let cell = match found {
                 Some(cell) => cell,
-                None => self.start(call)?,
+                None => self.start(call, needs)?,
             };
             let mut live = lock(&cell.live);
             if live.removed {
@@ -412,9 +421,14 @@ impl RoomStore for MemoryRoomStore {
     async fn write(&self, call: Call<'_>, write: Write) -> Result<Option<Arc<Diff>>> {
         let inner = &*self.inner;
         let (options, budget) = (&inner.options, &inner.budget);
+        let needs = match &write {
+            Write::Put { .. } => Right::Write,
+            Write::Delete { .. } => Right::Delete,
+            Write::Reset(_) => Right::Reset,
+        };
         // `with_room` may run this more than once (a retry after eviction), so
         // each run takes its own copy of the write (values are shared `Arc`s).
-        inner.with_room(call, |cell, live| {
+        inner.with_room(call, Some(needs), |cell, live| {
             let diff = match write.clone() {
                 Write::Put { key, value } => {
                     inner.check(call, live, Right::Write)?;
@@ -436,7 +450,7 @@ impl RoomStore for MemoryRoomStore {
 
     async fn update(&self, call: Call<'_>, key: &str, f: UpdateFn<'_>) -> Result<Arc<Diff>> {
         let inner = &*self.inner;
-        inner.with_room(call, |cell, live| {
+        inner.with_room(call, Some(Right::Write), |cell, live| {
             inner.check(call, live, Right::Write)?;
             let new = f(live.current(key))?;
             let diff = live.put(
@@ -453,7 +467,7 @@ impl RoomStore for MemoryRoomStore {
 
     async fn set_member(&self, call: Call<'_>, joined: bool) -> Result<bool> {
         let inner = &*self.inner;
-        inner.with_room(call, |_, live| {
+        inner.with_room(call, None, |_, live| {
             live.set_member(
                 *call.caller,
                 joined,
@@ -469,7 +483,7 @@ impl RoomStore for MemoryRoomStore {
         let epoch = inner.epoch;
         // Everything below happens under the room lock, so the start and the
         // feed meet exactly: no diff is published between them.
-        inner.with_room(call, |cell, live| {
+        inner.with_room(call, Some(Right::Read), |cell, live| {
             inner.check(call, live, Right::Read)?;
             live.slot_used(call.caller, inner.now_ms());
             let start = live.start(resume);

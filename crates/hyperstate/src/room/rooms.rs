@@ -24,8 +24,9 @@ pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The room registry: a backend plus the app's [`RoomSpec`].
 ///
-/// Cheap to clone; clones share everything. Rooms start on first use and are
-/// dropped after their idle TTL (see [`RoomStore`]'s contract).
+/// Cheap to clone; clones share everything. Rooms are stored on their first
+/// write, join or attach (reads before that answer from the spec and store
+/// nothing) and are dropped after their idle TTL (see [`RoomStore`]'s contract).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -243,7 +244,8 @@ impl Room {
 
     /// Atomically replaces the value under `key` (or `default`) with `f(value)`
     /// (needs write) and returns the new value. Concurrent updates never lose a
-    /// write; `f` may run more than once on distributed backends. As with
+    /// write; `f` may run more than once (distributed backends retry on conflicts, the
+    /// memory backend after evicting an idle room to make space). As with
     /// [`Page::update`](crate::page::Page::update), the value returned is the one
     /// `f` produced on the run that was stored, not read back from its JSON.
     pub async fn update<T, F>(&self, who: &Principal, key: &str, default: T, mut f: F) -> Result<T>

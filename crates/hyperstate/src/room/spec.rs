@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Acl, Json, RoomKey, State};
+use super::{Acl, CallerClass, Json, Right, RoomKey, State};
 use crate::value::{encode, validate_key};
 use crate::{Error, Limits, Result};
 
@@ -15,8 +15,9 @@ pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(60);
 
 /// Gives, for a room key, the room's initial state, ACL and idle TTL.
 ///
-/// Called when a room starts (first attach or first direct access) and again by
-/// [`Room::reset`](super::Room::reset). It runs outside every lock and may run
+/// Called when a room starts (its first write, join or attach), for each read
+/// of a room that is not stored (which answers from it and stores nothing),
+/// and again by [`Room::reset`](super::Room::reset). It runs outside every lock and may run
 /// more than once for one start when callers race (only one result is kept), so
 /// it should only compute. Returning an error refuses the room: the operation
 /// that would have started it fails with that error.
@@ -139,6 +140,14 @@ impl RoomInit {
             });
         }
         Ok(bytes)
+    }
+
+    /// Checks that a caller of a room just started from this init has `right`.
+    /// Nobody has joined such a room, so the caller is public: backends check
+    /// this before starting a room for an operation, so that a denied one
+    /// stores nothing.
+    pub fn check_new_room(&self, room: &RoomKey, right: Right) -> Result<()> {
+        self.acl.check(room, CallerClass::Public, right)
     }
 
     /// Splits into state, ACL and TTL (for backends).

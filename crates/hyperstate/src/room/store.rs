@@ -193,7 +193,8 @@ impl RoomOptions {
 ///   [`set_member`](Self::set_member) and [`attach`](Self::attach) start the
 ///   room when it is not live, with `(call.init)()`, checked with
 ///   [`RoomInit::checked_bytes`]. If `init` fails, nothing is started and its
-///   error is returned.
+///   error is returned. An operation the new room's ACL would deny its caller
+///   ([`RoomInit::check_new_room`]) is denied without starting the room.
 /// - **Lazy reads**: [`access`](Self::access), [`get`](Self::get) and
 ///   [`snapshot`](Self::snapshot) of a room that is not live start nothing and
 ///   store nothing: they answer from `(call.init)()` through [`Unstored`](super::Unstored),
@@ -312,7 +313,8 @@ pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
 
     /// Atomically replaces the value under `key` with `f(current)` (needs write)
     /// and returns the diff. If `f` fails nothing changes. `f` may run more than
-    /// once on distributed backends.
+    /// once (a distributed backend's retry, a memory backend's run again after
+    /// evicting an idle room for space); only the stored run counts.
     async fn update(&self, call: Call<'_>, key: &str, f: UpdateFn<'_>) -> Result<Arc<Diff>>;
 
     /// Adds (`joined = true`) or removes `call.caller` as a member; returns
