@@ -61,7 +61,7 @@
 //! # Browser identity
 //!
 //! The `hs_bid` cookie carries the browser id, its issue time and a MAC made
-//! with a server key ([`hyperstate::identity`]); only cookies the server issued
+//! with a server key ([`hyperstate::identity`](::hyperstate::identity)); only cookies the server issued
 //! count, so a cookie planted by a sibling subdomain or a plain-HTTP hop is no
 //! cookie at all (the browser gets a fresh id when it needs one). Keys rotate
 //! through a list ([`HyperstateBuilder::browser_id_keys`]; by default one key
