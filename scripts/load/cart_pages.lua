@@ -4,7 +4,10 @@
 -- Every request is the demo's `POST /cart/items` (name=x) as htmx sends it
 -- from a page: HX-Request, the page id in X-Page-Id, the browser-id cookie,
 -- and a same-origin Origin and Sec-Fetch-Site, so the layer's CSRF check and
--- page lookup run as they do for a real page. Each wrk thread is one browser
+-- page lookup run as they do for a real page. The cookie of thread N is
+-- BENCH_COOKIE_N, issued by the server (it honours only cookies it signed);
+-- without it (the bare baseline sets none) a random id stands in. Each wrk
+-- thread is one browser
 -- with CART_PAGES pages (tabs; scripts/bench-http passes its connection count)
 -- and sends to them in turn, so a page seldom has two requests in flight.
 -- After CART_ITEMS requests a page is replaced by a new one: carts hold 1 to
@@ -28,7 +31,7 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + seed)
-  cookie = "hs_bid=" .. ids.browser_id()
+  cookie = os.getenv("BENCH_COOKIE_" .. seed) or ("hs_bid=" .. ids.browser_id())
   origin = "http://" .. wrk.headers["Host"]
   page_ids, counts, turn, non2xx = {}, {}, 0, 0
   for i = 1, pages do

@@ -58,6 +58,19 @@
 //! is a different, empty page. An id the store does not know is an empty page;
 //! see [`ExpiredPage`] for the option to reload expired pages instead.
 //!
+//! # Browser identity
+//!
+//! The `hs_bid` cookie carries the browser id, its issue time and a MAC made
+//! with a server key ([`hyperstate::identity`](::hyperstate::identity)); only cookies the server issued
+//! count, so a cookie planted by a sibling subdomain or a plain-HTTP hop is no
+//! cookie at all (the browser gets a fresh id when it needs one). Keys rotate
+//! through a list ([`HyperstateBuilder::browser_id_keys`]; by default one key
+//! derived from the session secret). The cookie's `Max-Age` is the session TTL
+//! and it is issued again once a day (and at once when an older key signed
+//! it). Minting a new id takes one from the client's allowance
+//! ([`HttpConfig::browser_id_rate`]), past which the request is answered 429
+//! with `Retry-After`.
+//!
 //! # Session state
 //!
 //! The [`Session`] extractor gives the browser's durable session state (see

@@ -1,7 +1,8 @@
 //! Session scope: durable state of one browser session.
 //!
 //! A browser is identified by a random id in an HttpOnly cookie (set lazily, on
-//! the first write). Its state is one JSON document in an object store, under
+//! the first write, and signed by the server: see [`identity`](crate::identity)).
+//! Its state is one JSON document in an object store, under
 //! HMAC-SHA256(server secret, browser id) ([`SessionKey`]), so storage never holds
 //! a usable cookie.
 //!
