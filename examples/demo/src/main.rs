@@ -141,6 +141,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // until told otherwise: on the signal, end the room streams first (they end
     // when the supervisor's token is cancelled), then let the server drain.
     let end_streams = state.supervisor().shutdown_token();
+    // The peer address is the key of per-client limits (new browser ids, joins).
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
