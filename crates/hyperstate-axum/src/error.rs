@@ -155,17 +155,14 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(HX_REFRESH, HeaderValue::from_static("true"));
         }
-        if let Error::State(hyperstate::Error::RateLimited { retry_after, .. }) = &self {
-            let seconds = retry_after.as_secs().max(1);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        } else if let Error::State(hyperstate::Error::BackendUnavailable { retry_after, .. }) =
-            &self
-        {
-            // Rounded up: a client that comes back on time finds the
-            // breaker ready to probe, not still open.
-            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let wait = match &self {
+            Error::State(err) => err.retry_after(),
+            _ => None,
+        };
+        if let Some(wait) = wait {
+            // Rounded up: a client that comes back on time finds the limit
+            // refilled or the breaker ready to probe, not still closed to it.
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

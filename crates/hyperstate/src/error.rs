@@ -204,7 +204,10 @@ pub enum Error {
     /// One client asked for something rate-limited (new browser ids, room
     /// joins, ...) faster than its allowance; nothing was done. HTTP: 429 with
     /// `Retry-After`.
-    #[error("too many {what} from this client: retry in {} s", retry_after.as_secs().max(1))]
+    #[error(
+        "too many {what} from this client: retry in {} s",
+        retry_after.as_secs_f64().ceil().max(1.0)
+    )]
     RateLimited {
         /// What was limited (`"new browser ids"`, `"room joins"`, ...).
         what: &'static str,
@@ -232,6 +235,16 @@ impl Error {
                 | Error::TooManyViews { .. }
                 | Error::RateLimited { .. }
         )
+    }
+
+    /// How long the caller should wait before trying again, when the error
+    /// says (a rate limit, an open circuit breaker). HTTP: `Retry-After`.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. }
+            | Error::BackendUnavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// Wraps a backend's error.
