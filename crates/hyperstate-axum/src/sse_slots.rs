@@ -25,8 +25,8 @@ use crate::{ClientAddr, Error, RequestContext};
 pub const SSE_BYTES_HTTP1: usize = 40 * 1024;
 
 /// Estimated memory of one idle stream as an HTTP/2 stream (the connection
-/// it shares is counted once by the connection cap, not here): about 8 KB
-/// per stream, measured as RSS growth over many streams on few connections.
+/// it shares is counted once by the connection cap, not here): an estimate
+/// of about 8 KB, since streams share their connection's buffers.
 pub const SSE_BYTES_HTTP2: usize = 8 * 1024;
 
 /// The open event streams of a server, counted against
