@@ -18,8 +18,8 @@ use http::{Extensions, HeaderMap, HeaderName};
 pub enum ClientIpSource {
     /// The connection's peer address (the default): right when the server
     /// faces the internet itself. The server must record it as
-    /// `ConnectInfo<SocketAddr>`, as `axum::serve` does with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    /// `ConnectInfo<SocketAddr>`, as [`serve`](crate::serve) does (and
+    /// `axum::serve` with `into_make_service_with_connect_info::<SocketAddr>()`).
     #[default]
     Peer,
     /// The last address of this header (`X-Forwarded-For`, `X-Real-IP`, ...),

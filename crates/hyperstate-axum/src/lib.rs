@@ -88,11 +88,22 @@
 //!
 //! The layer refuses state-changing requests (POST, PUT, PATCH, DELETE) that a
 //! browser marks as cross-site — `Sec-Fetch-Site: cross-site` or `same-site`, or
-//! an `Origin` that is not the request's host nor one of
-//! [`HttpConfig::trusted_origins`] — with 403 and a message. Requests with
+//! an `Origin` whose scheme and authority are not the request's (the URI's,
+//! as in HTTP/2, else `Host`; `https` when [`HttpConfig::secure_cookie`])
+//! nor one of [`HttpConfig::trusted_origins`] — with 403 and a message. Requests with
 //! neither header (non-browser clients) pass; htmx requests also carry the
 //! page id in a custom header, which a cross-site form cannot send. Turn the
 //! check off with [`HttpConfig::csrf_protection`] only if another layer does it.
+
+//!
+//! # Serving on the open internet
+//!
+//! [`serve`] runs the router with HTTP/1.1 and HTTP/2 on one port, a
+//! header-read and an idle timeout, connection caps per client address and
+//! in total (below the open-file limit, whose soft value it raises), and a
+//! graceful shutdown that ends room streams ([`Server::hyperstate`]). Event
+//! streams are capped too: take an [`SseSlot`] before attaching and hand it
+//! to [`RoomSse::slot`]. See [`ServeConfig`] for running behind a proxy.
 
 mod breakers;
 mod client;

@@ -431,3 +431,33 @@ async fn shutdown_ends_room_streams_and_returns() {
     result.unwrap().unwrap();
     state.shutdown().await;
 }
+
+#[tokio::test]
+async fn event_streams_over_http2_are_counted_per_stream() {
+    let state = Hyperstate::builder().build();
+    let server = Running::start(sse_app(&state), patient(), None).await;
+    let mut held = Vec::new();
+    let mut senders = Vec::new();
+    for _ in 0..3 {
+        let stream = connect_from(ip(1), server.addr).await;
+        let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        for _ in 0..3 {
+            let request = Request::get(format!("http://{}/events", server.addr))
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let response = tokio::time::timeout(GUARD, sender.clone().send_request(request))
+                .await
+                .expect("an answer in time")
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            held.push(response.into_body());
+        }
+        senders.push(sender);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(state.sse_slots().open(), 9);
+    state.shutdown().await;
+}
