@@ -94,7 +94,6 @@
 //! neither header (non-browser clients) pass; htmx requests also carry the
 //! page id in a custom header, which a cross-site form cannot send. Turn the
 //! check off with [`HttpConfig::csrf_protection`] only if another layer does it.
-
 //!
 //! # Serving on the open internet
 //!
