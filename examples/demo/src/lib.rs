@@ -33,7 +33,7 @@ use hyperstate_axum::{HttpConfig, Hyperstate};
 pub use backends::redis_backends;
 pub use error::AppError;
 pub use secret::SecretError;
-pub use serve_args::ServeArgs;
+pub use serve_args::{RateSetting, ServeArgs};
 
 /// Settings of the demo app.
 #[derive(Debug, Clone)]

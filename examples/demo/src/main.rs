@@ -10,7 +10,7 @@ use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::RoomStore;
-use hyperstate_axum::{HttpConfig, RateLimit};
+use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target, ServeArgs};
 use hyperstate_redis::RedisOptions;
 
@@ -60,34 +60,6 @@ struct Args {
     memory_limit: ByteSize,
     #[command(flatten)]
     serve: ServeArgs,
-    /// How fast one client address may be issued new browser ids: `BURST,PER_MINUTE`
-    /// (default `60,30`), or `off`.
-    #[arg(long, env = "HYPERSTATE_BROWSER_ID_RATE", value_parser = parse_rate, default_value = "60,30")]
-    browser_id_rate: RateSetting,
-}
-
-/// A per-client rate limit, or none.
-#[derive(Debug, Clone, Copy)]
-struct RateSetting(Option<RateLimit>);
-
-fn parse_rate(text: &str) -> Result<RateSetting, String> {
-    if text.trim() == "off" {
-        return Ok(RateSetting(None));
-    }
-    let (burst, per_minute) = text
-        .split_once(',')
-        .ok_or_else(|| format!("expected BURST,PER_MINUTE or off, got {text:?}"))?;
-    let number = |part: &str| {
-        part.trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{part:?} is not a positive whole number"))
-    };
-    Ok(RateSetting(Some(RateLimit::new(
-        number(burst)?,
-        number(per_minute)?,
-    ))))
 }
 
 #[tokio::main]
@@ -127,11 +99,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .session_secret(args.session_secret)
         .browser_id_secrets(args.browser_id_secrets)
         .http(
-            args.serve.http_config(
-                HttpConfig::default()
-                    .secure_cookie(args.secure_cookies)
-                    .browser_id_rate(args.browser_id_rate.0),
-            ),
+            args.serve
+                .http_config(HttpConfig::default().secure_cookie(args.secure_cookies)),
         );
     let state = hyperstate_demo::hyperstate(&config)?;
     let app = hyperstate_demo::router(&state);

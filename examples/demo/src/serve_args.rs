@@ -1,10 +1,12 @@
 //! The demo's command-line knobs for serving on the open internet: the
-//! server's timeouts and connection caps, and the event-stream caps.
+//! server's timeouts and connection caps, the event-stream caps, the
+//! per-client rate of new browser ids and where the client address comes from.
 
 use std::time::Duration;
 
+use axum::http::HeaderName;
 use clap::Args;
-use hyperstate_axum::{HttpConfig, ServeConfig};
+use hyperstate_axum::{ClientIpSource, HttpConfig, RateLimit, ServeConfig};
 
 /// Timeouts and caps (`0` turns a per-client cap off, e.g. behind a proxy).
 #[derive(Debug, Clone, Args)]
@@ -36,6 +38,39 @@ pub struct ServeArgs {
         default_value_t = 16
     )]
     pub max_sse_streams_per_client: usize,
+    /// How fast one client address may be issued new browser ids:
+    /// `BURST,PER_MINUTE`, or `off`.
+    #[arg(long, env = "HYPERSTATE_BROWSER_ID_RATE", value_parser = parse_rate, default_value = "60,30")]
+    pub browser_id_rate: RateSetting,
+    /// Behind a reverse proxy: the header it puts the client's address in
+    /// (e.g. `x-forwarded-for`; its last entry counts). Only when every request
+    /// passes through that proxy. Default: the connection's peer address.
+    #[arg(long, env = "HYPERSTATE_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<HeaderName>,
+}
+
+/// A per-client rate limit, or none (`off`).
+#[derive(Debug, Clone, Copy)]
+pub struct RateSetting(pub Option<RateLimit>);
+
+fn parse_rate(text: &str) -> Result<RateSetting, String> {
+    if text.trim() == "off" {
+        return Ok(RateSetting(None));
+    }
+    let (burst, per_minute) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected BURST,PER_MINUTE or off, got {text:?}"))?;
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{part:?} is not a positive whole number"))
+    };
+    Ok(RateSetting(Some(RateLimit::new(
+        number(burst)?,
+        number(per_minute)?,
+    ))))
 }
 
 impl ServeArgs {
@@ -48,10 +83,17 @@ impl ServeArgs {
             .max_connections_per_client(cap(self.max_connections_per_client))
     }
 
-    /// `http` with the event-stream caps.
+    /// `http` with the event-stream caps, the browser-id rate and the client
+    /// address source.
     pub fn http_config(&self, http: HttpConfig) -> HttpConfig {
+        let client_ip = match &self.client_ip_header {
+            Some(header) => ClientIpSource::TrustedHeader(header.clone()),
+            None => ClientIpSource::Peer,
+        };
         http.max_sse_streams(cap(self.max_sse_streams))
             .max_sse_streams_per_client(cap(self.max_sse_streams_per_client))
+            .browser_id_rate(self.browser_id_rate.0)
+            .client_ip(client_ip)
     }
 }
 
