@@ -157,7 +157,8 @@ impl Inner {
         };
         let mut values = PageMap::default();
         for (k, v) in &record.values {
-            if k.len() > PageMap::MAX_KEY_BYTES || v.len() > limits.max_value_bytes {
+            let key_too_long = k.len() > limits.max_key_bytes.min(PageMap::MAX_KEY_BYTES);
+            if key_too_long || v.len() > limits.max_value_bytes {
                 return None;
             }
             if values.insert(k, v.as_bytes()).is_some() {
