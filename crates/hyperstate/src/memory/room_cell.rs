@@ -150,10 +150,9 @@ impl Cell {
         downtime_ms: u64,
         options: &RoomOptions,
     ) -> Option<(Self, usize)> {
-        let idle_for = match record.idle_for_ms {
-            Some(idle) => idle.saturating_add(downtime_ms),
-            None => 0,
-        };
+        // Clients attached at the save were cut off by the shutdown: from then
+        // on the room was idle, as every room is while the process is down.
+        let idle_for = record.idle_for_ms.unwrap_or(0).saturating_add(downtime_ms);
         if idle_for >= record.idle_ttl_ms {
             return None;
         }
@@ -221,7 +220,8 @@ impl Cell {
 }
 
 impl Live {
-    /// The snapshot record of this room, named `key`, at `now`.
+    /// The snapshot record of this room, named `key`, at `now`. A room with
+    /// clients attached records no idle time: its countdown starts at the save.
     pub(super) fn record(&self, key: &str, now: u64) -> RoomRecord {
         RoomRecord {
             key: key.to_owned(),

@@ -4,7 +4,7 @@
 //! `Last-Event-ID` gets exactly what it missed: nothing, or a snapshot), its
 //! ACL and idle TTL, its members and its idle countdown, less the downtime
 //! between save and load. Clients attached at the save reconnect after the
-//! restart; until they do, the room counts as idle from the load. Both
+//! restart; until they do, the room counts as idle from the save. Both
 //! directions visit the most recently used rooms first, so when the byte
 //! budget is reached the rooms left out are the ones eviction would have
 //! taken first.

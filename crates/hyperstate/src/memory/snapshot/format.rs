@@ -84,7 +84,7 @@ pub(crate) struct RoomRecord {
     pub(crate) acl: (u8, u8),
     pub(crate) idle_ttl_ms: u64,
     /// How long the room had been idle at the save (`None`: clients were
-    /// attached; their countdown starts when the store loads).
+    /// attached; the countdown starts at the save).
     pub(crate) idle_for_ms: Option<u64>,
     /// Member keys (32 hex), each with how long ago it joined while its slot
     /// was still unused (`None` once used).
