@@ -1,7 +1,9 @@
-// Scenario 5: a tab whose page id the server does not know, or whose page has
-// expired. Documented behaviour (crates/hyperstate-axum/src/config.rs,
-// `ExpiredPage::Empty`, the demo's setting): the request carries on with an empty
-// page, as after a refresh; no error and no reload.
+// Scenario 5: an open tab across a server restart, and a tab whose page has
+// expired. A graceful restart keeps the tab's page (the memory store's snapshot,
+// in the data directory). An expired or unknown page id: documented behaviour
+// (crates/hyperstate-axum/src/config.rs, `ExpiredPage::Empty`, the demo's
+// setting): the request carries on with an empty page, as after a refresh; no
+// error and no reload.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -34,7 +36,7 @@ function pageIdIssuedAgo(ageMs) {
 const pageIdOf = (tab) => tab.locator('meta[name="hyperstate-page-id"]').getAttribute('content');
 
 describeOnDemo('unknown or expired page id', (suite, version, query) => {
-  test(`htmx ${version}: the server restarts under an open tab; the next add starts an empty cart`, async () => {
+  test(`htmx ${version}: the server restarts under an open tab; the cart is kept`, async () => {
     await withContext(suite.browser, `expired-page-htmx${version}-after-restart`, async (context) => {
       const tab = await newTab(context);
       await tab.goto(suite.demo.url(`/cart${query}`));
@@ -45,14 +47,14 @@ describeOnDemo('unknown or expired page id', (suite, version, query) => {
       });
       const loadsBefore = tab.documentLoads;
 
-      // Page state lives in memory: after a restart the tab's page id is unknown.
+      // A graceful restart (SIGTERM) snapshots page state and loads it back.
       await suite.demo.restart();
 
-      await addAndSee(tab, 'after restart', ['after restart']);
+      await addAndSee(tab, 'after restart', ['apples', 'bread', 'after restart']);
       await expectNoError(tab);
       assert.equal(await tab.evaluate(() => window.__e2eMarker), 'same document', 'no reload happened');
       assert.equal(tab.documentLoads, loadsBefore, 'no new document was loaded');
-      await addAndSee(tab, 'and one more', ['after restart', 'and one more']);
+      await addAndSee(tab, 'and one more', ['apples', 'bread', 'after restart', 'and one more']);
       await expectNoError(tab);
       assert.deepEqual(tab.errors, [], 'script errors on the page');
       await screenshot(tab, `expired-page-htmx${version}-after-restart`);

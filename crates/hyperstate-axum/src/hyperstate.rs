@@ -1,6 +1,7 @@
 //! The application-wide handle: backends, settings and background tasks.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -54,6 +55,17 @@ struct Inner {
     room_join_limiter: Option<ClientRateLimiter>,
     sse_slots: SseSlots,
     breakers: Breakers,
+    snapshot: Option<SnapshotTarget>,
+}
+
+/// Where [`Hyperstate::shutdown`] writes the memory stores' snapshots: the
+/// stores themselves, not their breakers, which would hide their
+/// [`persist`](PageStore::persist).
+#[derive(Clone)]
+struct SnapshotTarget {
+    dir: PathBuf,
+    pages: Arc<dyn PageStore>,
+    rooms: Arc<dyn RoomStore>,
 }
 
 impl fmt::Debug for Hyperstate {
@@ -178,7 +190,17 @@ impl Hyperstate {
     /// Stops the background tasks and waits for them; session writes still
     /// queued are committed first. Call it after the server has stopped accepting
     /// requests.
+    ///
+    /// With a [`snapshot_dir`](HyperstateBuilder::snapshot_dir), first writes
+    /// the memory page and room stores' snapshots there, for the next start.
     pub async fn shutdown(&self) {
+        if let Some(target) = self.inner.snapshot.clone() {
+            // File I/O of up to the stores' budgets: off the async workers.
+            let saved = tokio::task::spawn_blocking(move || target.save()).await;
+            if let Err(err) = saved {
+                tracing::error!(error = %err, "writing the snapshots panicked");
+            }
+        }
         self.inner.supervisor.shutdown().await;
     }
 }
@@ -207,6 +229,7 @@ pub struct HyperstateBuilder {
     browser_id_keys: Option<BrowserIdKeys>,
     config: HttpConfig,
     breakers: Option<BreakerOptions>,
+    snapshot_dir: Option<PathBuf>,
 }
 
 impl Default for HyperstateBuilder {
@@ -218,6 +241,7 @@ impl Default for HyperstateBuilder {
             browser_id_keys: None,
             config: HttpConfig::default(),
             breakers: Some(BreakerOptions::default()),
+            snapshot_dir: None,
         }
     }
 }
@@ -304,18 +328,40 @@ impl HyperstateBuilder {
         self
     }
 
+    /// Keeps in-memory page and room state across a graceful restart: `build`
+    /// restores the snapshots found in `dir`, and [`Hyperstate::shutdown`]
+    /// writes new ones there. Pages keep their ids, browser binding, values and
+    /// remaining TTL; rooms keep state, version, ACL, members and idle
+    /// countdown. Only the memory backends take part (other backends keep their
+    /// state themselves). A crash (`kill -9`) keeps only what the last
+    /// snapshot held. A missing, corrupt or other-version snapshot is logged and
+    /// moved aside, never a failed start. `None` turns it off. Default: off.
+    pub fn snapshot_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.snapshot_dir = dir;
+        self
+    }
+
     /// Builds the handle and starts its background tasks. Must run inside a tokio
     /// runtime.
     pub fn build(self) -> Hyperstate {
         let mut breakers = Breakers::new(self.breakers);
-        let pages = breakers.guard_pages(
-            self.pages
-                .unwrap_or_else(|| Arc::new(MemoryPageStore::default())),
-        );
-        let rooms = breakers.guard_rooms(
-            self.rooms
-                .unwrap_or_else(|| Arc::new(MemoryRoomStore::default())),
-        );
+        let pages = self
+            .pages
+            .unwrap_or_else(|| Arc::new(MemoryPageStore::default()));
+        let rooms = self
+            .rooms
+            .unwrap_or_else(|| Arc::new(MemoryRoomStore::default()));
+        let snapshot = self.snapshot_dir.map(|dir| {
+            let target = SnapshotTarget {
+                dir,
+                pages: pages.clone(),
+                rooms: rooms.clone(),
+            };
+            target.load();
+            target
+        });
+        let pages = breakers.guard_pages(pages);
+        let rooms = breakers.guard_rooms(rooms);
         let browser_ids = browser_id_issuer(self.browser_id_keys, self.sessions.as_ref());
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
@@ -349,6 +395,7 @@ impl HyperstateBuilder {
                 room_join_limiter,
                 breakers,
                 sse_slots,
+                snapshot,
             }),
         }
     }
@@ -376,4 +423,36 @@ fn browser_id_issuer(
         }
     };
     BrowserIdIssuer::new(keys, options.ttl, options.touch_after)
+}
+
+impl SnapshotTarget {
+    fn load(&self) {
+        if let Some(pages) = self.pages.persist() {
+            pages.load_snapshot(&self.dir);
+        }
+        if let Some(rooms) = self.rooms.persist() {
+            rooms.load_snapshot(&self.dir);
+        }
+    }
+
+    /// Writes both snapshots; a failure is logged (the process is stopping:
+    /// there is no one to return it to) and costs only the next start's state.
+    fn save(&self) {
+        let stores = [
+            ("page", self.pages.persist()),
+            ("room", self.rooms.persist()),
+        ];
+        for (scope, store) in stores {
+            if let Some(store) = store
+                && let Err(err) = store.save_snapshot(&self.dir)
+            {
+                tracing::error!(
+                    scope,
+                    dir = %self.dir.display(),
+                    error = %err,
+                    "could not write the snapshot: the next start begins without this state"
+                );
+            }
+        }
+    }
 }

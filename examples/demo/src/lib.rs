@@ -61,6 +61,12 @@ pub struct DemoConfig {
     /// The circuit breakers in front of every backend; `None` turns them off.
     /// Default: on, with [`BreakerOptions::default`].
     pub breakers: Option<BreakerOptions>,
+    /// Keep in-memory pages and rooms across a graceful restart, in
+    /// `data_dir/snapshots` (see [`HyperstateBuilder::snapshot_dir`]).
+    /// Default: on.
+    ///
+    /// [`HyperstateBuilder::snapshot_dir`]: hyperstate_axum::HyperstateBuilder::snapshot_dir
+    pub snapshot: bool,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -96,7 +102,19 @@ impl DemoConfig {
             pages: None,
             rooms: None,
             breakers: Some(BreakerOptions::default()),
+            snapshot: true,
         }
+    }
+
+    /// Sets [`DemoConfig::snapshot`].
+    pub fn snapshot(mut self, on: bool) -> Self {
+        self.snapshot = on;
+        self
+    }
+
+    /// Where the page and room snapshots are kept, when they are on.
+    pub fn snapshot_dir(&self) -> Option<PathBuf> {
+        self.snapshot.then(|| self.data_dir.join("snapshots"))
     }
 
     /// Sets [`DemoConfig::pages`].
@@ -179,6 +197,7 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     Ok(builder
         .config(config.http.clone())
         .breakers(config.breakers)
+        .snapshot_dir(config.snapshot_dir())
         .sessions(store, secret)
         .build())
 }

@@ -58,6 +58,11 @@ struct Args {
     /// are evicted first when it is full.
     #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
     memory_limit: ByteSize,
+    /// Do not keep in-memory pages and rooms across a graceful restart (by
+    /// default they are written to `DATA_DIR/snapshots` on shutdown and read
+    /// back on start).
+    #[arg(long, env = "HYPERSTATE_NO_SNAPSHOT")]
+    no_snapshot: bool,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -96,6 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = config
         .s3(s3)
+        .snapshot(!args.no_snapshot)
         .session_secret(args.session_secret)
         .browser_id_secrets(args.browser_id_secrets)
         .http(

@@ -9,6 +9,9 @@
 //! budget is spent the least-recently-used rooms with no attached client are
 //! evicted first; rooms with attached clients leave only by their idle TTL.
 //!
+//! Both write a snapshot on graceful shutdown and read it back on start
+//! ([`Persist`]), so a restart keeps pages and rooms.
+//!
 //! [`MemoryDocumentStore`] keeps session documents, with real compare-and-swap,
 //! for tests.
 
@@ -18,7 +21,9 @@ mod page_map;
 mod page_store;
 mod room_cell;
 mod room_store;
+mod snapshot;
 
 pub use doc_store::MemoryDocumentStore;
 pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};
 pub use room_store::{DEFAULT_ROOM_MEMORY, MemoryRoomStats, MemoryRoomStore};
+pub use snapshot::{Persist, SnapshotStats};

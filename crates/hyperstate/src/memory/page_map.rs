@@ -66,6 +66,13 @@ impl PageMap {
         }
     }
 
+    /// Every key and value, in key order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|entry| (key_of(entry), value_of(entry)))
+    }
+
     /// Removes `key`; returns the length of its value.
     pub(super) fn remove(&mut self, key: &str) -> Option<usize> {
         let at = self.find(key).ok()?;

@@ -27,6 +27,8 @@ use super::page_map::PageMap;
 use crate::page::{PageKey, PageOptions, PageStore, UpdateFn};
 use crate::{Error, Result};
 
+mod persist;
+
 const SHARDS: usize = 64;
 /// What one stored key costs beyond its key and value bytes: its slot in the page's
 /// vector, the allocation header and rounding. Set a little above the measured
@@ -182,7 +184,11 @@ impl Inner {
             options,
             min_idle_ms: memory.min_idle.as_millis() as u64,
             ttl_ms: options.ttl.as_millis() as u64,
-            epoch: Instant::now(),
+            // One TTL in the past, so a page restored from a snapshot can carry
+            // an access time up to one TTL ago (timestamps are unsigned).
+            epoch: Instant::now()
+                .checked_sub(options.ttl)
+                .unwrap_or_else(Instant::now),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             budget: Budget::new(
                 memory.memory_limit,
@@ -493,6 +499,10 @@ impl PageStore for MemoryPageStore {
             }
         }
         Ok(freed)
+    }
+
+    fn persist(&self) -> Option<&dyn super::Persist> {
+        Some(self)
     }
 }
 

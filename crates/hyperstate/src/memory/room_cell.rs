@@ -12,8 +12,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use super::budget::Budget;
+use super::snapshot::{RoomRecord, from_hex, to_hex};
 use crate::room::{
-    Acl, Change, Diff, Json, MemberKey, RoomInit, RoomOptions, Snapshot, Start, State,
+    Acl, Change, Diff, Json, MemberKey, Rights, RoomInit, RoomOptions, Snapshot, Start, State,
 };
 use crate::{Error, Limits, Result};
 
@@ -137,7 +138,116 @@ impl Cell {
     }
 }
 
+impl Cell {
+    /// A room rebuilt from its snapshot record at `now`, `downtime_ms` after
+    /// the save, with its cost; `None` if the record is malformed, breaks this
+    /// store's limits, or its idle countdown ran out meanwhile. The replay
+    /// buffer starts empty: a client resuming from the saved version gets no
+    /// diff (it missed none), an older one a snapshot.
+    pub(super) fn restore(
+        record: &RoomRecord,
+        now: u64,
+        downtime_ms: u64,
+        options: &RoomOptions,
+    ) -> Option<(Self, usize)> {
+        // Clients attached at the save were cut off by the shutdown: from then
+        // on the room was idle, as every room is while the process is down.
+        let idle_for = record.idle_for_ms.unwrap_or(0).saturating_add(downtime_ms);
+        if idle_for >= record.idle_ttl_ms {
+            return None;
+        }
+        let limits = &options.limits;
+        let mut state = State::new();
+        let mut bytes = 0;
+        for (key, value) in &record.state {
+            if key.len() > limits.max_key_bytes || value.len() > limits.max_value_bytes {
+                return None;
+            }
+            bytes += key.len() + value.len();
+            state.insert(key.as_str().into(), Json::from_bytes(value.as_bytes()));
+        }
+        if state.len() != record.state.len()
+            || state.len() > limits.max_keys
+            || bytes > limits.max_bytes
+            || record.members.len() > options.max_members
+        {
+            return None;
+        }
+        let unused_member_ttl_ms = millis(options.unused_member_ttl).max(1);
+        let mut members = HashMap::with_capacity(record.members.len());
+        for (member, joined_ago) in &record.members {
+            let key = MemberKey::from_bytes(from_hex(member)?);
+            let joined = match joined_ago {
+                None => None,
+                Some(ago) => {
+                    let ago = ago.saturating_add(downtime_ms);
+                    if ago >= unused_member_ttl_ms {
+                        continue; // an unused slot that expired meanwhile
+                    }
+                    Some(now.saturating_sub(ago))
+                }
+            };
+            members.insert(key, joined);
+        }
+        let cost = room_overhead(options) + state_cost(&state) + members.len() * MEMBER_COST;
+        let (diffs, _) = broadcast::channel(options.channel_capacity.max(1));
+        let live = Live {
+            state_cost: state_cost(&state),
+            state,
+            bytes,
+            version: record.version,
+            acl: Acl::new(
+                Rights::from_bits(record.acl.0),
+                Rights::from_bits(record.acl.1),
+            ),
+            idle_ttl_ms: record.idle_ttl_ms,
+            members,
+            unused_member_ttl_ms,
+            history: VecDeque::new(),
+            history_cost: 0,
+            attached: 0,
+            idle_since_ms: now.saturating_sub(idle_for),
+            cost,
+            removed: false,
+        };
+        let cell = Cell {
+            live: Mutex::new(live),
+            diffs,
+            presence: watch::Sender::new(0),
+        };
+        Some((cell, cost))
+    }
+}
+
 impl Live {
+    /// The snapshot record of this room, named `key`, at `now`. A room with
+    /// clients attached records no idle time: its countdown starts at the save.
+    pub(super) fn record(&self, key: &str, now: u64) -> RoomRecord {
+        RoomRecord {
+            key: key.to_owned(),
+            version: self.version,
+            state: self
+                .state
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_str().to_owned()))
+                .collect(),
+            acl: (self.acl.members.bits(), self.acl.public.bits()),
+            idle_ttl_ms: self.idle_ttl_ms,
+            idle_for_ms: (self.attached == 0).then(|| now.saturating_sub(self.idle_since_ms)),
+            members: self
+                .members
+                .iter()
+                .filter(|(_, joined)| self.slot_is_held(**joined, now))
+                .map(|(member, joined)| {
+                    (
+                        to_hex(member.as_bytes()),
+                        joined.map(|at| now.saturating_sub(at)),
+                    )
+                })
+                .collect(),
+        }
+    }
+
     pub(super) fn expired(&self, now: u64) -> bool {
         self.attached == 0 && now.saturating_sub(self.idle_since_ms) >= self.idle_ttl_ms
     }

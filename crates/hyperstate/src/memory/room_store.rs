@@ -42,6 +42,13 @@ use crate::room::{
 };
 use crate::{Error, Result};
 
+mod persist;
+
+/// How far in the past a store's clock starts, so a room restored from a
+/// snapshot can carry an idle countdown or a join time that began before this
+/// process did (timestamps are unsigned).
+const CLOCK_HEADROOM: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// The default memory budget of a [`MemoryRoomStore`]: 256 MiB.
 pub const DEFAULT_ROOM_MEMORY: usize = 256 * 1024 * 1024;
 
@@ -121,7 +128,9 @@ impl Inner {
     fn new(options: RoomOptions, memory_limit: usize) -> Self {
         Inner {
             options,
-            epoch: Instant::now(),
+            epoch: Instant::now()
+                .checked_sub(CLOCK_HEADROOM)
+                .unwrap_or_else(Instant::now),
             rooms: Mutex::new(LinkedHashMap::new()),
             budget: Budget::new(
                 memory_limit,
@@ -513,5 +522,9 @@ impl RoomStore for MemoryRoomStore {
     async fn sweep(&self) -> Result<usize> {
         let mut rooms = lock(&self.inner.rooms);
         Ok(self.inner.sweep_locked(&mut rooms))
+    }
+
+    fn persist(&self) -> Option<&dyn super::Persist> {
+        Some(self)
     }
 }

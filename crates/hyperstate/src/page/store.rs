@@ -134,4 +134,11 @@ pub trait PageStore: fmt::Debug + Send + Sync + 'static {
     async fn check_health(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The store's snapshot support, if its pages live in process memory and
+    /// would otherwise be lost on restart (the memory backend). Backends whose
+    /// state outlives the process keep the default, `None`.
+    fn persist(&self) -> Option<&dyn crate::memory::Persist> {
+        None
+    }
 }

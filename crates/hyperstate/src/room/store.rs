@@ -342,6 +342,13 @@ pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
     async fn check_health(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The store's snapshot support, if its rooms live in process memory and
+    /// would otherwise be lost on restart (the memory backend). Backends whose
+    /// state outlives the process keep the default, `None`.
+    fn persist(&self) -> Option<&dyn crate::memory::Persist> {
+        None
+    }
 }
 
 /// The class of `caller` given a membership test (a helper for backends).

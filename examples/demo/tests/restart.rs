@@ -1,0 +1,253 @@
+//! A graceful restart of the real demo process keeps pages and rooms: a tab's
+//! cart, a room's messages and members, and the room's versions (so a stream
+//! resumes after the restart with no duplicate and no gap).
+
+mod tcp;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::http::{StatusCode, header};
+use tcp::{SseEvent, SseStream, browser_cookie, send, text};
+
+/// Bounded waits: long enough for a loaded CI machine, never a timing assert.
+const PATIENCE: Duration = Duration::from_secs(30);
+const FORM: &str = "application/x-www-form-urlencoded";
+const ROOM: &str = "restart-room";
+
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        // Only if a test failed midway: do not leave the process behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(data_dir: &Path, extra: &[&str]) -> Demo {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hyperstate-demo"))
+        .arg("--addr")
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting the demo binary");
+    let demo = Demo { child, addr };
+    let ready = async {
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, ready)
+        .await
+        .expect("the demo did not come up");
+    demo
+}
+
+/// SIGTERM, then wait for a clean exit.
+async fn stop(mut demo: Demo) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(demo.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = async {
+        loop {
+            if let Some(status) = demo.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let exit = tokio::time::timeout(PATIENCE, exited)
+        .await
+        .expect("the demo did not exit after SIGTERM");
+    assert!(exit.success(), "the demo exited with {exit}");
+}
+
+/// A tab: the browser's cookie and the page id of its cart document.
+struct Tab {
+    cookie: String,
+    page_id: String,
+}
+
+async fn open_cart(addr: SocketAddr) -> Tab {
+    let (status, headers, body) = send(addr, "GET", "/cart", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = text(body).await;
+    let marker = "name=\"hyperstate-page-id\" content=\"";
+    let start = page.find(marker).expect("page id injected") + marker.len();
+    let page_id = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let cookie = browser_cookie(&headers).expect("the cart sets the browser cookie");
+    Tab { cookie, page_id }
+}
+
+/// Adds `item` from the tab with an htmx request; returns the cart it shows.
+async fn add_item(addr: SocketAddr, tab: &Tab, item: &str) -> Vec<String> {
+    let headers = [
+        (header::COOKIE.as_str(), tab.cookie.clone()),
+        (header::CONTENT_TYPE.as_str(), FORM.to_owned()),
+        ("hx-request", "true".to_owned()),
+        ("x-page-id", tab.page_id.clone()),
+    ];
+    let (status, _, body) = send(
+        addr,
+        "POST",
+        "/cart/items",
+        &headers,
+        Some(format!("name={item}")),
+    )
+    .await;
+    let body = text(body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.split("<li>")
+        .skip(1)
+        .map(|rest| rest.split("</li>").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn room_page(addr: SocketAddr, cookie: &str) -> String {
+    let headers = [(header::COOKIE.as_str(), cookie.to_owned())];
+    let (status, _, body) = send(addr, "GET", &format!("/rooms/{ROOM}"), &headers, None).await;
+    assert_eq!(status, StatusCode::OK);
+    text(body).await
+}
+
+async fn htmx_post(addr: SocketAddr, cookie: &str, path: &str, form: Option<String>) -> StatusCode {
+    let headers = [
+        (header::COOKIE.as_str(), cookie.to_owned()),
+        (header::CONTENT_TYPE.as_str(), FORM.to_owned()),
+        ("hx-request", "true".to_owned()),
+    ];
+    let (status, _, body) = send(addr, "POST", path, &headers, form).await;
+    text(body).await;
+    status
+}
+
+async fn events(addr: SocketAddr, cookie: &str, last_event_id: Option<u64>) -> SseStream {
+    let mut headers = vec![
+        (header::COOKIE.as_str(), cookie.to_owned()),
+        (header::ACCEPT.as_str(), "text/event-stream".to_owned()),
+    ];
+    if let Some(id) = last_event_id {
+        headers.push(("last-event-id", id.to_string()));
+    }
+    let (status, _, body) = send(
+        addr,
+        "GET",
+        &format!("/rooms/{ROOM}/events"),
+        &headers,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    SseStream::new(body)
+}
+
+fn is_chat(event: &SseEvent, text: &str) -> bool {
+    event.event.as_deref() == Some("chat") && event.data.contains(text)
+}
+
+fn version(event: &SseEvent) -> u64 {
+    event
+        .id
+        .as_deref()
+        .expect("versioned events carry an id")
+        .parse()
+        .expect("event ids are versions")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), &[]).await;
+    let addr = demo.addr;
+    let tab = open_cart(addr).await;
+    for item in ["apple", "pear", "plum"] {
+        add_item(addr, &tab, item).await;
+    }
+    // The same browser joins the room, listens, and posts.
+    room_page(addr, &tab.cookie).await;
+    assert_eq!(
+        htmx_post(addr, &tab.cookie, &format!("/rooms/{ROOM}/join"), None).await,
+        StatusCode::OK
+    );
+    let mut stream = events(addr, &tab.cookie, None).await;
+    stream.until(|e| e.event.as_deref() == Some("resync")).await;
+    let posted = htmx_post(
+        addr,
+        &tab.cookie,
+        &format!("/rooms/{ROOM}/messages"),
+        Some("text=before-restart".to_owned()),
+    )
+    .await;
+    assert_eq!(posted, StatusCode::NO_CONTENT);
+    let seen = stream.until(|e| is_chat(e, "before-restart")).await;
+    let last_seen = version(seen.last().unwrap());
+    drop(stream);
+    stop(demo).await;
+
+    let demo = start(dir.path(), &[]).await;
+    let addr = demo.addr;
+    // The next htmx request from the same tab sees its cart, plus the new item.
+    assert_eq!(
+        add_item(addr, &tab, "fig").await,
+        ["apple", "pear", "plum", "fig"]
+    );
+    // The room kept its message, and the browser is still a member.
+    let page = room_page(addr, &tab.cookie).await;
+    assert!(
+        page.contains("before-restart"),
+        "the message is gone: {page}"
+    );
+    assert!(!page.contains("Join to post"), "the membership is gone");
+    // The stream resumes from the last event seen: the next message, and only it.
+    let mut stream = events(addr, &tab.cookie, Some(last_seen)).await;
+    let posted = htmx_post(
+        addr,
+        &tab.cookie,
+        &format!("/rooms/{ROOM}/messages"),
+        Some("text=after-restart".to_owned()),
+    )
+    .await;
+    assert_eq!(posted, StatusCode::NO_CONTENT);
+    let resumed = stream.until(|e| is_chat(e, "after-restart")).await;
+    let versioned: Vec<&SseEvent> = resumed.iter().filter(|e| e.id.is_some()).collect();
+    assert_eq!(
+        versioned.len(),
+        1,
+        "a duplicate or a resync after the restart: {resumed:?}"
+    );
+    assert_eq!(version(versioned[0]), last_seen + 1, "a gap in versions");
+    assert!(!resumed.iter().any(|e| e.data.contains("before-restart")));
+    drop(stream);
+    stop(demo).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_snapshot_a_restart_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), &["--no-snapshot"]).await;
+    let tab = open_cart(demo.addr).await;
+    add_item(demo.addr, &tab, "apple").await;
+    stop(demo).await;
+    assert!(!dir.path().join("snapshots").exists());
+
+    let demo = start(dir.path(), &["--no-snapshot"]).await;
+    assert_eq!(add_item(demo.addr, &tab, "fig").await, ["fig"]);
+    stop(demo).await;
+}
