@@ -26,7 +26,7 @@
 //! registry lock, which a room lock holder must not).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -247,18 +247,9 @@ impl Inner {
                 Some(cell) => cell,
                 None => self.start(call, needs)?,
             };
-            let mut live = lock(&cell.live);
-            if live.removed {
+            let Some((mut live, _)) = self.lock_live(call.room, &cell) else {
                 continue;
-            }
-            let now = self.now_ms();
-            if live.expired(now) {
-                self.retire(&mut live);
-                drop(live);
-                self.unlink(call.room, &cell);
-                continue;
-            }
-            live.touch(now);
+            };
             return op(&cell, &mut live);
         }
     }
@@ -279,20 +270,35 @@ impl Inner {
                 let version = self.first_version();
                 return unstored(Unstored::new(init, version, &self.options.limits)?);
             };
-            let mut live = lock(&cell.live);
-            if live.removed {
+            let Some((live, now)) = self.lock_live(call.room, &cell) else {
                 continue;
-            }
-            let now = self.now_ms();
-            if live.expired(now) {
-                self.retire(&mut live);
-                drop(live);
-                self.unlink(call.room, &cell);
-                continue;
-            }
-            live.touch(now);
+            };
             return stored(&live, now);
         }
+    }
+
+    /// Locks `cell`, the room `room`, for an operation now, restarting its
+    /// countdown; returns the lock and the time. `None` when the room was
+    /// removed or has just expired (it is then retired and unlinked): the
+    /// caller looks the room up again.
+    fn lock_live<'a>(
+        &self,
+        room: &RoomKey,
+        cell: &'a Arc<Cell>,
+    ) -> Option<(MutexGuard<'a, Live>, u64)> {
+        let mut live = lock(&cell.live);
+        if live.removed {
+            return None;
+        }
+        let now = self.now_ms();
+        if live.expired(now) {
+            self.retire(&mut live);
+            drop(live);
+            self.unlink(room, cell);
+            return None;
+        }
+        live.touch(now);
+        Some((live, now))
     }
 
     /// The stored room `room`, marked as the most recently used.
