@@ -2,82 +2,17 @@
 //! cart, a room's messages and members, and the room's versions (so a stream
 //! resumes after the restart with no duplicate and no gap).
 
+mod process;
 mod tcp;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use axum::http::{StatusCode, header};
+use process::{start, terminate};
 use tcp::{SseEvent, SseStream, browser_cookie, send, text};
 
-/// Bounded waits: long enough for a loaded CI machine, never a timing assert.
-const PATIENCE: Duration = Duration::from_secs(30);
 const FORM: &str = "application/x-www-form-urlencoded";
 const ROOM: &str = "restart-room";
-
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        // Only if a test failed midway: do not leave the process behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(data_dir: &Path, extra: &[&str]) -> Demo {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hyperstate-demo"))
-        .arg("--addr")
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting the demo binary");
-    let demo = Demo { child, addr };
-    let ready = async {
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, ready)
-        .await
-        .expect("the demo did not come up");
-    demo
-}
-
-/// SIGTERM, then wait for a clean exit.
-async fn stop(mut demo: Demo) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(demo.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = async {
-        loop {
-            if let Some(status) = demo.child.try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let exit = tokio::time::timeout(PATIENCE, exited)
-        .await
-        .expect("the demo did not exit after SIGTERM");
-    assert!(exit.success(), "the demo exited with {exit}");
-}
 
 /// A tab: the browser's cookie and the page id of its cart document.
 struct Tab {
@@ -174,7 +109,7 @@ fn version(event: &SseEvent) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = start(dir.path(), &[]).await;
+    let mut demo = start(dir.path(), &[]).await;
     let addr = demo.addr;
     let tab = open_cart(addr).await;
     for item in ["apple", "pear", "plum"] {
@@ -199,9 +134,9 @@ async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     let seen = stream.until(|e| is_chat(e, "before-restart")).await;
     let last_seen = version(seen.last().unwrap());
     drop(stream);
-    stop(demo).await;
+    terminate(&mut demo).await;
 
-    let demo = start(dir.path(), &[]).await;
+    let mut demo = start(dir.path(), &[]).await;
     let addr = demo.addr;
     // The next htmx request from the same tab sees its cart, plus the new item.
     assert_eq!(
@@ -235,19 +170,19 @@ async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     assert_eq!(version(versioned[0]), last_seen + 1, "a gap in versions");
     assert!(!resumed.iter().any(|e| e.data.contains("before-restart")));
     drop(stream);
-    stop(demo).await;
+    terminate(&mut demo).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_snapshot_a_restart_starts_empty() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = start(dir.path(), &["--no-snapshot"]).await;
+    let mut demo = start(dir.path(), &["--no-snapshot"]).await;
     let tab = open_cart(demo.addr).await;
     add_item(demo.addr, &tab, "apple").await;
-    stop(demo).await;
+    terminate(&mut demo).await;
     assert!(!dir.path().join("snapshots").exists());
 
-    let demo = start(dir.path(), &["--no-snapshot"]).await;
+    let mut demo = start(dir.path(), &["--no-snapshot"]).await;
     assert_eq!(add_item(demo.addr, &tab, "fig").await, ["fig"]);
-    stop(demo).await;
+    terminate(&mut demo).await;
 }

@@ -4,11 +4,10 @@
 //! must get an error (or no answer), never a 2xx.
 
 mod common;
+mod process;
 mod tcp;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -19,64 +18,16 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
 use common::element_text;
+use process::{PATIENCE, start, terminate};
 use tcp::browser_cookie;
 
-/// Bounded waits: long enough for a loaded CI machine, never a timing assert.
-const PATIENCE: Duration = Duration::from_secs(30);
 /// Concurrent clients in the burst.
 const CLIENTS: usize = 24;
+/// Every write here is a new browser from one address: past the per-client
+/// limit on new browser ids they would be refused with 429.
+const BURST_FLAGS: &[&str] = &["--browser-id-rate", "off"];
 /// Acknowledged writes to see before sending SIGTERM (the burst keeps going).
 const BEFORE_SIGTERM: usize = 100;
-
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        // Only if a test failed midway: do not leave the process behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-async fn start(data_dir: &Path) -> Demo {
-    let addr = free_addr();
-    let child = Command::new(env!("CARGO_BIN_EXE_hyperstate-demo"))
-        .arg("--addr")
-        .arg(addr.to_string())
-        .arg("--data-dir")
-        .arg(data_dir)
-        // Every write here is a new browser from one address: past the
-        // per-client limit on new browser ids they would be refused with 429.
-        .arg("--browser-id-rate")
-        .arg("off")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting the demo binary");
-    let demo = Demo { child, addr };
-    let ready = async {
-        loop {
-            if let Ok((status, _, _)) = request(addr, "GET", "/settings", None, None).await {
-                if status == StatusCode::OK {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, ready)
-        .await
-        .expect("the demo did not come up");
-    demo
-}
 
 /// One request on a fresh connection; `Err` for anything that is not a full
 /// response (refused connection, connection closed mid-request).
@@ -164,7 +115,7 @@ async fn client(addr: SocketAddr, id: usize, tally: Arc<Tally>, stop: Arc<Atomic
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_burst_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = start(dir.path()).await;
+    let mut demo = start(dir.path(), BURST_FLAGS).await;
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
@@ -180,24 +131,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_write() {
         .expect("the burst did not get going");
 
     // SIGTERM while the clients keep writing.
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(demo.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = async {
-        loop {
-            if let Some(status) = demo.child.try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let exit = tokio::time::timeout(PATIENCE, exited)
-        .await
-        .expect("the demo did not exit after SIGTERM");
-    assert!(exit.success(), "the demo exited with {exit}");
+    terminate(&mut demo).await;
     // Clients still looping against the exited server end at their next request.
     stop.store(true, Ordering::SeqCst);
     for client in clients {
@@ -205,7 +139,7 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_write() {
     }
 
     let acked = std::mem::take(&mut *tally.acked.lock().unwrap());
-    let demo = start(dir.path()).await;
+    let demo = start(dir.path(), BURST_FLAGS).await;
     let mut present = 0;
     for (cookie, theme) in &acked {
         let (status, _, body) = request(demo.addr, "GET", "/settings", Some(cookie), None)
