@@ -4,7 +4,7 @@ mod tcp;
 
 use axum::http::{StatusCode, header};
 use hyperstate_axum::{HttpConfig, Hyperstate};
-use tcp::{SseEvent, SseStream, browser_cookie, send, serve, text};
+use tcp::{SseEvent, SseStream, browser_cookie, room_events, send, serve, text};
 
 async fn app() -> std::net::SocketAddr {
     let state = Hyperstate::builder()
@@ -14,38 +14,6 @@ async fn app() -> std::net::SocketAddr {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
-
-/// Opens the room's event stream as the browser holding `cookie`, resuming
-/// after `last_event_id` if given.
-async fn events(
-    addr: std::net::SocketAddr,
-    room: &str,
-    cookie: &str,
-    last_event_id: Option<&str>,
-) -> SseStream {
-    let mut headers = vec![
-        (header::COOKIE.as_str(), cookie.to_owned()),
-        (header::ACCEPT.as_str(), "text/event-stream".to_owned()),
-    ];
-    if let Some(id) = last_event_id {
-        headers.push(("last-event-id", id.to_owned()));
-    }
-    let (status, response_headers, body) = send(
-        addr,
-        "GET",
-        &format!("/rooms/{room}/events"),
-        &headers,
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(response_headers[header::CONTENT_TYPE], "text/event-stream");
-    assert_eq!(
-        response_headers["x-accel-buffering"], "no",
-        "proxies must not buffer"
-    );
-    SseStream::new(body)
-}
 
 async fn post_message(
     addr: std::net::SocketAddr,
@@ -95,19 +63,6 @@ async fn join(addr: std::net::SocketAddr, room: &str, cookie: &str) {
     );
 }
 
-fn is_chat(event: &SseEvent, text: &str) -> bool {
-    event.event.as_deref() == Some("chat") && event.data.contains(text)
-}
-
-fn version(event: &SseEvent) -> u64 {
-    event
-        .id
-        .as_deref()
-        .expect("versioned events carry an id")
-        .parse()
-        .expect("event ids are versions")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_reaches_both_browsers_and_a_reconnect_resumes_exactly() {
     let addr = app().await;
@@ -116,14 +71,14 @@ async fn a_message_reaches_both_browsers_and_a_reconnect_resumes_exactly() {
     let bob = visit(addr, room).await;
     join(addr, room, &alice).await;
 
-    let mut alice_events = events(addr, room, &alice, None).await;
+    let mut alice_events = room_events(addr, room, &alice, None).await;
     let first = alice_events.next().await;
     assert_eq!(
         first.event.as_deref(),
         Some("resync"),
         "a fresh stream starts with the state"
     );
-    let mut bob_events = events(addr, room, &bob, None).await;
+    let mut bob_events = room_events(addr, room, &bob, None).await;
     bob_events
         .until(|e| e.event.as_deref() == Some("resync"))
         .await;
@@ -131,10 +86,10 @@ async fn a_message_reaches_both_browsers_and_a_reconnect_resumes_exactly() {
     // Alice posts; both streams carry it.
     let (status, _) = post_message(addr, room, &alice, "hello-from-alice").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let seen_by_alice = alice_events.until(|e| is_chat(e, "hello-from-alice")).await;
-    let seen_by_bob = bob_events.until(|e| is_chat(e, "hello-from-alice")).await;
-    let v1 = version(seen_by_bob.last().unwrap());
-    assert_eq!(version(seen_by_alice.last().unwrap()), v1);
+    let seen_by_alice = alice_events.until(|e| e.is_chat("hello-from-alice")).await;
+    let seen_by_bob = bob_events.until(|e| e.is_chat("hello-from-alice")).await;
+    let v1 = seen_by_bob.last().unwrap().version();
+    assert_eq!(seen_by_alice.last().unwrap().version(), v1);
     // The live count reached two attached browsers.
     let counted = |events: &[SseEvent]| {
         events
@@ -162,17 +117,17 @@ async fn a_message_reaches_both_browsers_and_a_reconnect_resumes_exactly() {
     }
     // He reconnects with the id of the last event he saw: exactly the two
     // missed messages follow, in order, and nothing he already had.
-    let mut bob_events = events(addr, room, &bob, Some(&v1.to_string())).await;
-    let resumed = bob_events.until(|e| is_chat(e, "while-away-2")).await;
+    let mut bob_events = room_events(addr, room, &bob, Some(v1)).await;
+    let resumed = bob_events.until(|e| e.is_chat("while-away-2")).await;
     let versioned: Vec<&SseEvent> = resumed.iter().filter(|e| e.id.is_some()).collect();
     assert_eq!(
         versioned.len(),
         2,
         "resume replays only the missed events: {resumed:?}"
     );
-    assert!(is_chat(versioned[0], "while-away-1"));
-    assert_eq!(version(versioned[0]), v1 + 1);
-    assert_eq!(version(versioned[1]), v1 + 2);
+    assert!(versioned[0].is_chat("while-away-1"));
+    assert_eq!(versioned[0].version(), v1 + 1);
+    assert_eq!(versioned[1].version(), v1 + 2);
     assert!(
         !resumed
             .iter()
@@ -182,8 +137,8 @@ async fn a_message_reaches_both_browsers_and_a_reconnect_resumes_exactly() {
 
     // And the stream stays live after the resume.
     post_message(addr, room, &alice, "after-resume").await;
-    let after = bob_events.until(|e| is_chat(e, "after-resume")).await;
-    assert_eq!(version(after.last().unwrap()), v1 + 3);
+    let after = bob_events.until(|e| e.is_chat("after-resume")).await;
+    assert_eq!(after.last().unwrap().version(), v1 + 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,7 +201,7 @@ async fn open_streams_end_on_shutdown_so_the_server_can_drain() {
             .into_future(),
     );
     let cookie = visit(addr, "closing").await;
-    let mut stream = events(addr, "closing", &cookie, None).await;
+    let mut stream = room_events(addr, "closing", &cookie, None).await;
     stream.until(|e| e.event.as_deref() == Some("resync")).await;
 
     stop.send(()).unwrap();

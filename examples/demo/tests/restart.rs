@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use axum::http::{StatusCode, header};
 use process::{start, terminate};
-use tcp::{SseEvent, SseStream, browser_cookie, send, text};
+use tcp::{SseEvent, browser_cookie, room_events, send, text};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const ROOM: &str = "restart-room";
@@ -73,39 +73,6 @@ async fn htmx_post(addr: SocketAddr, cookie: &str, path: &str, form: Option<Stri
     status
 }
 
-async fn events(addr: SocketAddr, cookie: &str, last_event_id: Option<u64>) -> SseStream {
-    let mut headers = vec![
-        (header::COOKIE.as_str(), cookie.to_owned()),
-        (header::ACCEPT.as_str(), "text/event-stream".to_owned()),
-    ];
-    if let Some(id) = last_event_id {
-        headers.push(("last-event-id", id.to_string()));
-    }
-    let (status, _, body) = send(
-        addr,
-        "GET",
-        &format!("/rooms/{ROOM}/events"),
-        &headers,
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    SseStream::new(body)
-}
-
-fn is_chat(event: &SseEvent, text: &str) -> bool {
-    event.event.as_deref() == Some("chat") && event.data.contains(text)
-}
-
-fn version(event: &SseEvent) -> u64 {
-    event
-        .id
-        .as_deref()
-        .expect("versioned events carry an id")
-        .parse()
-        .expect("event ids are versions")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,7 +88,7 @@ async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
         htmx_post(addr, &tab.cookie, &format!("/rooms/{ROOM}/join"), None).await,
         StatusCode::OK
     );
-    let mut stream = events(addr, &tab.cookie, None).await;
+    let mut stream = room_events(addr, ROOM, &tab.cookie, None).await;
     stream.until(|e| e.event.as_deref() == Some("resync")).await;
     let posted = htmx_post(
         addr,
@@ -131,8 +98,8 @@ async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     )
     .await;
     assert_eq!(posted, StatusCode::NO_CONTENT);
-    let seen = stream.until(|e| is_chat(e, "before-restart")).await;
-    let last_seen = version(seen.last().unwrap());
+    let seen = stream.until(|e| e.is_chat("before-restart")).await;
+    let last_seen = seen.last().unwrap().version();
     drop(stream);
     terminate(&mut demo).await;
 
@@ -151,7 +118,7 @@ async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     );
     assert!(!page.contains("Join to post"), "the membership is gone");
     // The stream resumes from the last event seen: the next message, and only it.
-    let mut stream = events(addr, &tab.cookie, Some(last_seen)).await;
+    let mut stream = room_events(addr, ROOM, &tab.cookie, Some(last_seen)).await;
     let posted = htmx_post(
         addr,
         &tab.cookie,
@@ -160,14 +127,14 @@ async fn a_graceful_restart_keeps_the_cart_the_room_and_its_versions() {
     )
     .await;
     assert_eq!(posted, StatusCode::NO_CONTENT);
-    let resumed = stream.until(|e| is_chat(e, "after-restart")).await;
+    let resumed = stream.until(|e| e.is_chat("after-restart")).await;
     let versioned: Vec<&SseEvent> = resumed.iter().filter(|e| e.id.is_some()).collect();
     assert_eq!(
         versioned.len(),
         1,
         "a duplicate or a resync after the restart: {resumed:?}"
     );
-    assert_eq!(version(versioned[0]), last_seen + 1, "a gap in versions");
+    assert_eq!(versioned[0].version(), last_seen + 1, "a gap in versions");
     assert!(!resumed.iter().any(|e| e.data.contains("before-restart")));
     drop(stream);
     terminate(&mut demo).await;

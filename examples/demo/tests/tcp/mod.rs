@@ -89,6 +89,54 @@ pub struct SseEvent {
     pub data: String,
 }
 
+impl SseEvent {
+    /// True for a chat message event whose data contains `text`.
+    pub fn is_chat(&self, text: &str) -> bool {
+        self.event.as_deref() == Some("chat") && self.data.contains(text)
+    }
+
+    /// The room version this event carries as its id.
+    pub fn version(&self) -> u64 {
+        self.id
+            .as_deref()
+            .expect("versioned events carry an id")
+            .parse()
+            .expect("event ids are versions")
+    }
+}
+
+/// Opens room `room`'s event stream as the browser holding `cookie`, resuming
+/// after `last_event_id` if given; checks it is an unbuffered event stream.
+pub async fn room_events(
+    addr: SocketAddr,
+    room: &str,
+    cookie: &str,
+    last_event_id: Option<u64>,
+) -> SseStream {
+    let mut headers = vec![
+        (header::COOKIE.as_str(), cookie.to_owned()),
+        (header::ACCEPT.as_str(), "text/event-stream".to_owned()),
+    ];
+    if let Some(id) = last_event_id {
+        headers.push(("last-event-id", id.to_string()));
+    }
+    let (status, response_headers, body) = send(
+        addr,
+        "GET",
+        &format!("/rooms/{room}/events"),
+        &headers,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response_headers[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(
+        response_headers["x-accel-buffering"], "no",
+        "proxies must not buffer"
+    );
+    SseStream::new(body)
+}
+
 /// Reads SSE events from a streaming body.
 pub struct SseStream {
     body: Incoming,
