@@ -106,6 +106,7 @@
 
 mod breakers;
 mod client;
+mod client_counts;
 mod config;
 mod context;
 mod csrf;

@@ -9,13 +9,13 @@
 //! [`RoomSse::slot`](crate::RoomSse::slot): the slot is given back when the
 //! stream ends, however it ends.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::FromRequestParts;
 use http::Version;
 use http::request::Parts;
 
+use crate::client_counts::{ClientCounts, Over};
 use crate::{ClientAddr, Error, RequestContext};
 
 /// Estimated memory of one idle stream over HTTP/1.1, in bytes: the
@@ -49,9 +49,8 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct Open {
-    total: usize,
+    streams: ClientCounts,
     bytes: usize,
-    per_client: HashMap<ClientAddr, usize>,
 }
 
 impl SseSlots {
@@ -79,20 +78,16 @@ impl SseSlots {
         };
         let inner = &self.inner;
         let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if inner.max_total.is_some_and(|max| open.total >= max) {
-            metrics::counter!("hyperstate_sse_refused_total", "cap" => "total").increment(1);
-            return Err(Error::TooManyStreams);
+        if let Err(over) = open
+            .streams
+            .add(client, inner.max_total, inner.max_per_client)
+        {
+            metrics::counter!("hyperstate_sse_refused_total", "cap" => over.label()).increment(1);
+            return Err(match over {
+                Over::Total => Error::TooManyStreams,
+                Over::PerClient { limit } => Error::TooManyClientStreams { limit },
+            });
         }
-        if let Some(client) = client {
-            let from_client = open.per_client.get(&client).copied().unwrap_or(0);
-            if let Some(limit) = inner.max_per_client.filter(|max| from_client >= *max) {
-                metrics::counter!("hyperstate_sse_refused_total", "cap" => "per_client")
-                    .increment(1);
-                return Err(Error::TooManyClientStreams { limit });
-            }
-            open.per_client.insert(client, from_client + 1);
-        }
-        open.total += 1;
         open.bytes += bytes;
         report(&open);
         Ok(SseSlot {
@@ -108,12 +103,13 @@ impl SseSlots {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .total
+            .streams
+            .total()
     }
 }
 
 fn report(open: &Open) {
-    metrics::gauge!("hyperstate_sse_streams").set(open.total as f64);
+    metrics::gauge!("hyperstate_sse_streams").set(open.streams.total() as f64);
     metrics::gauge!("hyperstate_sse_bytes").set(open.bytes as f64);
 }
 
@@ -136,18 +132,8 @@ impl Drop for SseSlot {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        open.total = open.total.saturating_sub(1);
+        open.streams.remove(self.client);
         open.bytes = open.bytes.saturating_sub(self.bytes);
-        // Forget clients with no stream left: the map holds only clients
-        // with open streams.
-        if let Some(client) = self.client {
-            if let Some(n) = open.per_client.get_mut(&client) {
-                *n -= 1;
-                if *n == 0 {
-                    open.per_client.remove(&client);
-                }
-            }
-        }
         report(&open);
     }
 }
