@@ -14,17 +14,15 @@
 //! except under `CI=true`, where it fails.
 
 mod common;
+mod proxied;
 
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use common::{Browser, Reply};
+use common::Reply;
 use hyperstate::breaker::BreakerOptions;
-use hyperstate_axum::HttpConfig;
-use hyperstate_conformance::fault_proxy::{FaultProxy, NetFault};
-use hyperstate_conformance::services::redis_url;
-use hyperstate_demo::DemoConfig;
-use hyperstate_redis::RedisOptions;
+use hyperstate_conformance::fault_proxy::NetFault;
+use proxied::demo_on_proxied_redis;
 
 /// Redis's command and connect timeout: no request in this test may wait it out.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,24 +77,15 @@ async fn until_ok(what: &str, request: impl AsyncFn() -> Reply) -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_requests_fail_fast_while_redis_is_silent_and_recover_after() {
-    let Some(url) = redis_url() else {
+    let Some(demo) = demo_on_proxied_redis(
+        REDIS_TIMEOUT,
+        BreakerOptions::default().cool_down(COOL_DOWN),
+    )
+    .await
+    else {
         return;
     };
-    let (proxy, proxied) = FaultProxy::for_redis_url(&url).await.unwrap();
-    let mut options = RedisOptions::default();
-    options.response_timeout = REDIS_TIMEOUT;
-    options.connection_timeout = REDIS_TIMEOUT;
-    let (pages, rooms) = hyperstate_demo::redis_backends(&proxied, options)
-        .await
-        .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let config = DemoConfig::new(data.path())
-        .pages(pages)
-        .rooms(rooms)
-        .breakers(Some(BreakerOptions::default().cool_down(COOL_DOWN)))
-        .http(HttpConfig::default().secure_cookie(false));
-    let state = hyperstate_demo::hyperstate(&config).unwrap();
-    let browser = Browser::new(hyperstate_demo::router(&state));
+    let (proxy, state, browser) = (&demo.proxy, &demo.state, &demo.browser);
     let cart = browser.load("/cart").await.page_id().unwrap();
     let settings = browser.load("/settings").await.page_id().unwrap();
     let added = browser.htmx_post("/cart/items", &cart, "name=apple").await;

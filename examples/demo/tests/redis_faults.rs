@@ -7,16 +7,15 @@
 //! except under `CI=true`, where it fails.
 
 mod common;
+mod proxied;
 
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use common::{Browser, Reply};
-use hyperstate_axum::HttpConfig;
-use hyperstate_conformance::fault_proxy::{FaultProxy, NetFault};
-use hyperstate_conformance::services::redis_url;
-use hyperstate_demo::DemoConfig;
-use hyperstate_redis::RedisOptions;
+use common::Reply;
+use hyperstate::breaker::BreakerOptions;
+use hyperstate_conformance::fault_proxy::NetFault;
+use proxied::demo_on_proxied_redis;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// A hang guard, not a speed assertion.
@@ -30,23 +29,10 @@ async fn bounded(what: &str, reply: impl Future<Output = Reply>) -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cart_and_healthz_answer_503_during_a_redis_fault_and_recover() {
-    let Some(url) = redis_url() else {
+    let Some(demo) = demo_on_proxied_redis(TIMEOUT, BreakerOptions::default()).await else {
         return;
     };
-    let (proxy, proxied) = FaultProxy::for_redis_url(&url).await.unwrap();
-    let mut options = RedisOptions::default();
-    options.response_timeout = TIMEOUT;
-    options.connection_timeout = TIMEOUT;
-    let (pages, rooms) = hyperstate_demo::redis_backends(&proxied, options)
-        .await
-        .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let config = DemoConfig::new(data.path())
-        .pages(pages)
-        .rooms(rooms)
-        .http(HttpConfig::default().secure_cookie(false));
-    let state = hyperstate_demo::hyperstate(&config).unwrap();
-    let browser = Browser::new(hyperstate_demo::router(&state));
+    let (proxy, state, browser) = (&demo.proxy, &demo.state, &demo.browser);
     let page = browser.load("/cart").await.page_id().unwrap();
     let added = browser.htmx_post("/cart/items", &page, "name=apple").await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
