@@ -20,3 +20,22 @@ pub fn redis_url() -> Option<String> {
         }
     }
 }
+
+/// The PostgreSQL to test against (`HYPERSTATE_POSTGRES_URL`, set by
+/// `scripts/services/postgres.sh`); `None` (after a loud `SKIPPED` line) when
+/// it is not set. Panics when it is not set and `CI=true`.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("HYPERSTATE_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("HYPERSTATE_POSTGRES_URL is not set and CI=true: PostgreSQL must run in CI")
+        }
+        Err(_) => {
+            eprintln!(
+                "SKIPPED: HYPERSTATE_POSTGRES_URL is not set \
+                 (source scripts/services/postgres.sh && start_postgres, or run ./scripts/test)"
+            );
+            None
+        }
+    }
+}

@@ -15,6 +15,7 @@ mod backends;
 pub mod bare;
 mod error;
 mod layout;
+mod postgres;
 mod routes;
 mod secret;
 mod serve_args;
@@ -31,6 +32,7 @@ use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
 pub use backends::redis_backends;
+pub use postgres::postgres_backends;
 pub use error::AppError;
 pub use secret::SecretError;
 pub use serve_args::{RateSetting, ServeArgs};
@@ -58,6 +60,10 @@ pub struct DemoConfig {
     /// The room-state backend; `None`: hyperstate's default (memory). A shared
     /// one (Redis) lets chat and cart rooms span several demo processes.
     pub rooms: Option<Arc<dyn RoomStore>>,
+    /// The session-document store; `None`: the data directory (or S3, when
+    /// [`DemoConfig::s3`] is set). A shared one (PostgreSQL) lets sessions
+    /// span several demo processes.
+    pub sessions: Option<Arc<dyn DocumentStore>>,
     /// The circuit breakers in front of every backend; `None` turns them off.
     /// Default: on, with [`BreakerOptions::default`].
     pub breakers: Option<BreakerOptions>,
@@ -101,6 +107,7 @@ impl DemoConfig {
             http: HttpConfig::default(),
             pages: None,
             rooms: None,
+            sessions: None,
             breakers: Some(BreakerOptions::default()),
             snapshot: true,
         }
@@ -126,6 +133,12 @@ impl DemoConfig {
     /// Sets [`DemoConfig::rooms`].
     pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
         self.rooms = Some(store);
+        self
+    }
+
+    /// Sets [`DemoConfig::sessions`].
+    pub fn sessions(mut self, store: Arc<dyn DocumentStore>) -> Self {
+        self.sessions = Some(store);
         self
     }
 
@@ -179,9 +192,12 @@ pub enum StartupError {
 /// filesystem under `data_dir` (or in S3). Must run inside a tokio runtime.
 pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     let secret = secret::resolve(config.session_secret.as_deref(), &config.data_dir)?;
-    let store: Arc<dyn DocumentStore> = match &config.s3 {
-        None => Arc::new(FsDocumentStore::open(&config.data_dir).map_err(StartupError::Store)?),
-        Some(target) => s3_store(target)?,
+    let store: Arc<dyn DocumentStore> = match (&config.sessions, &config.s3) {
+        (Some(store), _) => store.clone(),
+        (None, None) => {
+            Arc::new(FsDocumentStore::open(&config.data_dir).map_err(StartupError::Store)?)
+        }
+        (None, Some(target)) => s3_store(target)?,
     };
     tracing::info!(backend = store.backend_name(), "session store ready");
     let mut builder = Hyperstate::builder();

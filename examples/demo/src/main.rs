@@ -54,6 +54,11 @@ struct Args {
     /// memory, so several demo processes share pages, chat and carts.
     #[arg(long, env = "HYPERSTATE_REDIS")]
     redis: Option<String>,
+    /// Put page state and sessions on this PostgreSQL
+    /// (`postgres://USER@HOST:PORT/DB`; its schema is created or updated on
+    /// start), so several demo processes share carts and settings.
+    #[arg(long, env = "HYPERSTATE_POSTGRES", conflicts_with_all = ["redis", "s3_bucket"])]
+    postgres: Option<String>,
     /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
     /// are evicted first when it is full.
     #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
@@ -75,15 +80,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Rooms stay hyperstate's default (memory) unless Redis is given.
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
-    let pages: Arc<dyn PageStore> = match &args.redis {
-        Some(url) => {
+    let mut sessions = None;
+    let pages: Arc<dyn PageStore> = match (&args.redis, &args.postgres) {
+        (_, Some(url)) => {
+            let (pages, documents) = hyperstate_demo::postgres_backends(url).await?;
+            tracing::info!("page state and sessions on PostgreSQL");
+            sessions = Some(documents);
+            pages
+        }
+        (Some(url), None) => {
             let (pages, shared_rooms) =
                 hyperstate_demo::redis_backends(url, RedisOptions::default()).await?;
             tracing::info!("page and room state on Redis");
             rooms = Some(shared_rooms);
             pages
         }
-        None => {
+        (None, None) => {
             let limit = usize::try_from(args.memory_limit.as_u64()).unwrap_or(usize::MAX);
             tracing::info!(limit = %args.memory_limit, "page state in memory");
             Arc::new(MemoryPageStore::new(
@@ -98,6 +110,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = DemoConfig::new(&args.data_dir).pages(pages);
     if let Some(rooms) = rooms {
         config = config.rooms(rooms);
+    }
+    if let Some(sessions) = sessions {
+        config = config.sessions(sessions);
     }
     let config = config
         .s3(s3)

@@ -1,0 +1,57 @@
+//! PostgreSQL backends for hyperstate: page and session state on the database
+//! the app already runs, shared by any number of app nodes, with no Redis and
+//! no object store.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), hyperstate::Error> {
+//! use std::sync::Arc;
+//! use hyperstate::page::PageOptions;
+//! use hyperstate_postgres::{PgDocumentStore, PgPageStore, Postgres};
+//!
+//! // Or `Postgres::with_pool(pool)` with the app's own sqlx `PgPool`.
+//! let db = Postgres::connect("postgres://app@127.0.0.1/app", Default::default()).await?;
+//! let pages = Arc::new(PgPageStore::new(db.clone(), PageOptions::default()));
+//! let sessions = Arc::new(PgDocumentStore::new(db));
+//! # Ok(()) }
+//! ```
+//!
+//! # Schema
+//!
+//! Connecting applies the embedded migrations (tables `hyperstate_*`, two
+//! PL/pgSQL functions) in one transaction under an advisory lock: idempotent,
+//! and safe when several nodes start at once.
+//!
+//! # Pages
+//!
+//! A page is one row of `hyperstate_pages`: a `jsonb` object mapping each state
+//! key to its value's JSON text, its key and byte counts (for the limits), and
+//! its expiry. Every operation is one statement, so one round trip: reads are an
+//! `UPDATE … RETURNING` that slides the expiry; writes call
+//! `hyperstate_page_write`, which locks the row, treats an expired page as
+//! empty, checks the limits and writes. `update` is a read and a
+//! compare-and-set through the same function, retried on conflict (the closure
+//! runs in the app). Expired rows are never returned, whether or not the
+//! sweeper has deleted them; the sweeper deletes them in bounded batches.
+//!
+//! # Sessions
+//!
+//! [`PgDocumentStore`] keeps each session document as a row with an etag drawn
+//! from a sequence: create-if-absent is `INSERT … ON CONFLICT DO NOTHING`,
+//! compare-and-swap is `UPDATE … WHERE etag = $1`. A write is durable when it
+//! returns (PostgreSQL's commit, with `synchronous_commit` on).
+//!
+//! # Outages
+//!
+//! The sqlx pool reconnects by itself. While PostgreSQL is unreachable,
+//! operations fail within the pool's acquire timeout with
+//! [`hyperstate::Error::Backend`] (an HTTP 503 through `hyperstate-axum`) and
+//! succeed again once it is back, without restarting the app.
+
+mod connection;
+mod doc_store;
+mod migrations;
+mod page_store;
+
+pub use connection::{Postgres, PostgresOptions};
+pub use doc_store::PgDocumentStore;
+pub use page_store::PgPageStore;
