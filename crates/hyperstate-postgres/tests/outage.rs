@@ -47,6 +47,32 @@ fn pg_ctl(action: &str) {
     assert!(status.success(), "pg_ctl {action} failed");
 }
 
+/// The server stopped; started again when dropped, so a failing test never
+/// leaves it down for the tests after it.
+struct Stopped {
+    started: bool,
+}
+
+impl Stopped {
+    fn stop() -> Stopped {
+        pg_ctl("stop");
+        Stopped { started: false }
+    }
+
+    fn start(mut self) {
+        self.started = true;
+        pg_ctl("start");
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if !self.started {
+            pg_ctl("start");
+        }
+    }
+}
+
 /// A failure during the outage must be a backend error, nothing else.
 fn assert_outage_error(err: &Error) {
     assert!(
@@ -132,12 +158,12 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
         })
     };
 
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    tokio::task::spawn_blocking(|| pg_ctl("stop")).await.unwrap();
-    // Down: every operation fails typed, and fast (the pool's acquire timeout).
     let probe = Page::open(pages.clone(), &BrowserId::generate(), PageId::generate())
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = tokio::task::spawn_blocking(Stopped::stop).await.unwrap();
+    // Down: every operation fails typed, and fast (the pool's acquire timeout).
     let err = timeout(BOUND, probe.put("k", &1)).await.expect("bounded").unwrap_err();
     assert_outage_error(&err);
     let err = timeout(BOUND, documents.get(&SessionKey::random()))
@@ -145,7 +171,7 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
         .expect("bounded")
         .unwrap_err();
     assert_outage_error(&err);
-    tokio::task::spawn_blocking(|| pg_ctl("start")).await.unwrap();
+    tokio::task::spawn_blocking(|| stopped.start()).await.unwrap();
 
     // Back: the same stores work again, without a restart of anything.
     timeout(BOUND, async {
