@@ -46,6 +46,9 @@ impl PostgresOptions {
 #[derive(Clone)]
 pub struct Postgres {
     pub(crate) pool: PgPool,
+    /// How long waiting for the database may take (the pool's acquire timeout),
+    /// for the waits the pool does not bound itself.
+    pub(crate) acquire_timeout: Duration,
 }
 
 impl fmt::Debug for Postgres {
@@ -80,7 +83,11 @@ impl Postgres {
     /// Uses the app's own pool and brings the schema up to date.
     pub async fn with_pool(pool: PgPool) -> Result<Postgres> {
         migrations::apply(&pool).await?;
-        Ok(Postgres { pool })
+        let acquire_timeout = pool.options().get_acquire_timeout();
+        Ok(Postgres {
+            pool,
+            acquire_timeout,
+        })
     }
 
     /// The pool, for the app's own queries.

@@ -51,7 +51,11 @@ mod connection;
 mod doc_store;
 mod migrations;
 mod page_store;
+mod room_codec;
+mod room_hub;
+mod room_store;
 
 pub use connection::{Postgres, PostgresOptions};
 pub use doc_store::PgDocumentStore;
 pub use page_store::PgPageStore;
+pub use room_store::PgRoomStore;

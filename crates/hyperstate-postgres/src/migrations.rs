@@ -15,6 +15,7 @@ use crate::connection::backend_error;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_pages.sql")),
     (2, include_str!("../migrations/0002_sessions.sql")),
+    (3, include_str!("../migrations/0003_rooms.sql")),
 ];
 
 /// The advisory lock key nodes serialize migrations on ("hyprstat").

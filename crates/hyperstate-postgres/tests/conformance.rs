@@ -1,4 +1,4 @@
-//! The shared page and document-store conformance suites against a real
+//! The shared page, document-store and room conformance suites against a real
 //! PostgreSQL.
 //!
 //! The server comes from `HYPERSTATE_POSTGRES_URL` (scripts/test starts a private
@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use hyperstate::page::{PageOptions, PageStore};
+use hyperstate::room::{RoomOptions, RoomStore};
 use hyperstate::session::DocumentStore;
 use hyperstate_conformance::services::postgres_url;
-use hyperstate_postgres::{PgDocumentStore, PgPageStore, Postgres, PostgresOptions};
+use hyperstate_postgres::{PgDocumentStore, PgPageStore, PgRoomStore, Postgres, PostgresOptions};
 
 /// A pool on this case's runtime (each case runs on its own runtime, and a
 /// pool belongs to the runtime that made it). Small: cases run in parallel.
@@ -28,6 +29,11 @@ fn connect() -> Postgres {
 
 fn postgres_page_store(options: PageOptions) -> Arc<dyn PageStore> {
     Arc::new(PgPageStore::new(connect(), options))
+}
+
+/// Room cases run with `time = real`: rows expire on PostgreSQL's clock.
+fn postgres_room_store(options: RoomOptions) -> Arc<dyn RoomStore> {
+    Arc::new(PgRoomStore::new(connect(), options))
 }
 
 /// Each namespace is its own slice of the shared sessions table.
@@ -49,5 +55,14 @@ mod documents {
     hyperstate_conformance::document_store_suite!(
         postgres_document_store,
         ready = || postgres_url().is_some()
+    );
+}
+
+mod room {
+    use super::*;
+    hyperstate_conformance::room_store_suite!(
+        postgres_room_store,
+        time = real,
+        skip_unless = postgres_url().is_some()
     );
 }
