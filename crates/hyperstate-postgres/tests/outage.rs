@@ -7,7 +7,6 @@
 //! (`HYPERSTATE_POSTGRES_DATA` / `_BIN` / `_USER` / `_LOG` to stop and start it);
 //! without it the test skips loudly (fails under `CI=true`).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,62 +15,16 @@ use hyperstate::Error;
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::session::{DocumentStore, PutCondition, PutOutcome, SessionKey};
 use hyperstate::{BrowserId, PageId};
-use hyperstate_conformance::services::postgres_url;
 use hyperstate_postgres::{PgDocumentStore, PgPageStore, Postgres, PostgresOptions};
 use tokio::time::timeout;
+
+mod support;
+use support::{Stopped, private_server};
 
 /// Writers running at once.
 const WRITERS: usize = 8;
 /// Bound on every wait of the test: no step may hang the suite.
 const BOUND: Duration = Duration::from_secs(30);
-
-/// Runs `pg_ctl ACTION` on the private server, as its unprivileged user.
-fn pg_ctl(action: &str) {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let (bin, data, user, log) = (
-        var("HYPERSTATE_POSTGRES_BIN"),
-        var("HYPERSTATE_POSTGRES_DATA"),
-        var("HYPERSTATE_POSTGRES_USER"),
-        var("HYPERSTATE_POSTGRES_LOG"),
-    );
-    let pg_ctl = format!("{bin}/pg_ctl");
-    let mut command = if user.is_empty() {
-        Command::new(&pg_ctl)
-    } else {
-        let mut runuser = Command::new("runuser");
-        runuser.args(["-u", &user, "--", &pg_ctl]);
-        runuser
-    };
-    command.args(["-D", &data, "-l", &log, "-m", "fast", "-w", "-t", "30", action]);
-    let status = command.status().expect("running pg_ctl");
-    assert!(status.success(), "pg_ctl {action} failed");
-}
-
-/// The server stopped; started again when dropped, so a failing test never
-/// leaves it down for the tests after it.
-struct Stopped {
-    started: bool,
-}
-
-impl Stopped {
-    fn stop() -> Stopped {
-        pg_ctl("stop");
-        Stopped { started: false }
-    }
-
-    fn start(mut self) {
-        self.started = true;
-        pg_ctl("start");
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        if !self.started {
-            pg_ctl("start");
-        }
-    }
-}
 
 /// A failure during the outage must be a backend error, nothing else.
 fn assert_outage_error(err: &Error) {
@@ -83,15 +36,7 @@ fn assert_outage_error(err: &Error) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowledged() {
-    let Some(url) = postgres_url() else { return };
-    if std::env::var("HYPERSTATE_POSTGRES_DATA").is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs the private server of scripts/services/postgres.sh"
-        );
-        eprintln!("SKIPPED: not the private server of scripts/services/postgres.sh (no HYPERSTATE_POSTGRES_DATA)");
-        return;
-    }
+    let Some(url) = private_server() else { return };
     let options = PostgresOptions::default().max_connections(WRITERS as u32);
     let db = Postgres::connect(&url, options).await.unwrap();
     let pages: Arc<dyn PageStore> = Arc::new(PgPageStore::new(db.clone(), PageOptions::default()));

@@ -54,9 +54,9 @@ struct Args {
     /// memory, so several demo processes share pages, chat and carts.
     #[arg(long, env = "HYPERSTATE_REDIS")]
     redis: Option<String>,
-    /// Put page state and sessions on this PostgreSQL
+    /// Put page, session and room state on this PostgreSQL
     /// (`postgres://USER@HOST:PORT/DB`; its schema is created or updated on
-    /// start), so several demo processes share carts and settings.
+    /// start), so several demo processes share carts, settings and chat.
     #[arg(long, env = "HYPERSTATE_POSTGRES", conflicts_with_all = ["redis", "s3_bucket"])]
     postgres: Option<String>,
     /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
@@ -78,15 +78,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     hyperstate_demo::install_metrics();
 
-    // Rooms stay hyperstate's default (memory) unless Redis is given.
+    // Rooms stay hyperstate's default (memory) unless Redis or PostgreSQL is given.
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
     let mut sessions = None;
     let pages: Arc<dyn PageStore> = match (&args.redis, &args.postgres) {
         (_, Some(url)) => {
-            let (pages, documents) = hyperstate_demo::postgres_backends(url).await?;
-            tracing::info!("page state and sessions on PostgreSQL");
-            sessions = Some(documents);
-            pages
+            let backends = hyperstate_demo::postgres_backends(url).await?;
+            tracing::info!("page, session and room state on PostgreSQL");
+            sessions = Some(backends.sessions);
+            rooms = Some(backends.rooms);
+            backends.pages
         }
         (Some(url), None) => {
             let (pages, shared_rooms) =

@@ -1,6 +1,6 @@
 //! Many nodes, one PostgreSQL: two demo processes started with `--postgres`
 //! on the same database and secret, no sticky routing. A browser's requests
-//! land on either node, and pages and sessions behave as on one node.
+//! land on either node, and pages, sessions and rooms behave as on one node.
 //!
 //! Needs `HYPERSTATE_POSTGRES_URL`; see [`postgres::two_nodes`] for the skip.
 
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use futures::future::join_all;
-use nodes::TcpBrowser;
+use nodes::{TcpBrowser, free_port};
 
 /// Concurrent cart additions in the lost-update test.
 const ADDITIONS: usize = 500;
@@ -106,4 +106,39 @@ async fn a_theme_set_on_one_node_is_seen_on_the_other() {
         theme(&browser.load(a.addr, "/settings").await).as_deref(),
         Some("dusk")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_posted_on_one_node_streams_from_the_other() {
+    let Some((a, b)) = postgres::two_nodes().await else {
+        return;
+    };
+    let room = format!("/rooms/pg-two-nodes-{}", free_port());
+
+    // Alice visits and joins through A...
+    let alice = TcpBrowser::new();
+    let page = alice.load(a.addr, &room).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let id = page.page_id().unwrap();
+    let joined = alice
+        .htmx_post(a.addr, &format!("{room}/join"), &id, "")
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+
+    // ...streams from B...
+    let mut events = alice.stream(b.addr, &format!("{room}/events")).await;
+
+    // ...and posts through A: B delivers it (bounded wait in `until`).
+    let posted = alice
+        .htmx_post(
+            a.addr,
+            &format!("{room}/messages"),
+            &id,
+            "text=across-nodes",
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::NO_CONTENT, "a member posts through A");
+    events
+        .until(|e| e.event.as_deref() == Some("chat") && e.data.contains("across-nodes"))
+        .await;
 }
