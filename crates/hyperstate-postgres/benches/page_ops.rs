@@ -1,8 +1,10 @@
 //! Page operations per second on PostgreSQL at 50 concurrent, beside `pgbench`
-//! running the equivalent single raw statement (a primary-key `SELECT` for get,
-//! an `UPDATE` for put and update) at the same concurrency against the same
-//! server, in the same run; and statements per page operation, read from
-//! `pg_stat_database`.
+//! running the equivalent single raw statement at the same concurrency against
+//! the same server, in the same run: a one-row `UPDATE … RETURNING` for get
+//! (a get slides the page's expiry, so it writes the row) and a one-row
+//! `UPDATE` for put and update. A plain one-row `SELECT` is printed too, for
+//! what a read that wrote nothing would cost. Also statements per page
+//! operation, read from `pg_stat_database`.
 //!
 //! Run: `HYPERSTATE_POSTGRES_URL=postgres://... cargo bench -p hyperstate-postgres --bench page_ops`
 //! (`scripts/bench` starts a private PostgreSQL and sets it). `-- --quick` (or
@@ -27,7 +29,12 @@ const CONCURRENCY: usize = 50;
 /// Runs `ops` operations of kind `op` from `CONCURRENCY` tasks, each on its own
 /// page (opened and seeded before the clock starts). Returns ops/s and the
 /// statements per operation of the timed part.
-async fn run(db: &Postgres, store: &Arc<dyn PageStore>, op: &'static str, ops: usize) -> (f64, f64) {
+async fn run(
+    db: &Postgres,
+    store: &Arc<dyn PageStore>,
+    op: &'static str,
+    ops: usize,
+) -> (f64, f64) {
     let per_task = ops / CONCURRENCY;
     let mut pages = Vec::new();
     for _ in 0..CONCURRENCY {
@@ -82,7 +89,10 @@ fn pgbench(url: &str, statement: &str, ops: usize) -> f64 {
             rest.split_whitespace().next()?.parse().ok()
         })
         .unwrap_or_else(|| {
-            eprintln!("pgbench gave no tps: {text}{}", String::from_utf8_lossy(&output.stderr));
+            eprintln!(
+                "pgbench gave no tps: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             f64::NAN
         })
 }
@@ -108,14 +118,19 @@ async fn main() {
 
     println!("concurrency {CONCURRENCY}, {ops} operations each");
     let select = "SELECT v FROM hyperstate_bench_kv WHERE k = :k";
-    let update = "UPDATE hyperstate_bench_kv SET v = v WHERE k = :k";
+    let returning = "UPDATE hyperstate_bench_kv SET v = v WHERE k = :k RETURNING v";
+    let update = "UPDATE hyperstate_bench_kv SET v = :k WHERE k = :k";
     let reference_select = pgbench(&url, select, ops);
+    let reference_returning = pgbench(&url, returning, ops);
     let reference_update = pgbench(&url, update, ops);
-    println!("pgbench SELECT: {reference_select:.0} tps, UPDATE: {reference_update:.0} tps");
+    println!(
+        "pgbench SELECT: {reference_select:.0} tps, UPDATE … RETURNING: {reference_returning:.0} tps, \
+         UPDATE: {reference_update:.0} tps"
+    );
     for op in ["get", "put", "update"] {
         let (rate, per_op) = run(&db, &store, op, ops).await;
         let (versus, reference) = match op {
-            "get" => ("SELECT", reference_select),
+            "get" => ("UPDATE … RETURNING", reference_returning),
             _ => ("UPDATE", reference_update),
         };
         record(
@@ -129,6 +144,19 @@ async fn main() {
             .reference(format!("pgbench one-row {versus}"), reference)
             .target("≥ 60%"),
         );
+        if op == "get" {
+            // The stricter comparison: a read that writes nothing.
+            record(
+                &Record::new(
+                    format!("Page scope on PostgreSQL: ops/s, {CONCURRENCY} concurrent"),
+                    "get (vs a read-only SELECT)",
+                    "ops/s",
+                    Better::Higher,
+                    rate,
+                )
+                .reference("pgbench one-row SELECT", reference_select),
+            );
+        }
         record(
             &Record::new(
                 "Page scope on PostgreSQL: statements per operation (pg_stat_database)",

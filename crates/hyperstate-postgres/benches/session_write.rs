@@ -38,7 +38,10 @@ async fn main() {
     support::reference_table(db.pool(), 1).await;
     let store = PgDocumentStore::with_namespace(db.clone(), "bench");
     let key = SessionKey::random();
-    let PutOutcome::Written(mut etag) = store.put(&key, body(0), PutCondition::Absent).await.unwrap()
+    let PutOutcome::Written(mut etag) = store
+        .put(&key, body(0), PutCondition::Absent)
+        .await
+        .unwrap()
     else {
         panic!("a fresh key conflicted")
     };
@@ -47,7 +50,11 @@ async fn main() {
     let (mut ours, mut raw) = (Vec::with_capacity(writes), Vec::with_capacity(writes));
     for rev in 1..=writes {
         let start = Instant::now();
-        match store.put(&key, body(rev), PutCondition::Matches(&etag)).await.unwrap() {
+        match store
+            .put(&key, body(rev), PutCondition::Matches(&etag))
+            .await
+            .unwrap()
+        {
             PutOutcome::Written(new) => etag = new,
             PutOutcome::Conflict => panic!("nobody else writes this session"),
         }

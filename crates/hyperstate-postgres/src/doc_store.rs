@@ -167,4 +167,3 @@ impl DocumentStore for PgDocumentStore {
         Ok(format!("hyperstate_session_quarantine id {id}"))
     }
 }
-

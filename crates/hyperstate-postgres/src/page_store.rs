@@ -180,7 +180,10 @@ impl PageStore for PgPageStore {
         let mut current = self.read(page, key).await?;
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
             let new = text(f(current.as_deref().map(str::as_bytes))?)?;
-            match self.write(page, key, &new, Some(current.as_deref())).await? {
+            match self
+                .write(page, key, &new, Some(current.as_deref()))
+                .await?
+            {
                 Written::Done => return Ok(new.into_bytes()),
                 Written::Conflict(found) => {
                     self.conflicts.increment(1);

@@ -114,7 +114,11 @@ pub(crate) enum Notice {
     /// A diff of `room` too large to inline: read version `version` from the log.
     Large { room: String, version: u64 },
     /// `room`'s attach count, with its sequence number (later ones win).
-    Presence { room: String, seq: u64, count: usize },
+    Presence {
+        room: String,
+        seq: u64,
+        count: usize,
+    },
 }
 
 impl Notice {
@@ -178,12 +182,23 @@ mod tests {
         let value = Json::from_bytes(br#"{"a":"\"q\""}"#.to_vec());
         let state: State = [("k".into(), value.clone())].into_iter().collect();
         for change in [
-            Change::Inserted { key: "k".into(), value: value.clone() },
-            Change::Updated { key: "k".into(), value },
+            Change::Inserted {
+                key: "k".into(),
+                value: value.clone(),
+            },
+            Change::Updated {
+                key: "k".into(),
+                value,
+            },
             Change::Deleted { key: "k".into() },
-            Change::Reset { state: Arc::new(state) },
+            Change::Reset {
+                state: Arc::new(state),
+            },
         ] {
-            let diff = Diff { version: 1_700_000_000_000_001, change };
+            let diff = Diff {
+                version: 1_700_000_000_000_001,
+                change,
+            };
             assert_eq!(*decode_diff("test", &encode_diff(&diff)).unwrap(), diff);
         }
     }
@@ -193,8 +208,22 @@ mod tests {
         let small = Notice::for_diff("r", 7, "x".repeat(10));
         assert!(matches!(small, Notice::Diff { .. }));
         let large = Notice::for_diff("r", 7, "x".repeat(MAX_INLINE_PAYLOAD));
-        assert_eq!(large, Notice::Large { room: "r".into(), version: 7 });
-        for notice in [small, large, Notice::Presence { room: "r".into(), seq: 3, count: 2 }] {
+        assert_eq!(
+            large,
+            Notice::Large {
+                room: "r".into(),
+                version: 7
+            }
+        );
+        for notice in [
+            small,
+            large,
+            Notice::Presence {
+                room: "r".into(),
+                seq: 3,
+                count: 2,
+            },
+        ] {
             assert_eq!(Notice::decode(&notice.encode()), Some(notice));
         }
     }

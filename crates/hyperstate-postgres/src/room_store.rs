@@ -103,7 +103,9 @@ enum Opened {
 }
 
 fn ms(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX).max(1)
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
 }
 
 fn signed(n: usize) -> i64 {
@@ -113,7 +115,10 @@ fn signed(n: usize) -> i64 {
 impl PgRoomStore {
     /// A room store on `db` with the given options.
     pub fn new(db: Postgres, options: RoomOptions) -> Self {
-        let node = format!("{:016x}", RandomState::new().hash_one(std::time::SystemTime::now()));
+        let node = format!(
+            "{:016x}",
+            RandomState::new().hash_one(std::time::SystemTime::now())
+        );
         PgRoomStore {
             inner: Arc::new(Inner {
                 hub: Hub::new(db.clone(), options.channel_capacity, node),
@@ -125,10 +130,11 @@ impl PgRoomStore {
 }
 
 async fn now_us(conn: &mut PgConnection, operation: &'static str) -> Result<u64> {
-    let now: i64 = sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
-        .fetch_one(conn)
-        .await
-        .map_err(|err| backend_error(operation, err))?;
+    let now: i64 =
+        sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+            .fetch_one(conn)
+            .await
+            .map_err(|err| backend_error(operation, err))?;
     u64::try_from(now).map_err(|_| corrupt(operation, "clock before 1970"))
 }
 
@@ -171,9 +177,24 @@ impl Inner {
                 .await
                 .map_err(err)?;
             match row {
-                Some((version, mr, pr, ttl, mt, keys, bytes, seq, true, member, unused, attached, value)) => {
+                Some((
+                    version,
+                    mr,
+                    pr,
+                    ttl,
+                    mt,
+                    keys,
+                    bytes,
+                    seq,
+                    true,
+                    member,
+                    unused,
+                    attached,
+                    value,
+                )) => {
                     let locked = Locked {
-                        version: u64::try_from(version).map_err(|_| corrupt(operation, "version"))?,
+                        version: u64::try_from(version)
+                            .map_err(|_| corrupt(operation, "version"))?,
                         acl: Acl::new(Rights::from_bits(mr as u8), Rights::from_bits(pr as u8)),
                         idle_ttl_ms: ttl,
                         unused_member_ttl_ms: mt,
@@ -223,11 +244,13 @@ impl Inner {
             .await
             .map_err(err)?;
         // An expired row of the same key goes first, with its members and log.
-        sqlx::query("DELETE FROM hyperstate_rooms WHERE room = $1 AND expires_at <= clock_timestamp()")
-            .bind(call.room.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        sqlx::query(
+            "DELETE FROM hyperstate_rooms WHERE room = $1 AND expires_at <= clock_timestamp()",
+        )
+        .bind(call.room.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
         let live: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM hyperstate_rooms WHERE expires_at > clock_timestamp()",
         )
@@ -261,7 +284,13 @@ impl Inner {
     }
 
     /// Restarts the idle countdown and commits.
-    async fn refresh(&self, mut tx: Tx, call: Call<'_>, locked: &Locked, operation: &'static str) -> Result<()> {
+    async fn refresh(
+        &self,
+        mut tx: Tx,
+        call: Call<'_>,
+        locked: &Locked,
+        operation: &'static str,
+    ) -> Result<()> {
         let err = |err| backend_error(operation, err);
         sqlx::query(
             "UPDATE hyperstate_rooms SET expires_at = clock_timestamp() + $2 * interval '1 millisecond'
@@ -292,15 +321,36 @@ impl Inner {
                 let old = locked.value.as_ref().map_or(0, |v| key.len() + v.len());
                 let keys = locked.keys + usize::from(locked.value.is_none());
                 let bytes = locked.bytes - old + key.len() + value.as_bytes().len();
-                ("state || jsonb_build_object($2::text, $3::text)", Some(key.to_string()), Some(value.as_str().to_owned()), keys, bytes)
+                (
+                    "state || jsonb_build_object($2::text, $3::text)",
+                    Some(key.to_string()),
+                    Some(value.as_str().to_owned()),
+                    keys,
+                    bytes,
+                )
             }
             Change::Deleted { key } => {
                 let old = locked.value.as_ref().map_or(0, |v| key.len() + v.len());
-                ("state - $2::text", Some(key.to_string()), None, locked.keys - 1, locked.bytes - old)
+                (
+                    "state - $2::text",
+                    Some(key.to_string()),
+                    None,
+                    locked.keys - 1,
+                    locked.bytes - old,
+                )
             }
             Change::Reset { state } => {
-                let bytes = state.iter().map(|(k, v)| k.len() + v.as_bytes().len()).sum();
-                ("$3::text::jsonb", None, Some(encode_state(state).to_string()), state.len(), bytes)
+                let bytes = state
+                    .iter()
+                    .map(|(k, v)| k.len() + v.as_bytes().len())
+                    .sum();
+                (
+                    "$3::text::jsonb",
+                    None,
+                    Some(encode_state(state).to_string()),
+                    state.len(),
+                    bytes,
+                )
             }
             _ => return Err(corrupt(operation, "unknown change")),
         };
@@ -350,12 +400,22 @@ impl Inner {
             .execute(&mut *tx)
             .await
             .map_err(|err| backend_error(operation, err))?;
-        tx.commit().await.map_err(|err| backend_error(operation, err))?;
+        tx.commit()
+            .await
+            .map_err(|err| backend_error(operation, err))?;
         Ok(diff)
     }
 
     /// Puts `value` under `key` in the locked room, within the limits.
-    async fn put(&self, tx: Tx, call: Call<'_>, locked: &Locked, key: &str, value: Json, operation: &'static str) -> Result<Arc<Diff>> {
+    async fn put(
+        &self,
+        tx: Tx,
+        call: Call<'_>,
+        locked: &Locked,
+        key: &str,
+        value: Json,
+        operation: &'static str,
+    ) -> Result<Arc<Diff>> {
         let limits = &self.options.limits;
         let size = value.as_bytes().len();
         if size > limits.max_value_bytes {
@@ -380,10 +440,17 @@ impl Inner {
             });
         }
         let change = match locked.value {
-            None => Change::Inserted { key: key.into(), value },
-            Some(_) => Change::Updated { key: key.into(), value },
+            None => Change::Inserted {
+                key: key.into(),
+                value,
+            },
+            Some(_) => Change::Updated {
+                key: key.into(),
+                value,
+            },
         };
-        self.publish(tx, call, locked, change, None, operation).await
+        self.publish(tx, call, locked, change, None, operation)
+            .await
     }
 }
 
@@ -412,9 +479,15 @@ impl RoomStore for PgRoomStore {
 
     async fn get(&self, call: Call<'_>, key: &str) -> Result<Option<Json>> {
         let inner = &*self.inner;
-        match inner.open(call, "get", Some(Right::Read), Some(key), false).await? {
-            Opened::Absent(now) => Unstored::new((call.init)()?, now, &inner.options.limits)?
-                .get(call.room, key, Right::Read),
+        match inner
+            .open(call, "get", Some(Right::Read), Some(key), false)
+            .await?
+        {
+            Opened::Absent(now) => Unstored::new((call.init)()?, now, &inner.options.limits)?.get(
+                call.room,
+                key,
+                Right::Read,
+            ),
             Opened::Live(tx, locked) => {
                 inner.refresh(tx, call, &locked, "get").await?;
                 Ok(locked.value.map(|v| Json::from_bytes(v.into_bytes())))
@@ -424,9 +497,13 @@ impl RoomStore for PgRoomStore {
 
     async fn snapshot(&self, call: Call<'_>) -> Result<Snapshot> {
         let inner = &*self.inner;
-        match inner.open(call, "snapshot", Some(Right::Read), None, false).await? {
-            Opened::Absent(now) => Unstored::new((call.init)()?, now, &inner.options.limits)?
-                .snapshot(call.room),
+        match inner
+            .open(call, "snapshot", Some(Right::Read), None, false)
+            .await?
+        {
+            Opened::Absent(now) => {
+                Unstored::new((call.init)()?, now, &inner.options.limits)?.snapshot(call.room)
+            }
             Opened::Live(mut tx, locked) => {
                 let state = read_state(&mut tx, call.room, "snapshot").await?;
                 inner.refresh(tx, call, &locked, "snapshot").await?;
@@ -442,16 +519,21 @@ impl RoomStore for PgRoomStore {
         let inner = &*self.inner;
         match write {
             Write::Put { key, value } => {
-                let Opened::Live(tx, locked) =
-                    inner.open(call, "put", Some(Right::Write), Some(&key), true).await?
+                let Opened::Live(tx, locked) = inner
+                    .open(call, "put", Some(Right::Write), Some(&key), true)
+                    .await?
                 else {
                     return Err(corrupt("put", "a started room is absent"));
                 };
-                inner.put(tx, call, &locked, &key, value, "put").await.map(Some)
+                inner
+                    .put(tx, call, &locked, &key, value, "put")
+                    .await
+                    .map(Some)
             }
             Write::Delete { key } => {
-                let Opened::Live(tx, locked) =
-                    inner.open(call, "delete", Some(Right::Delete), Some(&key), true).await?
+                let Opened::Live(tx, locked) = inner
+                    .open(call, "delete", Some(Right::Delete), Some(&key), true)
+                    .await?
                 else {
                     return Err(corrupt("delete", "a started room is absent"));
                 };
@@ -460,11 +542,12 @@ impl RoomStore for PgRoomStore {
                     return Ok(None);
                 }
                 let change = Change::Deleted { key };
-                inner.publish(tx, call, &locked, change, None, "delete").await.map(Some)
+                inner
+                    .publish(tx, call, &locked, change, None, "delete")
+                    .await
+                    .map(Some)
             }
-            Write::Reset(init) => {
-                inner.open_reset(call, init).await.map(Some)
-            }
+            Write::Reset(init) => inner.open_reset(call, init).await.map(Some),
             _ => Err(Error::backend(
                 BACKEND,
                 "write",
@@ -477,19 +560,21 @@ impl RoomStore for PgRoomStore {
     /// compare-and-set: `f` runs once, on the current value.
     async fn update(&self, call: Call<'_>, key: &str, f: UpdateFn<'_>) -> Result<Arc<Diff>> {
         let inner = &*self.inner;
-        let Opened::Live(tx, locked) =
-            inner.open(call, "update", Some(Right::Write), Some(key), true).await?
+        let Opened::Live(tx, locked) = inner
+            .open(call, "update", Some(Right::Write), Some(key), true)
+            .await?
         else {
             return Err(corrupt("update", "a started room is absent"));
         };
         let new = f(locked.value.as_deref().map(str::as_bytes))?;
-        inner.put(tx, call, &locked, key, Json::from_bytes(new), "update").await
+        inner
+            .put(tx, call, &locked, key, Json::from_bytes(new), "update")
+            .await
     }
 
     async fn set_member(&self, call: Call<'_>, joined: bool) -> Result<bool> {
         let inner = &*self.inner;
-        let Opened::Live(mut tx, locked) =
-            inner.open(call, "set_member", None, None, true).await?
+        let Opened::Live(mut tx, locked) = inner.open(call, "set_member", None, None, true).await?
         else {
             return Err(corrupt("set_member", "a started room is absent"));
         };
@@ -641,26 +726,38 @@ async fn read_state(tx: &mut Tx, room: &RoomKey, operation: &'static str) -> Res
 
 impl Inner {
     /// A reset: the spec's new state, ACL and TTL, checked under the current ACL.
-    async fn open_reset(&self, call: Call<'_>, init: hyperstate::room::RoomInit) -> Result<Arc<Diff>> {
+    async fn open_reset(
+        &self,
+        call: Call<'_>,
+        init: hyperstate::room::RoomInit,
+    ) -> Result<Arc<Diff>> {
         let _ = init.checked_bytes(&self.options.limits)?;
         let (state, acl, ttl) = init.into_parts();
-        let Opened::Live(tx, locked) = self.open(call, "reset", Some(Right::Reset), None, true).await?
+        let Opened::Live(tx, locked) = self
+            .open(call, "reset", Some(Right::Reset), None, true)
+            .await?
         else {
             return Err(corrupt("reset", "a started room is absent"));
         };
         let change = Change::Reset {
             state: Arc::new(state),
         };
-        self.publish(tx, call, &locked, change, Some((acl, ms(ttl))), "reset").await
+        self.publish(tx, call, &locked, change, Some((acl, ms(ttl))), "reset")
+            .await
     }
 }
 
 /// The attach transaction: counts the client in, publishes the presence, and
 /// reads where the client starts. Returns the start, the version it is at, and
 /// the presence sequence number and count.
-async fn attach(inner: &Inner, call: Call<'_>, resume: Option<u64>) -> Result<(Start, u64, u64, usize)> {
-    let Opened::Live(mut tx, locked) =
-        inner.open(call, "attach", Some(Right::Read), None, true).await?
+async fn attach(
+    inner: &Inner,
+    call: Call<'_>,
+    resume: Option<u64>,
+) -> Result<(Start, u64, u64, usize)> {
+    let Opened::Live(mut tx, locked) = inner
+        .open(call, "attach", Some(Right::Read), None, true)
+        .await?
     else {
         return Err(corrupt("attach", "a started room is absent"));
     };

@@ -29,7 +29,13 @@ const BOUND: Duration = Duration::from_secs(30);
 /// A failure during the outage must be a backend error, nothing else.
 fn assert_outage_error(err: &Error) {
     assert!(
-        matches!(err, Error::Backend { backend: "postgres", .. }),
+        matches!(
+            err,
+            Error::Backend {
+                backend: "postgres",
+                ..
+            }
+        ),
         "expected a postgres backend error, got {err:?}"
     );
 }
@@ -59,7 +65,10 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
                 match page.update("n", 0u64, |n| n + 1).await {
                     Ok(n) => {
                         acknowledged += 1;
-                        assert!(n >= acknowledged && n <= attempted, "{n} after {acknowledged}");
+                        assert!(
+                            n >= acknowledged && n <= attempted,
+                            "{n} after {acknowledged}"
+                        );
                     }
                     Err(err) => {
                         assert_outage_error(&err);
@@ -109,14 +118,19 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stopped = tokio::task::spawn_blocking(Stopped::stop).await.unwrap();
     // Down: every operation fails typed, and fast (the pool's acquire timeout).
-    let err = timeout(BOUND, probe.put("k", &1)).await.expect("bounded").unwrap_err();
+    let err = timeout(BOUND, probe.put("k", &1))
+        .await
+        .expect("bounded")
+        .unwrap_err();
     assert_outage_error(&err);
     let err = timeout(BOUND, documents.get(&SessionKey::random()))
         .await
         .expect("bounded")
         .unwrap_err();
     assert_outage_error(&err);
-    tokio::task::spawn_blocking(|| stopped.start()).await.unwrap();
+    tokio::task::spawn_blocking(|| stopped.start())
+        .await
+        .unwrap();
 
     // Back: the same stores work again, without a restart of anything.
     timeout(BOUND, async {
@@ -141,7 +155,14 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
             "{acknowledged} increments acknowledged, {attempted} attempted, {n} stored"
         );
     }
-    let (body, etag) = session_writer.await.unwrap().expect("some session write succeeded");
-    let stored = documents.get(&session).await.unwrap().expect("the session survived");
+    let (body, etag) = session_writer
+        .await
+        .unwrap()
+        .expect("some session write succeeded");
+    let stored = documents
+        .get(&session)
+        .await
+        .unwrap()
+        .expect("the session survived");
     assert_eq!((stored.body, stored.etag), (body, etag));
 }

@@ -68,10 +68,18 @@ async fn the_listening_connection_recovers_and_nothing_acknowledged_is_lost() {
         .expect("bounded")
         .unwrap_err();
     assert!(
-        matches!(err, Error::Backend { backend: "postgres", .. }),
+        matches!(
+            err,
+            Error::Backend {
+                backend: "postgres",
+                ..
+            }
+        ),
         "expected a postgres backend error, got {err:?}"
     );
-    tokio::task::spawn_blocking(|| stopped.start()).await.unwrap();
+    tokio::task::spawn_blocking(|| stopped.start())
+        .await
+        .unwrap();
 
     // After: the same stores, no restart; the first write that succeeds and
     // the ones after it reach B.

@@ -32,8 +32,8 @@ use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
 pub use backends::redis_backends;
-pub use postgres::{PostgresBackends, postgres_backends};
 pub use error::AppError;
+pub use postgres::{PostgresBackends, postgres_backends};
 pub use secret::SecretError;
 pub use serve_args::{RateSetting, ServeArgs};
 

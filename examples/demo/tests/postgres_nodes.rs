@@ -137,7 +137,11 @@ async fn a_message_posted_on_one_node_streams_from_the_other() {
             "text=across-nodes",
         )
         .await;
-    assert_eq!(posted.status, StatusCode::NO_CONTENT, "a member posts through A");
+    assert_eq!(
+        posted.status,
+        StatusCode::NO_CONTENT,
+        "a member posts through A"
+    );
     events
         .until(|e| e.event.as_deref() == Some("chat") && e.data.contains("across-nodes"))
         .await;

@@ -12,9 +12,13 @@ pub(crate) fn quick() -> bool {
 }
 
 /// Statements the server has committed so far (every statement outside a
-/// transaction is one), from `pg_stat_database`. Statistics are flushed lazily,
-/// so the snapshot is forced first.
+/// transaction is one), from `pg_stat_database`. Backends flush their counts
+/// lazily (within 10 s of going idle), so a full run waits that out first;
+/// a quick run does not, and its count is meaningless.
 pub(crate) async fn commits(pool: &PgPool) -> i64 {
+    if !quick() {
+        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    }
     sqlx::query("SELECT pg_stat_clear_snapshot()")
         .execute(pool)
         .await

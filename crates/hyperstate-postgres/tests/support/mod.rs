@@ -9,7 +9,7 @@ use hyperstate_conformance::services::postgres_url;
 
 /// The server's URL, when it is the private one this test may stop (`None`
 /// after a loud skip; under `CI=true` its absence fails the test).
-pub fn private_server() -> Option<String> {
+pub(crate) fn private_server() -> Option<String> {
     let url = postgres_url()?;
     if std::env::var("HYPERSTATE_POSTGRES_DATA").is_err() {
         assert!(
@@ -26,7 +26,7 @@ pub fn private_server() -> Option<String> {
 }
 
 /// Runs `pg_ctl ACTION` on the private server, as its unprivileged user.
-pub fn pg_ctl(action: &str) {
+pub(crate) fn pg_ctl(action: &str) {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let (bin, data, user, log) = (
         var("HYPERSTATE_POSTGRES_BIN"),
@@ -42,24 +42,26 @@ pub fn pg_ctl(action: &str) {
         runuser.args(["-u", &user, "--", &pg_ctl]);
         runuser
     };
-    command.args(["-D", &data, "-l", &log, "-m", "fast", "-w", "-t", "30", action]);
+    command.args([
+        "-D", &data, "-l", &log, "-m", "fast", "-w", "-t", "30", action,
+    ]);
     let status = command.status().expect("running pg_ctl");
     assert!(status.success(), "pg_ctl {action} failed");
 }
 
 /// The server stopped; started again when dropped, so a failing test never
 /// leaves it down for the tests after it.
-pub struct Stopped {
+pub(crate) struct Stopped {
     started: bool,
 }
 
 impl Stopped {
-    pub fn stop() -> Stopped {
+    pub(crate) fn stop() -> Stopped {
         pg_ctl("stop");
         Stopped { started: false }
     }
 
-    pub fn start(mut self) {
+    pub(crate) fn start(mut self) {
         self.started = true;
         pg_ctl("start");
     }
@@ -72,4 +74,3 @@ impl Drop for Stopped {
         }
     }
 }
-
