@@ -1,17 +1,19 @@
-//! PostgreSQL backends for hyperstate: page and session state on the database
-//! the app already runs, shared by any number of app nodes, with no Redis and
-//! no object store.
+//! PostgreSQL backends for hyperstate: page, session and room state on the
+//! database the app already runs, shared by any number of app nodes, with no
+//! Redis and no object store.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), hyperstate::Error> {
 //! use std::sync::Arc;
 //! use hyperstate::page::PageOptions;
-//! use hyperstate_postgres::{PgDocumentStore, PgPageStore, Postgres};
+//! use hyperstate::room::RoomOptions;
+//! use hyperstate_postgres::{PgDocumentStore, PgPageStore, PgRoomStore, Postgres};
 //!
 //! // Or `Postgres::with_pool(pool)` with the app's own sqlx `PgPool`.
 //! let db = Postgres::connect("postgres://app@127.0.0.1/app", Default::default()).await?;
 //! let pages = Arc::new(PgPageStore::new(db.clone(), PageOptions::default()));
-//! let sessions = Arc::new(PgDocumentStore::new(db));
+//! let sessions = Arc::new(PgDocumentStore::new(db.clone()));
+//! let rooms = Arc::new(PgRoomStore::new(db, RoomOptions::default()));
 //! # Ok(()) }
 //! ```
 //!
@@ -39,6 +41,21 @@
 //! from a sequence: create-if-absent is `INSERT … ON CONFLICT DO NOTHING`,
 //! compare-and-swap is `UPDATE … WHERE etag = $1`. A write is durable when it
 //! returns (PostgreSQL's commit, with `synchronous_commit` on).
+//!
+//! # Rooms
+//!
+//! [`PgRoomStore`] keeps each room in a row (version, ACL, idle TTL, state as
+//! in pages) with its members, per-node attach counts under a lease, and its
+//! last diffs. Each operation is one transaction holding the room's row lock:
+//! a write checks the ACL, applies the change, bumps the version, logs the
+//! diff and NOTIFYs it on channel `hyperstate_rooms` (by version only when it
+//! would exceed NOTIFY's 8 KB payload). PostgreSQL delivers notifications in
+//! commit order, so diffs arrive in version order. Each node holds one
+//! `LISTEN` connection and fans diffs out to its own clients; when that
+//! connection drops it reconnects and replays from the log what its rooms
+//! missed (a diff no longer logged is a version gap, which the subscription
+//! turns into a resync). `update` runs its closure under the row lock: no
+//! retries.
 //!
 //! # Outages
 //!

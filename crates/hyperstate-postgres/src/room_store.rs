@@ -25,7 +25,8 @@ use hyperstate::room::{
     RoomOptions, RoomStore, Snapshot, Start, State, Unstored, Write, class_of,
 };
 use hyperstate::{Error, Result};
-use sqlx::{PgConnection, Postgres as Pg, Transaction};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres as Pg, Row, Transaction};
 
 use crate::connection::{BACKEND, Postgres, backend_error};
 use crate::room_codec::{self, CHANNEL, Notice, corrupt, encode_diff, encode_state};
@@ -38,7 +39,7 @@ const MAX_START_ATTEMPTS: usize = 5;
 const SWEEP_BATCH: i64 = 500;
 /// The advisory lock starts take, so the live-room count cannot be exceeded by
 /// nodes starting rooms at once ("hsrooms").
-const START_LOCK: i64 = 0x6873_726f_6f6d_73;
+const START_LOCK: i64 = 0x0068_7372_6f6f_6d73;
 
 /// Room state in PostgreSQL. Cheap to clone; clones share rooms and the
 /// listening connection.
@@ -129,6 +130,38 @@ impl PgRoomStore {
     }
 }
 
+/// The room in `row` (of [`Inner::open`]'s query), `None` when it has expired.
+fn locked(row: &PgRow, operation: &'static str) -> Result<Option<Locked>> {
+    let get = |err| backend_error(operation, err);
+    if !row.try_get::<bool, _>(8).map_err(get)? {
+        return Ok(None);
+    }
+    let count = |i: usize| -> Result<usize> {
+        let n: i64 = row.try_get(i).map_err(get)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    let rights = |i: usize| -> Result<Rights> {
+        let bits: i16 = row.try_get(i).map_err(get)?;
+        Ok(Rights::from_bits(u8::try_from(bits).unwrap_or(0)))
+    };
+    let member: bool = row.try_get(9).map_err(get)?;
+    let keys: i32 = row.try_get(5).map_err(get)?;
+    Ok(Some(Locked {
+        version: u64::try_from(row.try_get::<i64, _>(0).map_err(get)?)
+            .map_err(|_| corrupt(operation, "negative version"))?,
+        acl: Acl::new(rights(1)?, rights(2)?),
+        idle_ttl_ms: row.try_get(3).map_err(get)?,
+        unused_member_ttl_ms: row.try_get(4).map_err(get)?,
+        keys: usize::try_from(keys).unwrap_or(0),
+        bytes: count(6)?,
+        presence_seq: u64::try_from(count(7)?).unwrap_or(0),
+        attached: count(11)?,
+        member,
+        unused: member && row.try_get::<bool, _>(10).map_err(get)?,
+        value: row.try_get(12).map_err(get)?,
+    }))
+}
+
 async fn now_us(conn: &mut PgConnection, operation: &'static str) -> Result<u64> {
     let now: i64 =
         sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
@@ -154,8 +187,7 @@ impl Inner {
         let err = |err| backend_error(operation, err);
         for _ in 0..MAX_START_ATTEMPTS {
             let mut tx = self.db.pool.begin().await.map_err(err)?;
-            let row: Option<(i64, i16, i16, i64, i64, i32, i64, i64, bool, bool, bool, i64, Option<String>)> =
-                sqlx::query_as(
+            let row: Option<PgRow> = sqlx::query(
                     "SELECT r.version, r.member_rights, r.public_rights, r.idle_ttl_ms,
                             r.unused_member_ttl_ms, r.keys, r.bytes, r.presence_seq,
                             r.expires_at > clock_timestamp(),
@@ -176,36 +208,8 @@ impl Inner {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(err)?;
-            match row {
-                Some((
-                    version,
-                    mr,
-                    pr,
-                    ttl,
-                    mt,
-                    keys,
-                    bytes,
-                    seq,
-                    true,
-                    member,
-                    unused,
-                    attached,
-                    value,
-                )) => {
-                    let locked = Locked {
-                        version: u64::try_from(version)
-                            .map_err(|_| corrupt(operation, "version"))?,
-                        acl: Acl::new(Rights::from_bits(mr as u8), Rights::from_bits(pr as u8)),
-                        idle_ttl_ms: ttl,
-                        unused_member_ttl_ms: mt,
-                        keys: usize::try_from(keys).unwrap_or(0),
-                        bytes: usize::try_from(bytes).unwrap_or(0),
-                        presence_seq: u64::try_from(seq).unwrap_or(0),
-                        attached: usize::try_from(attached).unwrap_or(0),
-                        member,
-                        unused: member && unused,
-                        value,
-                    };
+            match row.as_ref().map(|row| locked(row, operation)).transpose()? {
+                Some(Some(locked)) => {
                     if let Some(right) = right {
                         locked.acl.check(call.room, locked.class(), right)?;
                     }

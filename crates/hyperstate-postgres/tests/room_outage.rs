@@ -25,7 +25,7 @@ async fn node(url: &str) -> Rooms {
         .await
         .unwrap();
     let store = std::sync::Arc::new(PgRoomStore::new(db, RoomOptions::default()));
-    Rooms::new(store, |_: &RoomKey| Ok(RoomInit::new().value("n", &0)?))
+    Rooms::new(store, |_: &RoomKey| RoomInit::new().value("n", &0))
 }
 
 /// Reads `sub` until it is at `version` or later; returns the value of `n` it
