@@ -226,7 +226,7 @@ impl PageStore for PgPageStore {
             .map_err(|err| backend_error("clear", err))
     }
 
-    /// Deletes expired pages in batches of [`SWEEP_BATCH`], each its own short
+    /// Deletes expired pages in batches of 500, each its own short
     /// statement; rows another node holds are skipped, not waited for.
     async fn sweep(&self) -> Result<usize> {
         let mut freed = 0;

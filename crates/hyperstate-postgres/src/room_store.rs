@@ -691,7 +691,7 @@ impl RoomStore for PgRoomStore {
     }
 
     /// Deletes expired rooms (with their members, attach counts and log) in
-    /// batches of [`SWEEP_BATCH`], each its own short statement.
+    /// batches of 500, each its own short statement.
     async fn sweep(&self) -> Result<usize> {
         let mut freed = 0;
         loop {
