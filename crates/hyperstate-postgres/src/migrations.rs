@@ -6,7 +6,7 @@
 //! others wait, then find nothing left to do) and a failed start leaves the
 //! schema as it was.
 
-use sqlx::PgPool;
+use sqlx::{Executor as _, PgPool};
 
 use crate::connection::backend_error;
 
@@ -26,30 +26,32 @@ pub(crate) async fn apply(pool: &PgPool) -> hyperstate::Result<()> {
     let mut tx = pool.begin().await.map_err(err)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK_KEY)
-        .execute(&mut *tx)
+        .execute(tx.as_mut())
         .await
         .map_err(err)?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS hyperstate_migrations (
-            version    integer     PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now()
-        )",
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(err)?;
+    // Plain `&str`s go out as simple queries, which may hold several
+    // statements (a migration file does).
+    tx.as_mut()
+        .execute(
+            "CREATE TABLE IF NOT EXISTS hyperstate_migrations (
+                version    integer     PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(err)?;
     let applied: Vec<i32> = sqlx::query_scalar("SELECT version FROM hyperstate_migrations")
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.as_mut())
         .await
         .map_err(err)?;
     for (version, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(err)?;
+        tx.as_mut().execute(*sql).await.map_err(err)?;
         sqlx::query("INSERT INTO hyperstate_migrations (version) VALUES ($1)")
             .bind(version)
-            .execute(&mut *tx)
+            .execute(tx.as_mut())
             .await
             .map_err(err)?;
         tracing::info!(version, "applied hyperstate's PostgreSQL migration");
