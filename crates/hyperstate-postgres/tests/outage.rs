@@ -18,8 +18,7 @@ use hyperstate::{BrowserId, PageId};
 use hyperstate_postgres::{PgDocumentStore, PgPageStore, Postgres, PostgresOptions};
 use tokio::time::timeout;
 
-mod support;
-use support::{Stopped, private_server};
+use hyperstate_conformance::services::{PostgresStopped as Stopped, private_postgres};
 
 /// Writers running at once.
 const WRITERS: usize = 8;
@@ -42,7 +41,9 @@ fn assert_outage_error(err: &Error) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowledged() {
-    let Some(url) = private_server() else { return };
+    let Some(url) = private_postgres() else {
+        return;
+    };
     let options = PostgresOptions::default().max_connections(WRITERS as u32);
     let db = Postgres::connect(&url, options).await.unwrap();
     let pages: Arc<dyn PageStore> = Arc::new(PgPageStore::new(db.clone(), PageOptions::default()));

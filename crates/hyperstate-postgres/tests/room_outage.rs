@@ -5,7 +5,7 @@
 //! nothing acknowledged lost.
 //!
 //! Needs the private server of `scripts/services/postgres.sh` (see
-//! `support::private_server`).
+//! `hyperstate_conformance::services::private_postgres`).
 
 use std::time::Duration;
 
@@ -14,8 +14,7 @@ use hyperstate::{BrowserId, Error};
 use hyperstate_postgres::{PgRoomStore, Postgres, PostgresOptions};
 use tokio::time::timeout;
 
-mod support;
-use support::{Stopped, private_server};
+use hyperstate_conformance::services::{PostgresStopped as Stopped, private_postgres};
 
 /// Bound on every wait of the test: no step may hang the suite.
 const BOUND: Duration = Duration::from_secs(30);
@@ -50,7 +49,9 @@ async fn follow_to(sub: &mut Subscription, version: u64, mut n: i64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listening_connection_recovers_and_nothing_acknowledged_is_lost() {
-    let Some(url) = private_server() else { return };
+    let Some(url) = private_postgres() else {
+        return;
+    };
     let (a, b) = (node(&url).await, node(&url).await);
     let name = format!("outage-{}", BrowserId::generate());
     let (room_a, room_b) = (a.room(&name).unwrap(), b.room(&name).unwrap());
