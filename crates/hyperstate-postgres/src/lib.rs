@@ -68,6 +68,7 @@ mod connection;
 mod doc_store;
 mod migrations;
 mod page_store;
+mod recent_values;
 mod room_codec;
 mod room_hub;
 mod room_store;

@@ -9,6 +9,7 @@ use hyperstate::page::{PageKey, PageOptions, PageStore, UpdateFn};
 use hyperstate::{Error, Result};
 
 use crate::connection::{BACKEND, Postgres, backend_error};
+use crate::recent_values::RecentValues;
 
 /// How many conflicting concurrent updates one `update` call rides out before
 /// failing. Each conflict means another writer succeeded, so the system as a
@@ -37,6 +38,8 @@ pub struct PgPageStore {
     /// Updates of one page on this node take turns (striped by page), so the
     /// compare-and-set only races writers on *other* nodes.
     update_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// Values this node last saw, so most updates skip the read.
+    recent: Arc<RecentValues>,
     jitter: RandomState,
     /// `hyperstate_cas_conflicts_total{scope="page", backend="postgres"}`.
     conflicts: metrics::Counter,
@@ -63,6 +66,7 @@ impl PgPageStore {
             update_locks: (0..UPDATE_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            recent: Arc::new(RecentValues::new()),
             jitter: RandomState::new(),
             conflicts: hyperstate::observe::cas_conflicts("page", BACKEND),
         }
@@ -164,35 +168,62 @@ impl PageStore for PgPageStore {
         .fetch_optional(&self.db.pool)
         .await
         .map_err(|err| backend_error("get", err))?;
-        Ok(row.and_then(|(value,)| value).map(String::into_bytes))
+        let value = row.and_then(|(value,)| value).map(String::into_bytes);
+        self.recent.remember(page, key, value.as_deref());
+        Ok(value)
     }
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
-        self.write(page, key, &text(value)?, None).await.map(drop)
+        let value = text(value)?;
+        let written = self.write(page, key, &value, None).await;
+        match written {
+            Ok(_) => self.recent.remember(page, key, Some(value.as_bytes())),
+            // A write whose reply was lost may or may not have landed.
+            Err(_) => self.recent.forget(page, key),
+        }
+        written.map(drop)
     }
 
-    /// A read, then a compare-and-set that answers a conflict with the value
-    /// it found, which the next attempt uses: a conflict costs one more round
-    /// trip, never a separate read.
+    /// One statement when this node knows the current value (it wrote or read
+    /// it last): the compare-and-set goes out at once. Otherwise, or when
+    /// another node changed the key meanwhile, the write answers with the
+    /// value it found, and the next attempt uses that: a conflict costs one
+    /// more round trip, never a separate read.
     async fn update(&self, page: &PageKey, key: &str, f: UpdateFn<'_>) -> Result<Vec<u8>> {
         let stripe = page.as_bytes()[0] as usize % UPDATE_LOCK_STRIPES;
         let _turn = self.update_locks[stripe].lock().await;
-        let mut current = self.read(page, key).await?;
+        let known = self.recent.get(page, key);
+        let mut current = match known {
+            Some(value) => value.map(text).transpose()?,
+            None => self.read(page, key).await?,
+        };
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
-            let new = text(f(current.as_deref().map(str::as_bytes))?)?;
-            match self
-                .write(page, key, &new, Some(current.as_deref()))
-                .await?
-            {
-                Written::Done => return Ok(new.into_bytes()),
-                Written::Conflict(found) => {
+            let new = match f(current.as_deref().map(str::as_bytes)).and_then(text) {
+                Ok(new) => new,
+                Err(err) => {
+                    // The closure may have judged a stale value: forget it.
+                    self.recent.forget(page, key);
+                    return Err(err);
+                }
+            };
+            match self.write(page, key, &new, Some(current.as_deref())).await {
+                Ok(Written::Done) => {
+                    self.recent.remember(page, key, Some(new.as_bytes()));
+                    return Ok(new.into_bytes());
+                }
+                Ok(Written::Conflict(found)) => {
                     self.conflicts.increment(1);
                     current = found;
+                }
+                Err(err) => {
+                    self.recent.forget(page, key);
+                    return Err(err);
                 }
             }
             if attempt > 0 {
                 // Another node won twice in a row: back off, with jitter so two
-                // nodes do not retry in lockstep.
+                // nodes do not retry in lockstep. A first conflict is usually
+                // this node's stale memory, not contention.
                 let base = 1u64 << attempt.min(5); // 2, 4 ... 32 ms
                 let jitter = self.jitter.hash_one((page, attempt)) % base;
                 tokio::time::sleep(Duration::from_millis(base + jitter)).await;
@@ -208,6 +239,7 @@ impl PageStore for PgPageStore {
     }
 
     async fn delete(&self, page: &PageKey, key: &str) -> Result<bool> {
+        self.recent.forget(page, key);
         sqlx::query_scalar("SELECT hyperstate_page_delete($1, $2, $3)")
             .bind(page.as_bytes().as_slice())
             .bind(key)
