@@ -23,13 +23,14 @@ _postgres_find_bin() {
     dirname "$(readlink -f "$(command -v initdb)")"
     return 0
   fi
+  # The newest installed major version first.
   local dir
-  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+  while IFS= read -r dir; do
     if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
       echo "$dir"
       return 0
     fi
-  done
+  done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
   return 1
 }
 

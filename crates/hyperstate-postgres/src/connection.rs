@@ -39,6 +39,11 @@ impl PostgresOptions {
         self.max_connections = n.max(1);
         self
     }
+    /// Sets [`PostgresOptions::acquire_timeout`].
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
 }
 
 /// A PostgreSQL database with hyperstate's schema, shared by the page, session

@@ -30,9 +30,10 @@
 //! its expiry. Every operation is one statement, so one round trip: reads are an
 //! `UPDATE … RETURNING` that slides the expiry; writes call
 //! `hyperstate_page_write`, which locks the row, treats an expired page as
-//! empty, checks the limits and writes. `update` is a read and a
-//! compare-and-set through the same function, retried on conflict (the closure
-//! runs in the app). Expired rows are never returned, whether or not the
+//! empty, checks the limits and writes. `update` is a compare-and-set through
+//! the same function (the closure runs in the app): one round trip when this
+//! node knows the current value (it read or wrote it last), else a read first;
+//! a conflict answers with the value found, and the next attempt uses it. Expired rows are never returned, whether or not the
 //! sweeper has deleted them; the sweeper deletes them in bounded batches.
 //!
 //! # Sessions

@@ -209,13 +209,19 @@ impl Hub {
         }
     }
 
-    /// Refreshes the lease of every room with clients here.
+    /// Refreshes the lease of every room with clients here. Only those: the
+    /// count of a room whose detach failed (PostgreSQL was down) then runs out
+    /// with its lease once the room has no client here.
     async fn heartbeat(&self) {
+        let rooms: Vec<String> = lock(&self.rooms).keys().cloned().collect();
+        if rooms.is_empty() {
+            return;
+        }
         let beat = sqlx::query(
             "WITH mine AS (
                  UPDATE hyperstate_room_attached
                  SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
-                 WHERE node = $1 AND count > 0 RETURNING room
+                 WHERE node = $1 AND count > 0 AND room = ANY($3) RETURNING room
              )
              UPDATE hyperstate_rooms
              SET expires_at = greatest(expires_at, clock_timestamp() + $2 * interval '1 millisecond')
@@ -223,6 +229,7 @@ impl Hub {
         )
         .bind(&self.node)
         .bind(LEASE_MS)
+        .bind(&rooms)
         .execute(&self.db.pool)
         .await;
         if let Err(err) = beat {

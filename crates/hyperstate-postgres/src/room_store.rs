@@ -324,7 +324,7 @@ impl Inner {
             Change::Inserted { key, value } | Change::Updated { key, value } => {
                 let old = locked.value.as_ref().map_or(0, |v| key.len() + v.len());
                 let keys = locked.keys + usize::from(locked.value.is_none());
-                let bytes = locked.bytes - old + key.len() + value.as_bytes().len();
+                let bytes = locked.bytes.saturating_sub(old) + key.len() + value.as_bytes().len();
                 (
                     "state || jsonb_build_object($2::text, $3::text)",
                     Some(key.to_string()),
@@ -339,8 +339,8 @@ impl Inner {
                     "state - $2::text",
                     Some(key.to_string()),
                     None,
-                    locked.keys - 1,
-                    locked.bytes - old,
+                    locked.keys.saturating_sub(1),
+                    locked.bytes.saturating_sub(old),
                 )
             }
             Change::Reset { state } => {
@@ -435,7 +435,7 @@ impl Inner {
                 limit: limits.max_keys,
             });
         }
-        let bytes = locked.bytes - old + key.len() + size;
+        let bytes = locked.bytes.saturating_sub(old) + key.len() + size;
         if bytes > limits.max_bytes {
             return Err(Error::ScopeTooLarge {
                 scope: "room",
