@@ -28,6 +28,24 @@ DECLARE
     v_old text;
     v_found boolean;
 BEGIN
+    -- The common case in one row operation: a live page, within the limits,
+    -- holding the expected value.
+    UPDATE hyperstate_pages p SET
+        entries = p.entries || jsonb_build_object(p_key, p_value),
+        keys = p.keys + (NOT p.entries ? p_key)::integer,
+        bytes = p.bytes - coalesce(octet_length(p_key) + octet_length(p.entries ->> p_key), 0)
+            + octet_length(p_key) + octet_length(p_value),
+        expires_at = clock_timestamp() + p_ttl_ms * interval '1 millisecond'
+    WHERE p.page = p_page AND p.expires_at > clock_timestamp()
+        AND (NOT p_check OR (p.entries ->> p_key) IS NOT DISTINCT FROM p_expected)
+        AND p.keys + (NOT p.entries ? p_key)::integer <= p_max_keys
+        AND p.bytes - coalesce(octet_length(p_key) + octet_length(p.entries ->> p_key), 0)
+            + octet_length(p_key) + octet_length(p_value) <= p_max_bytes;
+    IF FOUND THEN
+        verdict := 'ok';
+        RETURN;
+    END IF;
+    -- Otherwise: a new or expired page, a conflict or a limit, under the row lock.
     LOOP
         SELECT entries, keys, bytes, expires_at INTO v_entries, v_keys, v_bytes, v_expires
             FROM hyperstate_pages WHERE page = p_page FOR UPDATE;

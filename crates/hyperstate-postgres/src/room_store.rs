@@ -217,7 +217,8 @@ impl Inner {
                 }
                 _ if !start => return Ok(Opened::Absent(now_us(&mut tx, operation).await?)),
                 _ => {
-                    drop(tx);
+                    // Releases the expired row (if any) that `start` replaces.
+                    tx.rollback().await.map_err(err)?;
                     self.start(call, right).await?;
                 }
             }
