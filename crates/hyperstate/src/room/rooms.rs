@@ -85,8 +85,14 @@ impl Rooms {
     /// arrives, before waiting for the server (the demo's `main` shows how).
     /// Several registries over one store each start a sweeper; that is
     /// harmless, as sweeps are idempotent.
-    pub fn supervised(mut self, supervisor: &Supervisor) -> Self {
-        supervisor.spawn_room_sweeper(self.store.clone(), DEFAULT_SWEEP_EVERY);
+    pub fn supervised(self, supervisor: &Supervisor) -> Self {
+        self.supervised_sweeping_every(supervisor, DEFAULT_SWEEP_EVERY)
+    }
+
+    /// [`Self::supervised`], sweeping every `every` instead of
+    /// [`DEFAULT_SWEEP_EVERY`].
+    pub fn supervised_sweeping_every(mut self, supervisor: &Supervisor, every: Duration) -> Self {
+        supervisor.spawn_room_sweeper(self.store.clone(), every);
         self.shutdown = Arc::new(supervisor.shutdown_token());
         self
     }
