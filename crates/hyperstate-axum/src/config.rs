@@ -1,7 +1,5 @@
 //! Settings of the HTTP integration.
 
-use std::time::Duration;
-
 use crate::{ClientIpSource, RateLimit};
 
 /// What to do with an htmx request whose page has no state and whose id is older

@@ -56,6 +56,6 @@ pub use spec::{DEFAULT_IDLE_TTL, RoomInit, RoomSpec};
 pub use store::{DEFAULT_UNUSED_MEMBER_TTL, RoomOptions, RoomStore};
 // What a store implementation handles is public in `crate::backend`; the
 // core's own modules name it here.
-pub(crate) use store::{AttachGuard, Attachment, Call, InitFn, Start, Write, class_of};
+pub(crate) use store::{AttachGuard, Attachment, Call, Start, Write, class_of};
 pub use subscription::{RoomEvent, Subscription};
 pub(crate) use unstored::Unstored;
