@@ -267,7 +267,7 @@ impl HyperstateBuilder {
 
     /// The session store and secret, unless sessions are off: the defaults are
     /// resolved here, so nothing touches the disk when the app gave both.
-    fn session_parts(&self) -> Result<Option<(Arc<dyn DocumentStore>, SessionSecret)>, BuildError> {
+    fn session_parts(&self) -> Result<Option<SessionParts>, BuildError> {
         let store: Arc<dyn DocumentStore> = match &self.session_store {
             SessionStore::Off => return Ok(None),
             SessionStore::Given(store) => store.clone(),
@@ -290,6 +290,9 @@ impl HyperstateBuilder {
         Ok(Some((store, secret)))
     }
 }
+
+/// The session store and secret a build resolved.
+type SessionParts = (Arc<dyn DocumentStore>, SessionSecret);
 
 /// The browser-id issuer: the configured keys, else the default described at
 /// [`HyperstateBuilder::browser_id_keys`]. Cookies live as long as sessions

@@ -200,7 +200,7 @@ impl Hyperstate {
     /// [`BackendUnavailable`](hyperstate::Error::BackendUnavailable) at once,
     /// and once it is half-open the check is the probe that closes it. The
     /// session store must also take writes (see [`Sessions::check_health`]:
-    /// one real write probe per [`SessionOptions::write_probe_interval`], 5 s
+    /// one real write probe per [`SessionOptions::write_probe_interval`](hyperstate::session::SessionOptions::write_probe_interval), 5 s
     /// by default).
     pub async fn check_health(&self) -> Vec<BackendHealth> {
         let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);

@@ -1,4 +1,4 @@
-//! axum integration for [`hyperstate`](::hyperstate): server-side UI state for htmx apps.
+//! axum integration for [`hyperstate`]: server-side UI state for htmx apps.
 //!
 //! ```
 //! use axum::{Router, response::Html, routing::{get, post}};
@@ -39,7 +39,7 @@
 //!
 //! # Rooms
 //!
-//! Room state ([`hyperstate::room`](::hyperstate::room)) reaches browsers over Server-Sent Events:
+//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
 //! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
 //! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
 //! the id a reconnecting browser sends, so it resumes without gaps or
@@ -65,7 +65,7 @@
 //! # Browser identity
 //!
 //! The `hs_bid` cookie carries the browser id, its issue time and a MAC made
-//! with a server key ([`hyperstate::identity`](::hyperstate::identity)); only cookies the server issued
+//! with a server key ([`hyperstate::identity`]); only cookies the server issued
 //! count, so a cookie planted by a sibling subdomain or a plain-HTTP hop is no
 //! cookie at all (the browser gets a fresh id when it needs one). Keys rotate
 //! through a list ([`HyperstateBuilder::browser_id_keys`]; by default one key

@@ -2,7 +2,7 @@
 //!
 //! The handle and its builder, the extractors of each scope, the room model
 //! and the stores an app picks between. Backend traits and their options stay
-//! in [`hyperstate`](crate::hyperstate), for store authors and tuning.
+//! in [`hyperstate`], for store authors and tuning.
 
 pub use crate::assets;
 pub use crate::{
