@@ -18,6 +18,7 @@ mod layout;
 mod routes;
 mod serve_args;
 
+use hyperstate_axum::hyperstate;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -82,7 +82,9 @@ impl Rooms {
     ///
     /// Graceful HTTP shutdown waits for open connections, and an SSE stream is
     /// one: cancel [`Supervisor::shutdown_token`] when the shutdown signal
-    /// arrives, before waiting for the server (the demo's `main` shows how).
+    /// arrives, before waiting for the server (the web integration does:
+    /// `hyperstate_axum::Hyperstate::rooms` builds a registry supervised so,
+    /// and its `serve` or `Hyperstate::end_streams` cancels the token).
     /// Several registries over one store each start a sweeper; that is
     /// harmless, as sweeps are idempotent.
     pub fn supervised(self, supervisor: &Supervisor) -> Self {
