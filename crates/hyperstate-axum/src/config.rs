@@ -1,7 +1,5 @@
 //! Settings of the HTTP integration.
 
-use std::time::Duration;
-
 use crate::{ClientIpSource, RateLimit};
 
 /// What to do with an htmx request whose page has no state and whose id is older
@@ -36,8 +34,6 @@ pub struct HttpConfig {
     /// Largest HTML document the layer buffers to inject the page id. Larger
     /// documents pass through untouched (use the manual helper). Default: 4 MiB.
     pub inject_limit: usize,
-    /// How often the sweeper frees expired state. Default: 5 minutes.
-    pub sweep_interval: Duration,
     /// Refuse cross-site state-changing requests with 403 (see the `csrf` notes in
     /// the crate docs). Default: true.
     pub csrf_protection: bool,
@@ -73,7 +69,6 @@ impl Default for HttpConfig {
             expired_page: ExpiredPage::Empty,
             form_body_limit: 1024 * 1024,
             inject_limit: 4 * 1024 * 1024,
-            sweep_interval: Duration::from_secs(5 * 60),
             csrf_protection: true,
             trusted_origins: Vec::new(),
             client_ip: ClientIpSource::Peer,
@@ -119,11 +114,6 @@ impl HttpConfig {
     /// Adds an origin to [`HttpConfig::trusted_origins`].
     pub fn trust_origin(mut self, origin: impl Into<String>) -> Self {
         self.trusted_origins.push(origin.into());
-        self
-    }
-    /// Sets [`HttpConfig::sweep_interval`].
-    pub fn sweep_interval(mut self, every: Duration) -> Self {
-        self.sweep_interval = every;
         self
     }
     /// Sets [`HttpConfig::client_ip`].

@@ -121,7 +121,7 @@ impl Error {
             Error::Body(_) => "body",
             Error::TooManyStreams => "too_many_streams",
             Error::TooManyClientStreams { .. } => "too_many_client_streams",
-            Error::State(err) => hyperstate::observe::error_kind(err),
+            Error::State(err) => hyperstate::backend::error_kind(err),
         }
     }
 }

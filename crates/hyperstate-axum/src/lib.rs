@@ -1,8 +1,8 @@
-//! axum integration for [`hyperstate`](::hyperstate): server-side UI state for htmx apps.
+//! axum integration for [`hyperstate`]: server-side UI state for htmx apps.
 //!
 //! ```
 //! use axum::{Router, response::Html, routing::{get, post}};
-//! use hyperstate_axum::{Error, Hyperstate, Page};
+//! use hyperstate_axum::prelude::*;
 //!
 //! // GET /cart: a full page load. The layer issues a fresh page id and injects it
 //! // (a <meta> and a few lines of script) so every htmx request sends it back.
@@ -26,23 +26,27 @@
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let state = Hyperstate::builder().build();
+//! # let dir = tempfile::tempdir().unwrap();
+//! // Pages and rooms in memory, sessions under ./data (here a temporary one).
+//! let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
 //! let app: Router = Router::new()
 //!     .route("/cart", get(cart))
 //!     .route("/cart/items", post(add))
-//!     .layer(state.layer());
+//!     .layer(state.layer())
+//!     .merge(assets::routes()); // htmx, served by the library
 //! # state.shutdown().await; }
 //! ```
 //!
 //! # Rooms
 //!
-//! Room state ([`hyperstate::room`](::hyperstate::room)) reaches browsers over Server-Sent Events:
+//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
 //! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
 //! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
 //! the id a reconnecting browser sends, so it resumes without gaps or
-//! duplicates; [`Caller`] is the browser as a room principal. The app builds
-//! its [`Rooms`](::hyperstate::room::Rooms) over [`Hyperstate::room_store`] and
-//! puts it under [`Hyperstate::supervisor`]. Access denials answer 403.
+//! duplicates; [`Caller`] is the browser as a room principal. The app makes a
+//! registry of rooms with [`Hyperstate::rooms`], whose streams end when the
+//! server shuts down. The library serves the htmx SSE extension ([`assets`]).
+//! Access denials answer 403.
 //!
 //! # How a request finds its page
 //!
@@ -61,7 +65,7 @@
 //! # Browser identity
 //!
 //! The `hs_bid` cookie carries the browser id, its issue time and a MAC made
-//! with a server key ([`hyperstate::identity`](::hyperstate::identity)); only cookies the server issued
+//! with a server key ([`hyperstate::identity`]); only cookies the server issued
 //! count, so a cookie planted by a sibling subdomain or a plain-HTTP hop is no
 //! cookie at all (the browser gets a fresh id when it needs one). Keys rotate
 //! through a list ([`HyperstateBuilder::browser_id_keys`]; by default one key
@@ -74,8 +78,9 @@
 //! # Session state
 //!
 //! The [`Session`] extractor gives the browser's durable session state (see
-//! `hyperstate::session`), once the [`Hyperstate`] was built with
-//! [`HyperstateBuilder::sessions`]. Reads of a browser without the `hs_bid`
+//! `hyperstate::session`), on the file system under the data directory by
+//! default ([`HyperstateBuilder`]; another store with
+//! [`HyperstateBuilder::session_store`]). Reads of a browser without the `hs_bid`
 //! cookie cost nothing and set no cookie; the first write mints it. A full page
 //! load that reads a view clears that view's `Reconnect` values (a fresh visit
 //! starts blank), unless another site started it (`Sec-Fetch-Site: cross-site`
@@ -100,21 +105,26 @@
 //! [`serve`] runs the router with HTTP/1.1 and HTTP/2 on one port, a
 //! header-read and an idle timeout, connection caps per client address and
 //! in total (below the open-file limit, whose soft value it raises), and a
-//! graceful shutdown that ends room streams ([`Server::hyperstate`]). Event
+//! graceful shutdown that ends room streams ([`Server::hyperstate`]; with
+//! another server, [`Hyperstate::end_streams`]). Event
 //! streams are capped too: take an [`SseSlot`] before attaching and hand it
 //! to [`RoomSse::slot`]. See [`ServeConfig`] for running behind a proxy.
 
+pub mod assets;
+mod background;
 mod breakers;
+mod builder;
 mod client;
 mod client_counts;
 mod config;
 mod context;
 mod csrf;
 mod error;
-mod hyperstate;
+mod handle;
 mod inject;
 mod layer;
 mod page;
+pub mod prelude;
 mod rate_limit;
 mod request;
 mod response;
@@ -125,11 +135,16 @@ mod serve;
 mod session;
 mod sse_slots;
 
+/// The core crate, for what the [`prelude`] leaves out (backend traits, options):
+/// an app needs no dependency on it of its own.
+pub use ::hyperstate;
+pub use background::Background;
+pub use builder::{BuildError, DEFAULT_DATA_DIR, HyperstateBuilder};
 pub use client::{ClientAddr, ClientIpSource};
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
 pub use error::Error;
-pub use hyperstate::{BackendHealth, Hyperstate, HyperstateBuilder};
+pub use handle::{BackendHealth, Hyperstate};
 pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use page::Page;

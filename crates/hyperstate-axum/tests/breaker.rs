@@ -78,7 +78,8 @@ async fn a_failing_session_store_fails_fast_and_recovers_after_the_cool_down() {
                 .failure_threshold(3)
                 .cool_down(COOL_DOWN),
         ))
-        .build();
+        .build()
+        .unwrap();
     let app = Router::new()
         .route("/kv/{key}", post(set).get(get_one))
         .route("/count", get(count))

@@ -76,7 +76,8 @@ async fn a_burst_of_identical_failures_logs_a_few_lines() {
             faulty.clone(),
             SessionSecret::from_bytes([7u8; 32]).unwrap(),
         )
-        .build();
+        .build()
+        .unwrap();
     let app = Router::new()
         .route("/kv/{key}", post(set))
         .layer(state.layer());

@@ -24,7 +24,7 @@ async fn write(page: Page) -> Result<String, Error> {
 }
 
 fn app() -> Router {
-    let state = Hyperstate::builder().build();
+    let state = Hyperstate::builder().without_sessions().build().unwrap();
     Router::new().route("/w", post(write)).layer(state.layer())
 }
 

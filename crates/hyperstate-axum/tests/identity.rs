@@ -35,8 +35,8 @@ fn node(store: &Arc<MemoryDocumentStore>, keys: Option<BrowserIdKeys>) -> Hypers
         .config(HttpConfig::default())
         .sessions(store, SessionSecret::from_bytes([5u8; 32]).unwrap());
     match keys {
-        Some(keys) => builder.browser_id_keys(keys).build(),
-        None => builder.build(),
+        Some(keys) => builder.browser_id_keys(keys).build().unwrap(),
+        None => builder.build().unwrap(),
     }
 }
 
@@ -182,7 +182,8 @@ async fn the_cookie_lives_as_long_as_the_session_and_is_refreshed_daily() {
     let state = Hyperstate::builder()
         .sessions(store, SessionSecret::from_bytes([5u8; 32]).unwrap())
         .session_options(SessionOptions::default().ttl(7 * DAY))
-        .build();
+        .build()
+        .unwrap();
     let app = app(&state);
     let (_, headers, _) = call(&app, request("POST", "/kv/theme", None, "dark")).await;
     let set = headers[header::SET_COOKIE].to_str().unwrap();
@@ -233,7 +234,8 @@ async fn minting_is_limited_per_client_address() {
     let state = Hyperstate::builder()
         .config(HttpConfig::default().browser_id_rate(Some(RateLimit::new(3, 1))))
         .sessions(store, SessionSecret::from_bytes([5u8; 32]).unwrap())
-        .build();
+        .build()
+        .unwrap();
     let app = app(&state);
     let attacker = [127, 0, 0, 1];
     for _ in 0..3 {

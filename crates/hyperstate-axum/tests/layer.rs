@@ -17,7 +17,11 @@ async fn status(page: Page) -> String {
 }
 
 fn app(config: HttpConfig) -> Router {
-    let state = Hyperstate::builder().config(config).build();
+    let state = Hyperstate::builder()
+        .config(config)
+        .without_sessions()
+        .build()
+        .unwrap();
     Router::new()
         .route("/status", get(status).post(status))
         .route(

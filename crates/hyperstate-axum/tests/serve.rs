@@ -136,7 +136,7 @@ fn peer_app() -> Router {
 
 #[tokio::test]
 async fn every_request_carries_the_peer_address() {
-    let state = Hyperstate::builder().build();
+    let state = Hyperstate::builder().without_sessions().build().unwrap();
     async fn client(context: RequestContext) -> String {
         format!("{:?}", context.client().map(|c| c.ip()))
     }
@@ -159,7 +159,9 @@ async fn every_request_carries_the_peer_address() {
 async fn h2c_same_origin_post_passes_and_cross_origin_or_other_scheme_is_refused() {
     let state = Hyperstate::builder()
         .config(HttpConfig::default().secure_cookie(false))
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     let app = Router::new()
         .route("/act", post(|| async { "done" }))
         .layer(state.layer());
@@ -367,7 +369,9 @@ async fn event_streams_past_the_caps_are_refused_with_a_message() {
                 .max_sse_streams(Some(2))
                 .max_sse_streams_per_client(Some(1)),
         )
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     let server = Running::start(sse_app(&state), patient(), None).await;
     let addr = server.addr;
     let mut first = h1_from(ip(1), addr).await;
@@ -418,7 +422,7 @@ async fn event_streams_past_the_caps_are_refused_with_a_message() {
 
 #[tokio::test]
 async fn shutdown_ends_room_streams_and_returns() {
-    let state = Hyperstate::builder().build();
+    let state = Hyperstate::builder().without_sessions().build().unwrap();
     let config = patient().drain_timeout(Duration::from_secs(60));
     let mut server = Running::start(sse_app(&state), config, Some(&state)).await;
     let mut client = h1_from(ip(1), server.addr).await;
@@ -434,7 +438,7 @@ async fn shutdown_ends_room_streams_and_returns() {
 
 #[tokio::test]
 async fn event_streams_over_http2_are_counted_per_stream() {
-    let state = Hyperstate::builder().build();
+    let state = Hyperstate::builder().without_sessions().build().unwrap();
     let server = Running::start(sse_app(&state), patient(), None).await;
     let mut held = Vec::new();
     let mut senders = Vec::new();

@@ -28,6 +28,7 @@ fn state(dir: &std::path::Path, config: HttpConfig) -> Hyperstate {
         .config(config)
         .sessions(store, SessionSecret::from_bytes([5u8; 32]).unwrap())
         .build()
+        .unwrap()
 }
 
 async fn call(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -181,7 +182,7 @@ async fn a_hundred_concurrent_requests_of_one_browser_keep_every_key() {
 
 #[tokio::test]
 async fn without_a_session_store_the_extractor_is_a_500() {
-    let state = Hyperstate::builder().build();
+    let state = Hyperstate::builder().without_sessions().build().unwrap();
     let (status, _, body) = call(
         &app(&state),
         Request::get("/kv/a").body(Body::empty()).unwrap(),

@@ -54,7 +54,8 @@ async fn every_fault_is_a_503_with_a_message_and_the_app_recovers() {
             faulty.clone(),
             SessionSecret::from_bytes([7u8; 32]).unwrap(),
         )
-        .build();
+        .build()
+        .unwrap();
     let app = Router::new()
         .route("/kv/{key}", post(set).get(get_one))
         .layer(state.layer());

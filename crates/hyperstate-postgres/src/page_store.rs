@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hyperstate::page::{PageKey, PageOptions, PageStore, UpdateFn};
+use hyperstate::backend::UpdateFn;
+use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 
 use crate::connection::{BACKEND, Postgres, backend_error};
@@ -68,7 +69,7 @@ impl PgPageStore {
                 .collect(),
             recent: Arc::new(RecentValues::new()),
             jitter: RandomState::new(),
-            conflicts: hyperstate::observe::cas_conflicts("page", BACKEND),
+            conflicts: hyperstate::backend::cas_conflicts("page", BACKEND),
         }
     }
 

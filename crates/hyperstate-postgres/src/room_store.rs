@@ -19,10 +19,12 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hyperstate::page::UpdateFn;
+use hyperstate::backend::{
+    AttachGuard, Attachment, Call, Start, Unstored, UpdateFn, Write, class_of,
+};
 use hyperstate::room::{
-    Access, Acl, AttachGuard, Attachment, Call, Change, Diff, Json, Right, Rights, RoomKey,
-    RoomOptions, RoomStore, Snapshot, Start, State, Unstored, Write, class_of,
+    Access, Acl, Change, Diff, Json, Right, Rights, RoomKey, RoomOptions, RoomStore, Snapshot,
+    State,
 };
 use hyperstate::{Error, Result};
 use sqlx::postgres::PgRow;

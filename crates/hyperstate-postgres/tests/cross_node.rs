@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hyperstate::BrowserId;
 use hyperstate::room::{
-    Acl, Principal, RoomEvent, RoomInit, RoomKey, RoomOptions, Rights, Rooms, Subscription,
+    Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms, Subscription,
 };
 use hyperstate_conformance::services::postgres_url;
 use hyperstate_postgres::{PgRoomStore, Postgres, PostgresOptions};
@@ -46,7 +46,12 @@ async fn a_diff_larger_than_a_notify_payload_reaches_the_other_node() {
     };
     // 20 KB: more than twice NOTIFY's 8000-byte payload limit.
     let large = "x".repeat(20_000);
-    let version = a.room(&name).unwrap().put(&who, "big", &large).await.unwrap();
+    let version = a
+        .room(&name)
+        .unwrap()
+        .put(&who, "big", &large)
+        .await
+        .unwrap();
     assert_eq!(version, start.version + 1);
     loop {
         match next(&mut sub).await {
@@ -66,8 +71,18 @@ async fn presence_counts_clients_on_both_nodes() {
     let Some(url) = postgres_url() else { return };
     let (a, b) = (node(&url).await, node(&url).await);
     let name = format!("presence-{}", BrowserId::generate());
-    let on_a = a.room(&name).unwrap().attach(&Principal::app("a"), None).await.unwrap();
-    let on_b = b.room(&name).unwrap().attach(&Principal::app("b"), None).await.unwrap();
+    let on_a = a
+        .room(&name)
+        .unwrap()
+        .attach(&Principal::app("a"), None)
+        .await
+        .unwrap();
+    let on_b = b
+        .room(&name)
+        .unwrap()
+        .attach(&Principal::app("b"), None)
+        .await
+        .unwrap();
     let (mut on_a, on_b) = (on_a, on_b);
     // A sees the count go to 2 when B's client attaches...
     timeout(BOUND, async {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hyperstate::page::{PageKey, PageOptions, PageStore, UpdateFn};
+use hyperstate::backend::UpdateFn;
+use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 use redis::Script;
 
@@ -65,7 +66,7 @@ impl RedisPageStore {
                 .collect(),
             recent: Arc::new(RecentValues::new()),
             jitter: RandomState::new(),
-            conflicts: hyperstate::observe::cas_conflicts("page", "redis"),
+            conflicts: hyperstate::backend::cas_conflicts("page", "redis"),
         }
     }
 

@@ -17,10 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hyperstate::page::UpdateFn;
+use hyperstate::backend::{
+    AttachGuard, Attachment, Call, Start, Unstored, UpdateFn, Write, class_of,
+};
 use hyperstate::room::{
-    Access, Acl, AttachGuard, Attachment, Call, Diff, Json, Right, Rights, RoomInit, RoomKey,
-    RoomOptions, RoomStore, Snapshot, Start, Unstored, Write, class_of,
+    Access, Acl, Diff, Json, Right, Rights, RoomInit, RoomKey, RoomOptions, RoomStore, Snapshot,
 };
 use hyperstate::{Error, Result};
 use redis::Script;
@@ -95,7 +96,7 @@ impl RedisRoomStore {
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
                 jitter,
-                conflicts: hyperstate::observe::cas_conflicts("room", "redis"),
+                conflicts: hyperstate::backend::cas_conflicts("room", "redis"),
             }),
         }
     }

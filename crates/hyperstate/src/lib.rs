@@ -25,8 +25,10 @@
 //!
 //! Each scope has an async, object-safe backend trait ([`page::PageStore`],
 //! [`session::DocumentStore`], [`room::RoomStore`]) with a "Contract" section. Every backend passes the same conformance suite
-//! (`hyperstate-conformance`).
+//! (`hyperstate-conformance`). What only a backend's author needs (the calls
+//! a store receives, the metrics every backend records) is in [`backend`].
 
+pub mod backend;
 pub mod breaker;
 mod error;
 pub mod fs;
@@ -35,14 +37,14 @@ pub mod identity;
 mod limits;
 pub mod log_limit;
 pub mod memory;
-pub mod observe;
+mod observe;
 pub mod page;
 pub mod room;
 pub mod session;
 mod supervisor;
 #[cfg(test)]
 mod test_support;
-pub mod value;
+mod value;
 
 pub use error::{BoxError, Error, Result};
 pub use id::{BrowserId, PageId};

@@ -11,7 +11,7 @@ use crate::{Error, Limits, Result};
 
 /// Checks a state key against the limits: non-empty, not too long, no control
 /// characters (they would be invisible in logs and break some backends' key syntax).
-pub fn validate_key(key: &str, limits: &Limits) -> Result<()> {
+pub(crate) fn validate_key(key: &str, limits: &Limits) -> Result<()> {
     let reason = if key.is_empty() {
         "must not be empty"
     } else if key.len() > limits.max_key_bytes {
@@ -28,7 +28,11 @@ pub fn validate_key(key: &str, limits: &Limits) -> Result<()> {
 }
 
 /// Serializes `value` to compact JSON, enforcing the value-size limit.
-pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T, limits: &Limits) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    key: &str,
+    value: &T,
+    limits: &Limits,
+) -> Result<Vec<u8>> {
     let bytes = serde_json::to_vec(value).map_err(|source| Error::Json {
         key: key.to_owned(),
         direction: "serialized",
@@ -44,7 +48,7 @@ pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T, limits: &Limits) -> R
 }
 
 /// Deserializes stored JSON as `T`.
-pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|source| Error::Json {
         key: key.to_owned(),
         direction: "deserialized",
@@ -60,7 +64,7 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 /// bytes were stored. The typed `update`s return it instead of decoding the
 /// stored bytes a second time (on the request path, that decode was about a
 /// dozen allocations for a short list of strings).
-pub fn byte_updater<'a, T, F>(
+pub(crate) fn byte_updater<'a, T, F>(
     key: &'a str,
     default: &'a [u8],
     mut f: F,

@@ -1,6 +1,7 @@
 //! The shared backends `--redis` selects, built in one place so the binary and
 //! the tests run the same setup.
 
+use hyperstate_axum::hyperstate;
 use std::sync::Arc;
 
 use hyperstate::page::{PageOptions, PageStore};

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hyperstate_axum::hyperstate;
 
 /// Why a demo request failed; answered with a status and a short message that
 /// the page shows in its error box.

@@ -1,5 +1,6 @@
 //! The page frame shared by every full page.
 
+use hyperstate_axum::assets;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
@@ -33,8 +34,8 @@ pub(crate) struct PageQuery {
 /// A full HTML document. hyperstate's layer injects the page id into its head.
 pub(crate) fn page(title: &str, htmx: HtmxVersion, body: Markup) -> Markup {
     let (script, label) = match htmx {
-        HtmxVersion::V2 => ("/assets/htmx-2.min.js", "htmx 2"),
-        HtmxVersion::V4 => ("/assets/htmx-4.min.js", "htmx 4"),
+        HtmxVersion::V2 => (assets::HTMX_2, "htmx 2"),
+        HtmxVersion::V4 => (assets::HTMX_4, "htmx 4"),
     };
     html! {
         (DOCTYPE)

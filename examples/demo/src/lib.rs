@@ -17,24 +17,24 @@ mod error;
 mod layout;
 mod postgres;
 mod routes;
-mod secret;
 mod serve_args;
 
+use hyperstate_axum::hyperstate;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use hyperstate::breaker::BreakerOptions;
-use hyperstate::fs::FsDocumentStore;
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
 use hyperstate::session::DocumentStore;
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
+pub use hyperstate::fs::SecretError;
+
 pub use backends::redis_backends;
 pub use error::AppError;
 pub use postgres::{PostgresBackends, postgres_backends};
-pub use secret::SecretError;
 pub use serve_args::{RateSetting, ServeArgs};
 
 /// Settings of the demo app.
@@ -177,10 +177,13 @@ impl DemoConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
-    /// The session secret.
+    /// The session secret or the data directory's session store.
     #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// The session store could not be opened or configured.
+    Build(#[from] hyperstate_axum::BuildError),
+    /// The browser-id secrets.
+    #[error(transparent)]
+    Secret(#[from] hyperstate::fs::SecretError),
+    /// The S3 session store could not be configured.
     #[error("cannot open the session store")]
     Store(#[source] hyperstate::Error),
     /// S3 was asked for, but the demo was built without the `s3` feature.
@@ -191,18 +194,21 @@ pub enum StartupError {
 /// Builds the demo's [`Hyperstate`]: pages in memory, sessions on the
 /// filesystem under `data_dir` (or in S3). Must run inside a tokio runtime.
 pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
-    let secret = secret::resolve(config.session_secret.as_deref(), &config.data_dir)?;
-    let store: Arc<dyn DocumentStore> = match (&config.sessions, &config.s3) {
-        (Some(store), _) => store.clone(),
-        (None, None) => {
-            Arc::new(FsDocumentStore::open(&config.data_dir).map_err(StartupError::Store)?)
-        }
-        (None, Some(target)) => s3_store(target)?,
-    };
-    tracing::info!(backend = store.backend_name(), "session store ready");
-    let mut builder = Hyperstate::builder();
+    // Sessions: hyperstate's default (the data directory, the secret from the
+    // configuration or the development one kept there) unless a store
+    // (PostgreSQL) or S3 is given.
+    let mut builder = Hyperstate::builder().data_dir(&config.data_dir);
+    if let Some(hex) = &config.session_secret {
+        let secret = hyperstate::fs::session_secret(Some(hex), &config.data_dir)?;
+        builder = builder.session_secret(secret);
+    }
+    if let Some(store) = &config.sessions {
+        builder = builder.session_store(store.clone());
+    } else if let Some(target) = &config.s3 {
+        builder = builder.session_store(s3_store(target)?);
+    }
     if let Some(list) = &config.browser_id_secrets {
-        builder = builder.browser_id_keys(secret::browser_id_keys(list)?);
+        builder = builder.browser_id_keys(hyperstate::fs::browser_id_keys(list)?);
     }
     if let Some(pages) = &config.pages {
         builder = builder.pages(pages.clone());
@@ -214,8 +220,7 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
         .config(config.http.clone())
         .breakers(config.breakers)
         .snapshot_dir(config.snapshot_dir())
-        .sessions(store, secret)
-        .build())
+        .build()?)
 }
 
 #[cfg(feature = "s3")]

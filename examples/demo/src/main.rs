@@ -1,5 +1,6 @@
 //! `cargo run -p hyperstate-demo`: the demo on 127.0.0.1:3000, no services needed.
 
+use hyperstate_axum::hyperstate;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 //! PostgreSQL, sharing one pool, so several demo processes share carts,
 //! settings and chat with no other service.
 
+use hyperstate_axum::hyperstate;
 use std::sync::Arc;
 
 use hyperstate::page::{PageOptions, PageStore};

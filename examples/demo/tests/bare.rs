@@ -21,7 +21,9 @@ fn bare_post(form: &str, items: usize) -> Request<Body> {
 async fn bare_cart_answers_the_demo_reply_byte_for_byte() {
     let state = Hyperstate::builder()
         .config(HttpConfig::default().secure_cookie(false))
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     let demo = Browser::new(hyperstate_demo::router(&state));
     let bare = Browser::new(hyperstate_demo::bare::router());
     // The benchmark's form, one that needs trimming and escaping, and a refused one.

@@ -10,7 +10,9 @@ use hyperstate_axum::{HttpConfig, Hyperstate};
 fn browser() -> Browser {
     let state = Hyperstate::builder()
         .config(HttpConfig::default().secure_cookie(false))
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     Browser::new(hyperstate_demo::router(&state))
 }
 
@@ -221,15 +223,15 @@ async fn health_and_unknown_routes() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        browser.load("/assets/htmx-2.min.js").await.status,
+        browser.load(hyperstate_axum::assets::HTMX_2).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        browser.load("/assets/htmx-4.min.js").await.status,
+        browser.load(hyperstate_axum::assets::HTMX_4).await.status,
         StatusCode::OK
     );
     let page = browser.load("/cart?htmx=4").await;
-    assert!(page.body.contains("/assets/htmx-4.min.js"));
+    assert!(page.body.contains(hyperstate_axum::assets::HTMX_4));
     assert_eq!(
         browser.load("/cart?htmx=9").await.status,
         StatusCode::BAD_REQUEST

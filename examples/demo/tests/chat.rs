@@ -9,7 +9,9 @@ use tcp::{SseEvent, SseStream, browser_cookie, room_events, send, serve, text};
 async fn app() -> std::net::SocketAddr {
     let state = Hyperstate::builder()
         .config(HttpConfig::default().secure_cookie(false))
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     serve(hyperstate_demo::router(&state)).await
 }
 
@@ -187,7 +189,9 @@ async fn bad_room_names_are_400_and_htmx_4_gets_unnamed_out_of_band_swaps() {
 async fn open_streams_end_on_shutdown_so_the_server_can_drain() {
     let state = Hyperstate::builder()
         .config(HttpConfig::default().secure_cookie(false))
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

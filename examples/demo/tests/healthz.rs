@@ -24,7 +24,8 @@ async fn healthz_names_the_failing_backend_and_recovers() {
             faulty.clone(),
             SessionSecret::from_bytes([3u8; 32]).unwrap(),
         )
-        .build();
+        .build()
+        .unwrap();
     let browser = Browser::new(hyperstate_demo::router(&state));
 
     let up = browser.load("/healthz").await;
@@ -65,7 +66,8 @@ async fn healthz_probes_writes_once_per_interval() {
             SessionSecret::from_bytes([3u8; 32]).unwrap(),
         )
         .session_options(SessionOptions::default().write_probe_interval(interval))
-        .build();
+        .build()
+        .unwrap();
     let browser = Browser::new(hyperstate_demo::router(&state));
     assert_eq!(browser.load("/healthz").await.status, StatusCode::OK);
 
@@ -125,7 +127,8 @@ async fn healthz_says_down_when_the_fs_store_cannot_write() {
             SessionSecret::from_bytes([3u8; 32]).unwrap(),
         )
         .session_options(SessionOptions::default().write_probe_interval(Duration::ZERO))
-        .build();
+        .build()
+        .unwrap();
     let browser = Browser::new(hyperstate_demo::router(&state));
 
     std::fs::remove_dir(&locks).unwrap();

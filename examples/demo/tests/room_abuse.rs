@@ -19,7 +19,9 @@ fn app(store: &MemoryRoomStore, config: HttpConfig) -> Router {
     let state = Hyperstate::builder()
         .rooms(Arc::new(store.clone()))
         .config(config.secure_cookie(false))
-        .build();
+        .without_sessions()
+        .build()
+        .unwrap();
     hyperstate_demo::router(&state)
 }
 

@@ -102,7 +102,8 @@ impl App {
     ) -> App {
         let state = Hyperstate::builder()
             .sessions(store, SessionSecret::from_bytes([7u8; 32]).expect("secret"))
-            .build();
+            .build()
+            .expect("build hyperstate");
         let router = Router::new()
             .route("/count", post(hyperstate_app::count))
             .route(

@@ -15,8 +15,9 @@
 
 mod handle;
 mod key;
-mod store;
+pub(crate) mod store;
 
 pub use handle::{Page, PageStatus};
 pub use key::PageKey;
-pub use store::{PageOptions, PageStore, UpdateFn};
+pub(crate) use store::UpdateFn;
+pub use store::{PageOptions, PageStore};

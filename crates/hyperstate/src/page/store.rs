@@ -75,7 +75,8 @@ impl PageOptions {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use hyperstate::page::{PageKey, PageOptions, PageStore, UpdateFn};
+/// use hyperstate::backend::UpdateFn;
+/// use hyperstate::page::{PageKey, PageOptions, PageStore};
 /// use hyperstate::Result;
 ///
 /// /// A backend that forgets everything (every page is always empty).

@@ -42,10 +42,10 @@ mod key;
 mod principal;
 mod rooms;
 mod spec;
-mod store;
+pub(crate) mod store;
 mod subscriber_metrics;
 mod subscription;
-mod unstored;
+pub(crate) mod unstored;
 
 pub use acl::{Access, Acl, CallerClass, Right, Rights};
 pub use diff::{Change, Diff, Json, Snapshot, State};
@@ -53,9 +53,9 @@ pub use key::{MAX_ROOM_KEY_BYTES, RoomKey};
 pub use principal::{MemberKey, Principal};
 pub use rooms::{DEFAULT_SWEEP_EVERY, Room, Rooms};
 pub use spec::{DEFAULT_IDLE_TTL, RoomInit, RoomSpec};
-pub use store::{
-    AttachGuard, Attachment, Call, DEFAULT_UNUSED_MEMBER_TTL, InitFn, RoomOptions, RoomStore,
-    Start, Write, class_of,
-};
+pub use store::{DEFAULT_UNUSED_MEMBER_TTL, RoomOptions, RoomStore};
+// What a store implementation handles is public in `crate::backend`; the
+// core's own modules name it here.
+pub(crate) use store::{AttachGuard, Attachment, Call, Start, Write, class_of};
 pub use subscription::{RoomEvent, Subscription};
-pub use unstored::Unstored;
+pub(crate) use unstored::Unstored;

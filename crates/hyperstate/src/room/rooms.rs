@@ -82,11 +82,19 @@ impl Rooms {
     ///
     /// Graceful HTTP shutdown waits for open connections, and an SSE stream is
     /// one: cancel [`Supervisor::shutdown_token`] when the shutdown signal
-    /// arrives, before waiting for the server (the demo's `main` shows how).
+    /// arrives, before waiting for the server (the web integration does:
+    /// `hyperstate_axum::Hyperstate::rooms` builds a registry supervised so,
+    /// and its `serve` or `Hyperstate::end_streams` cancels the token).
     /// Several registries over one store each start a sweeper; that is
     /// harmless, as sweeps are idempotent.
-    pub fn supervised(mut self, supervisor: &Supervisor) -> Self {
-        supervisor.spawn_room_sweeper(self.store.clone(), DEFAULT_SWEEP_EVERY);
+    pub fn supervised(self, supervisor: &Supervisor) -> Self {
+        self.supervised_sweeping_every(supervisor, DEFAULT_SWEEP_EVERY)
+    }
+
+    /// [`Self::supervised`], sweeping every `every` instead of
+    /// [`DEFAULT_SWEEP_EVERY`].
+    pub fn supervised_sweeping_every(mut self, supervisor: &Supervisor, every: Duration) -> Self {
+        supervisor.spawn_room_sweeper(self.store.clone(), every);
         self.shutdown = Arc::new(supervisor.shutdown_token());
         self
     }

@@ -256,10 +256,10 @@ impl RoomOptions {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use hyperstate::page::UpdateFn;
+/// use hyperstate::backend::UpdateFn;
+/// use hyperstate::backend::{Attachment, Call, Write};
 /// use hyperstate::room::{
-///     Access, Attachment, Call, CallerClass, Diff, Json, MemberKey, RoomKey, RoomOptions,
-///     RoomStore, Snapshot, Write,
+///     Access, CallerClass, Diff, Json, MemberKey, RoomKey, RoomOptions, RoomStore, Snapshot,
 /// };
 /// use hyperstate::{Error, Result};
 ///

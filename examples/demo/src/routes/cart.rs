@@ -4,7 +4,7 @@
 
 use axum::Form;
 use axum::extract::Query;
-use hyperstate_axum::Page;
+use hyperstate_axum::prelude::*;
 use maud::{Markup, html};
 use serde::Deserialize;
 

@@ -8,12 +8,7 @@
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::{Extension, Form};
-use hyperstate::room::{
-    Acl, Change, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms, State,
-};
-use hyperstate_axum::{
-    Caller, Hyperstate, LastEventId, RequestContext, RoomSse, SseFragment, SseSlot,
-};
+use hyperstate_axum::prelude::*;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +39,7 @@ pub(crate) fn rooms(state: &Hyperstate) -> ChatRooms {
             .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ))
             .value(MESSAGES, &Vec::<Message>::new())
     };
-    ChatRooms(Rooms::new(state.room_store().clone(), spec).supervised(state.supervisor()))
+    ChatRooms(state.rooms(spec))
 }
 
 fn room(rooms: &ChatRooms, name: &str) -> Result<Room, AppError> {
@@ -94,7 +89,7 @@ pub(crate) async fn show(
             p { span #presence { (attached) } " attached" }
             @match query.htmx {
                 HtmxVersion::V2 => {
-                    script src="/assets/htmx-ext-sse.min.js" {}
+                    script src=(assets::HTMX_2_SSE) {}
                     div hx-ext="sse" sse-connect=(events) {
                         // Named events, each swapped where it belongs.
                         span hidden sse-swap="presence" hx-target="#presence" {}
@@ -102,7 +97,7 @@ pub(crate) async fn show(
                     }
                 }
                 HtmxVersion::V4 => {
-                    script src="/assets/hx-sse.min.js" {}
+                    script src=(assets::HTMX_4_SSE) {}
                     // Unnamed events carrying out-of-band swaps.
                     div hx-sse:connect=(events) hidden {}
                     div #log { (list(&messages)) }

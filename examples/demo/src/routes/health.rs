@@ -1,5 +1,6 @@
 //! `GET /healthz` and `GET /metrics`.
 
+use hyperstate_axum::hyperstate;
 use std::sync::OnceLock;
 
 use axum::http::StatusCode;

@@ -37,5 +37,6 @@ pub(crate) fn routes(state: &Hyperstate) -> Router {
         .route("/healthz", get(health::check))
         .route("/metrics", get(health::metrics))
         .route("/assets/{file}", get(assets::serve))
+        .merge(hyperstate_axum::assets::routes())
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") })
 }

@@ -10,8 +10,7 @@ use std::sync::LazyLock;
 
 use axum::Form;
 use axum::extract::Query;
-use hyperstate::session::View;
-use hyperstate_axum::Session;
+use hyperstate_axum::prelude::*;
 use maud::{Markup, html};
 use serde::Deserialize;
 

@@ -1,8 +1,8 @@
-//! The server secret behind session storage keys.
+//! The server secret behind session storage keys, and its development default.
 //!
 //! Production sets `HYPERSTATE_SESSION_SECRET` (64+ hex digits, the same on
-//! every node). Without it the demo generates one on first start and keeps it
-//! in its data directory, so sessions survive restarts on that machine; a
+//! every node). Without it a secret is generated on first start and kept in
+//! the data directory, so sessions survive restarts on that machine; a
 //! warning says so, because a secret on the same disk as the data protects little.
 //!
 //! Browser-id cookies are signed with a key derived from the session secret,
@@ -16,13 +16,21 @@ use std::fs;
 use std::io::{self, Write as _};
 use std::path::Path;
 
-use hyperstate::identity::{BrowserIdKey, BrowserIdKeys};
-use hyperstate::session::SessionSecret;
+use crate::identity::{BrowserIdKey, BrowserIdKeys};
+use crate::session::SessionSecret;
 
-const FILE: &str = "session-secret";
+/// The environment variable that holds the session secret, as hex.
+pub const SESSION_SECRET_ENV: &str = "HYPERSTATE_SESSION_SECRET";
+
+/// The environment variable that lists browser-id secrets (see [`browser_id_keys`]).
+pub const BROWSER_ID_SECRETS_ENV: &str = "HYPERSTATE_BROWSER_ID_SECRETS";
+
+/// The file in the data directory that keeps the development secret.
+pub const DEV_SECRET_FILE: &str = "session-secret";
 
 /// Why the secret could not be had.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecretError {
     /// The configured or stored secret is not acceptable.
     #[error("the session secret {origin} is invalid")]
@@ -31,7 +39,7 @@ pub enum SecretError {
         origin: String,
         /// Why.
         #[source]
-        source: hyperstate::Error,
+        source: crate::Error,
     },
     /// The development secret could not be read or written.
     #[error("cannot keep the development session secret in {path}")]
@@ -44,18 +52,21 @@ pub enum SecretError {
     },
 }
 
-/// The configured secret (hex), or the development default in `data_dir`.
-pub(crate) fn resolve(
+/// The configured secret (hex, e.g. the value of [`SESSION_SECRET_ENV`]), or
+/// the development default kept in `data_dir`: generated on first use into a
+/// private file (mode 0600 in a 0700 directory), read back on later starts,
+/// with a warning each time.
+pub fn session_secret(
     configured: Option<&str>,
     data_dir: &Path,
 ) -> Result<SessionSecret, SecretError> {
     if let Some(hex) = configured {
         return SessionSecret::from_hex(hex).map_err(|source| SecretError::Invalid {
-            origin: "from HYPERSTATE_SESSION_SECRET".into(),
+            origin: format!("from {SESSION_SECRET_ENV}"),
             source,
         });
     }
-    let path = data_dir.join(FILE);
+    let path = data_dir.join(DEV_SECRET_FILE);
     let io_err = |source| SecretError::Io {
         path: path.display().to_string(),
         source,
@@ -78,9 +89,9 @@ pub(crate) fn resolve(
     Ok(secret)
 }
 
-/// The browser-id keys from `HYPERSTATE_BROWSER_ID_SECRETS`: comma-separated
-/// hex secrets, newest first.
-pub(crate) fn browser_id_keys(configured: &str) -> Result<BrowserIdKeys, SecretError> {
+/// Browser-id keys from a list like [`BROWSER_ID_SECRETS_ENV`]'s:
+/// comma-separated hex secrets, newest first.
+pub fn browser_id_keys(configured: &str) -> Result<BrowserIdKeys, SecretError> {
     let mut keys: Option<BrowserIdKeys> = None;
     for (position, hex) in configured.split(',').enumerate() {
         let key = BrowserIdKey::from_hex(hex).map_err(|source| SecretError::Invalid {
@@ -95,7 +106,7 @@ pub(crate) fn browser_id_keys(configured: &str) -> Result<BrowserIdKeys, SecretE
     // `split` yields at least one item, so an empty list failed above.
     keys.ok_or_else(|| SecretError::Invalid {
         origin: "in HYPERSTATE_BROWSER_ID_SECRETS".into(),
-        source: hyperstate::Error::InvalidSecret { reason: "empty" },
+        source: crate::Error::InvalidSecret { reason: "empty" },
     })
 }
 
@@ -124,7 +135,7 @@ fn create_with(
     let secret = SessionSecret::generate();
     // Removed however this function ends: a failed write (a full disk) must not
     // leave an empty secret file behind.
-    let tmp = RemovedOnDrop(data_dir.join(format!(".{FILE}.{}", std::process::id())));
+    let tmp = RemovedOnDrop(data_dir.join(format!(".{DEV_SECRET_FILE}.{}", std::process::id())));
     {
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -164,16 +175,16 @@ mod tests {
     #[test]
     fn the_development_secret_is_generated_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let first = resolve(None, dir.path()).unwrap();
-        let second = resolve(None, dir.path()).unwrap();
+        let first = session_secret(None, dir.path()).unwrap();
+        let second = session_secret(None, dir.path()).unwrap();
         assert_eq!(first, second);
         let configured = SessionSecret::generate();
         assert_eq!(
-            resolve(Some(&configured.to_hex()), dir.path()).unwrap(),
+            session_secret(Some(&configured.to_hex()), dir.path()).unwrap(),
             configured
         );
         assert!(matches!(
-            resolve(Some("abc"), dir.path()),
+            session_secret(Some("abc"), dir.path()),
             Err(SecretError::Invalid { .. })
         ));
     }
@@ -185,15 +196,15 @@ mod tests {
         let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
         let root = tempfile::tempdir().unwrap();
         let data = root.path().join("data");
-        resolve(None, &data).unwrap();
+        session_secret(None, &data).unwrap();
         assert_eq!(mode(&data), 0o700);
-        assert_eq!(mode(&data.join(FILE)), 0o600);
+        assert_eq!(mode(&data.join(DEV_SECRET_FILE)), 0o600);
     }
 
     #[test]
     fn a_failed_write_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE);
+        let path = dir.path().join(DEV_SECRET_FILE);
         let failed = create_with(dir.path(), &path, |_, _| {
             Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"))
         });
@@ -210,7 +221,7 @@ mod tests {
         let (new, old) = (SessionSecret::generate(), SessionSecret::generate());
         let keys = browser_id_keys(&format!("{},{}", new.to_hex(), old.to_hex())).unwrap();
         assert_eq!(keys.len(), 2);
-        let id = hyperstate::BrowserId::generate();
+        let id = crate::BrowserId::generate();
         let signed_by_old = BrowserIdKeys::new(BrowserIdKey::from_session_secret(&old))
             .sign(&id, std::time::SystemTime::now());
         assert!(!keys.verify(&signed_by_old).unwrap().by_newest_key);
