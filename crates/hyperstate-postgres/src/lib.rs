@@ -70,9 +70,11 @@ mod doc_store;
 mod migrations;
 mod page_store;
 mod recent_values;
+mod room_attach;
 mod room_codec;
 mod room_hub;
 mod room_store;
+mod room_txn;
 
 pub use connection::{Postgres, PostgresOptions};
 pub use doc_store::PgDocumentStore;
