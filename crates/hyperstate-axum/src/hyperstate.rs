@@ -12,7 +12,9 @@ use hyperstate::identity::{BrowserIdIssuer, BrowserIdKey, BrowserIdKeys};
 use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
-use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
+use hyperstate::session::{
+    DocumentStore, SessionCoherence, SessionOptions, SessionSecret, Sessions,
+};
 
 use crate::breakers::Breakers;
 use crate::{ClientRateLimiter, HttpConfig, HyperstateLayer, SseSlots};
@@ -251,6 +253,7 @@ struct SessionParts {
     store: Arc<dyn DocumentStore>,
     secret: SessionSecret,
     options: SessionOptions,
+    coherence: SessionCoherence,
     sweep_every: Duration,
 }
 
@@ -276,6 +279,7 @@ impl HyperstateBuilder {
             store,
             secret,
             options: SessionOptions::default(),
+            coherence: SessionCoherence::Off,
             sweep_every: Duration::from_secs(60 * 60),
         });
         self
@@ -285,6 +289,18 @@ impl HyperstateBuilder {
     pub fn session_options(mut self, options: SessionOptions) -> Self {
         if let Some(parts) = &mut self.sessions {
             parts.options = options;
+        }
+        self
+    }
+
+    /// When this node's cached session documents may answer reads (see
+    /// [`SessionCoherence`]): `SingleNode` for one process owning its store,
+    /// `Shared` (e.g. `hyperstate_redis::RedisRevisionRegister`) for several
+    /// nodes. Default: `Off`, every read goes to the store. Takes effect with
+    /// [`Self::sessions`].
+    pub fn session_coherence(mut self, coherence: SessionCoherence) -> Self {
+        if let Some(parts) = &mut self.sessions {
+            parts.coherence = coherence;
         }
         self
     }
@@ -367,7 +383,13 @@ impl HyperstateBuilder {
         supervisor.spawn_page_sweeper(pages.clone(), self.config.sweep_interval);
         let sessions = self.sessions.map(|parts| {
             let store = breakers.guard_sessions(parts.store);
-            let sessions = Sessions::new(store, parts.secret, parts.options, &supervisor);
+            let sessions = Sessions::with_coherence(
+                store,
+                parts.secret,
+                parts.options,
+                parts.coherence,
+                &supervisor,
+            );
             sessions.spawn_sweeper(&supervisor, parts.sweep_every);
             sessions
         });

@@ -27,10 +27,10 @@ use hyperstate::breaker::BreakerOptions;
 use hyperstate::fs::FsDocumentStore;
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
-use hyperstate::session::DocumentStore;
+use hyperstate::session::{DocumentStore, SessionCoherence};
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
-pub use backends::redis_backends;
+pub use backends::{redis_backends, redis_session_coherence};
 pub use error::AppError;
 pub use secret::SecretError;
 pub use serve_args::{RateSetting, ServeArgs};
@@ -67,6 +67,11 @@ pub struct DemoConfig {
     ///
     /// [`HyperstateBuilder::snapshot_dir`]: hyperstate_axum::HyperstateBuilder::snapshot_dir
     pub snapshot: bool,
+    /// When a node's cached session documents may answer reads. Default:
+    /// [`SessionCoherence::SingleNode`] (this process owns its sessions);
+    /// with `--redis`, coherent through Redis so several processes can share
+    /// one store.
+    pub session_coherence: SessionCoherence,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -103,7 +108,14 @@ impl DemoConfig {
             rooms: None,
             breakers: Some(BreakerOptions::default()),
             snapshot: true,
+            session_coherence: SessionCoherence::SingleNode,
         }
+    }
+
+    /// Sets [`DemoConfig::session_coherence`].
+    pub fn session_coherence(mut self, coherence: SessionCoherence) -> Self {
+        self.session_coherence = coherence;
+        self
     }
 
     /// Sets [`DemoConfig::snapshot`].
@@ -199,6 +211,7 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
         .breakers(config.breakers)
         .snapshot_dir(config.snapshot_dir())
         .sessions(store, secret)
+        .session_coherence(config.session_coherence.clone())
         .build())
 }
 

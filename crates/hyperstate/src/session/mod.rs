@@ -49,7 +49,10 @@
 //! Sessions not seen for [`SessionOptions::ttl`] (30 days) are deleted by
 //! [`Sessions::sweep`], which [`Sessions::spawn_sweeper`] runs periodically.
 
+mod cache;
 mod change;
+mod coherence;
+mod current;
 mod doc;
 mod handle;
 mod health;
@@ -61,6 +64,7 @@ mod stored;
 mod view;
 mod writer;
 
+pub use coherence::{Revision, RevisionRegister, SessionCoherence};
 pub use doc::{SessionDoc, ViewSlice};
 pub use handle::{Session, SessionView, ViewState};
 pub use key::{MIN_SECRET_BYTES, SessionKey, SessionSecret};

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::cache::Cached;
 use super::change::Change;
+use super::coherence::Revision;
 use super::doc::SessionDoc;
 use super::service::Inner;
 use super::store::{Etag, PutCondition, PutOutcome};
@@ -256,16 +258,44 @@ impl Writer {
         batch
     }
 
-    async fn load(&mut self) -> Result<(SessionDoc, Option<Etag>)> {
-        if let Some(cached) = self.cached.take() {
+    /// The document to apply the next batch to: the last one this writer saw,
+    /// else this node's cached copy (no GET: the PUT's compare-and-swap finds
+    /// out if either is stale), else the store's. After a lost
+    /// compare-and-swap (`after_conflict`) only the store's will do.
+    async fn load(&mut self, after_conflict: bool) -> Result<(SessionDoc, Option<Etag>)> {
+        if after_conflict {
+            self.cached = None;
+        } else if let Some(cached) = self.cached.take() {
             return Ok(cached);
+        } else if let Some(hit) = self.inner.cache.as_ref().and_then(|c| c.get(&self.key)) {
+            return Ok((hit.doc.clone(), Some(hit.etag.clone())));
         }
-        Ok(
-            match stored::read(self.inner.store.as_ref(), &self.key).await? {
-                Some((doc, etag)) => (doc, Some(etag)),
-                None => (SessionDoc::default(), None),
-            },
-        )
+        Ok(match stored::read(&self.inner, &self.key).await? {
+            Some(loaded) => (loaded.doc.clone(), Some(loaded.etag.clone())),
+            None => (SessionDoc::default(), None),
+        })
+    }
+
+    /// Makes a commit visible: records it in the shared register (before the
+    /// acknowledgement, so a read anywhere that starts after it sees it) and
+    /// keeps it in this node's cache.
+    async fn publish(&mut self, doc: SessionDoc, etag: Etag, bytes: usize) -> Result<()> {
+        let recorded = match self.inner.coherence.register() {
+            Some(register) => {
+                let revision = Revision {
+                    rev: doc.rev,
+                    etag: etag.clone(),
+                };
+                register.record(&self.key, &revision).await
+            }
+            None => Ok(()),
+        };
+        if let Some(cache) = &self.inner.cache {
+            let cached = Cached::new(doc.clone(), etag.clone(), bytes);
+            cache.committed(self.key, Arc::new(cached));
+        }
+        self.cached = Some((doc, Some(etag)));
+        recorded
     }
 
     /// Commits `jobs` in one PUT (more after conflicts) and answers each.
@@ -275,7 +305,7 @@ impl Writer {
         let backend = inner.store.backend_name();
         let conflicts = crate::observe::cas_conflicts("session", backend);
         for attempt in 0..attempts {
-            let (current, etag) = match self.load().await {
+            let (current, etag) = match self.load(attempt > 0).await {
                 Ok(loaded) => loaded,
                 Err(err) => return fail_all(jobs, err),
             };
@@ -300,7 +330,9 @@ impl Writer {
                 None => PutCondition::Absent,
             };
             let started = Instant::now();
-            let put = inner.store.put(&self.key, next.encode(), condition).await;
+            let body = next.encode();
+            let bytes = body.len();
+            let put = inner.store.put(&self.key, body, condition).await;
             crate::observe::durable_write_seconds(backend).record(started.elapsed());
             match put {
                 Ok(PutOutcome::Written(new_etag)) => {
@@ -309,7 +341,11 @@ impl Writer {
                         .increment(1);
                     metrics::histogram!("hyperstate_session_batch_size", "backend" => backend)
                         .record(applied.len() as f64);
-                    self.cached = Some((next, Some(new_etag)));
+                    // The write is durable; if other nodes cannot be told,
+                    // its callers hear so (an error means "maybe written").
+                    if let Err(err) = self.publish(next, new_etag, bytes).await {
+                        return fail_all(applied, err);
+                    }
                     for job in applied {
                         job.finish(Ok(()));
                     }
