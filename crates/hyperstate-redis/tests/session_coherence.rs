@@ -161,20 +161,23 @@ async fn a_write_on_one_node_is_read_on_the_other_in_every_round() {
         let value = next(&mut random);
         let on = |n: usize| nodes[n].session(&browser, None).view(&view);
         on(writer).put("v", &value).await.unwrap();
-        let read: u64 = on(1 - writer).get("v", 0).await.unwrap();
-        assert_eq!(
-            read,
-            value,
-            "round {round}: node {} read a stale value",
-            1 - writer
-        );
+        // The first read on the other node finds its copy stale and reads
+        // the store; the second is answered from its refreshed cache.
+        for _ in 0..2 {
+            let read: u64 = on(1 - writer).get("v", 0).await.unwrap();
+            assert_eq!(
+                read,
+                value,
+                "round {round}: node {} read a stale value",
+                1 - writer
+            );
+        }
     }
-    // Most reads were answered from a cache: the writer's node reads the
-    // value it wrote there, and the other node cached it when it last read.
     let hits: u64 = nodes.iter().map(|n| n.stats().cache_hits).sum();
-    let misses: u64 = nodes.iter().map(|n| n.stats().cache_misses).sum();
-    assert!(misses <= ROUNDS as u64, "{misses} misses");
-    eprintln!("{ROUNDS} rounds: {hits} cache hits, {misses} misses");
+    assert!(
+        hits >= ROUNDS as u64,
+        "{hits} cache hits in {ROUNDS} rounds"
+    );
     supervisor.shutdown().await;
 }
 
@@ -217,7 +220,14 @@ async fn concurrent_writers_with_delayed_records_never_yield_a_stale_read() {
             let mut history = Vec::new();
             for value in 1..=CONCURRENT_WRITES {
                 let began = clock.fetch_add(1, Ordering::SeqCst);
-                handle.put(key, &value).await.expect("a write failed");
+                match handle.put(key, &value).await {
+                    Ok(()) => {}
+                    // Two nodes writing one session flat out can lose every
+                    // compare-and-swap of a write: then nothing was written,
+                    // which the history leaves out.
+                    Err(hyperstate::Error::SessionConflict { .. }) => continue,
+                    Err(err) => panic!("a write failed: {err}"),
+                }
                 let ended = clock.fetch_add(1, Ordering::SeqCst);
                 history.push(Op {
                     began,
@@ -257,6 +267,11 @@ async fn concurrent_writers_with_delayed_records_never_yield_a_stale_read() {
     let writes: Vec<Op> = writers.join_all().await.into_iter().flatten().collect();
     let reads: Vec<Op> = readers.join_all().await.into_iter().flatten().collect();
     assert!(reads.len() > 10, "too few reads to check: {}", reads.len());
+    assert!(
+        writes.len() as u64 > CONCURRENT_WRITES,
+        "too few writes acknowledged to check: {}",
+        writes.len()
+    );
 
     // The checker: a read must return at least the last value of its key
     // acknowledged before the read began, and no value not yet written.
