@@ -10,6 +10,10 @@
 //! the record back over a later one. Records expire after
 //! [`RedisRevisionRegister::record_ttl`] (refreshed by every commit); an
 //! expired record only sends reads to the store.
+//!
+//! The session sweep is leased through `{prefix}lease:session-sweep`
+//! (`SET NX PX` for the sweep interval), so one node per interval lists the
+//! store instead of every node.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -117,6 +121,21 @@ impl RevisionRegister for RedisRevisionRegister {
             .await
             .map(drop)
             .map_err(|err| backend_error("record session revision", err))
+    }
+
+    async fn lease(&self, task: &str, period: Duration) -> Result<bool> {
+        let mut conn = self.redis.manager.clone();
+        let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX);
+        let granted: Option<String> = redis::cmd("SET")
+            .arg(self.redis.key("lease", &task))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(period_ms.max(1))
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| backend_error("lease", err))?;
+        Ok(granted.is_some())
     }
 
     async fn forget(&self, key: &SessionKey) -> Result<()> {

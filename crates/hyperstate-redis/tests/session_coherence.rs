@@ -125,6 +125,9 @@ impl RevisionRegister for DelayedRecords {
     async fn forget(&self, key: &SessionKey) -> hyperstate::Result<()> {
         self.inner.forget(key).await
     }
+    async fn lease(&self, task: &str, period: Duration) -> hyperstate::Result<bool> {
+        self.inner.lease(task, period).await
+    }
 }
 
 /// A tiny deterministic generator: the test needs variety, not secrecy.
@@ -242,8 +245,8 @@ async fn concurrent_writers_with_delayed_records_never_yield_a_stale_read() {
     }
     // Readers on both nodes read both keys until the writers are done.
     let mut readers = tokio::task::JoinSet::new();
-    for n in 0..2 {
-        let handle = nodes[n].session(&browser, None).view(&view);
+    for node in &nodes {
+        let handle = node.session(&browser, None).view(&view);
         let (clock, done) = (clock.clone(), done.clone());
         readers.spawn(async move {
             let mut history = Vec::new();
@@ -364,5 +367,32 @@ async fn with_redis_unreachable_reads_come_from_the_store() {
         assert!(err.to_string().contains("redis"), "{fault:?}: {err}");
     }
     proxy.set(NetFault::PassThrough);
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_on_one_redis_sweep_one_at_a_time() {
+    let Some(services) = services() else { return };
+    let ns = unique("sweep");
+    let counting = Arc::new(hyperstate_conformance::counting::CountingStore::new(
+        services.store(&ns),
+        Duration::ZERO,
+    ));
+    let supervisor = Supervisor::new();
+    let mut swept = 0;
+    for _ in 0..3 {
+        let register = Arc::new(services.register(&services.redis, &ns).await);
+        let node = node(counting.clone(), register, &supervisor);
+        if node
+            .sweep_leased(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            swept += 1;
+        }
+    }
+    assert_eq!(swept, 1, "nodes that swept within one lease");
+    assert_eq!(counting.lists(), 1, "LISTs of the store");
     supervisor.shutdown().await;
 }

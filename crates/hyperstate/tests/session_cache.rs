@@ -165,3 +165,36 @@ async fn a_single_node_cache_forgets_what_the_sweeper_deleted() {
     );
     supervisor.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_a_register_sweep_one_at_a_time() {
+    let counting = Arc::new(CountingStore::new(
+        Arc::new(MemoryDocumentStore::default()),
+        Duration::ZERO,
+    ));
+    let register = Arc::new(MemoryRevisionRegister::default());
+    let supervisor = Supervisor::new();
+    let nodes: Vec<Sessions> = (0..3)
+        .map(|_| {
+            node(
+                counting.clone(),
+                SessionCoherence::Shared(register.clone()),
+                &supervisor,
+            )
+        })
+        .collect();
+    let hour = Duration::from_secs(3600);
+    let mut swept = 0;
+    for node in &nodes {
+        if node.sweep_leased(hour).await.unwrap().is_some() {
+            swept += 1;
+        }
+    }
+    assert_eq!(swept, 1, "nodes that swept within one lease");
+    assert_eq!(counting.lists(), 1, "LISTs of the store");
+    // Without a shared register a node cannot know of the others: it sweeps.
+    let alone = node(counting.clone(), SessionCoherence::SingleNode, &supervisor);
+    assert!(alone.sweep_leased(hour).await.unwrap().is_some());
+    assert_eq!(counting.lists(), 2);
+    supervisor.shutdown().await;
+}

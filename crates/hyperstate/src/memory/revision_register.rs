@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -17,6 +18,8 @@ use crate::session::{Revision, RevisionRegister, SessionKey};
 #[derive(Debug, Clone, Default)]
 pub struct MemoryRevisionRegister {
     records: Arc<Mutex<HashMap<SessionKey, Revision>>>,
+    /// Task name to the end of its lease.
+    leases: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl MemoryRevisionRegister {
@@ -50,5 +53,17 @@ impl RevisionRegister for MemoryRevisionRegister {
     async fn forget(&self, key: &SessionKey) -> Result<()> {
         self.lock().remove(key);
         Ok(())
+    }
+
+    async fn lease(&self, task: &str, period: Duration) -> Result<bool> {
+        let now = Instant::now();
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        match leases.get(task) {
+            Some(until) if *until > now => Ok(false),
+            _ => {
+                leases.insert(task.to_owned(), now + period);
+                Ok(true)
+            }
+        }
     }
 }

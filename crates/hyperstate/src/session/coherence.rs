@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -66,6 +67,11 @@ pub trait RevisionRegister: fmt::Debug + Send + Sync + 'static {
 
     /// Drops the record of `key`.
     async fn forget(&self, key: &SessionKey) -> Result<()>;
+
+    /// Claims `task` (the session sweep) for `period`: `true` for at most one
+    /// caller among all nodes sharing the register until the period is over,
+    /// so a fleet runs the task once per period instead of once per node.
+    async fn lease(&self, task: &str, period: Duration) -> Result<bool>;
 }
 
 /// When a node's cached session documents may answer reads (see the module

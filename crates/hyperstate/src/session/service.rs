@@ -77,6 +77,9 @@ impl fmt::Debug for Sessions {
     }
 }
 
+/// The task name the sweep is leased under.
+const SWEEP_LEASE: &str = "session-sweep";
+
 /// Counters of one node's session scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -253,14 +256,31 @@ impl Sessions {
         Ok(deleted)
     }
 
-    /// Runs [`Sessions::sweep`] every `every` under `supervisor`.
+    /// [`Sessions::sweep`], unless another node sharing this node's revision
+    /// register ([`SessionCoherence::Shared`]) has swept within `period`:
+    /// then `None`, and no store request. Without a shared register, every
+    /// call sweeps.
+    pub async fn sweep_leased(&self, period: Duration) -> Result<Option<usize>> {
+        if let Some(register) = self.inner.coherence.register()
+            && !register.lease(SWEEP_LEASE, period).await?
+        {
+            return Ok(None);
+        }
+        self.sweep().await.map(Some)
+    }
+
+    /// Runs [`Sessions::sweep_leased`] every `every` under `supervisor`: with a
+    /// shared register, one node of the fleet sweeps per interval.
     pub fn spawn_sweeper(&self, supervisor: &Supervisor, every: Duration) {
         let sessions = self.clone();
         supervisor.spawn_periodic("session-sweeper", every, move || {
             let sessions = sessions.clone();
             async move {
-                match sessions.sweep().await {
-                    Ok(deleted) => tracing::debug!(deleted, "session sweep done"),
+                // A lease a little shorter than the interval has lapsed by the
+                // next tick of whichever node holds it.
+                match sessions.sweep_leased(every - every / 10).await {
+                    Ok(Some(deleted)) => tracing::debug!(deleted, "session sweep done"),
+                    Ok(None) => tracing::debug!("session sweep left to another node"),
                     Err(err) => tracing::warn!(error = %err, "session sweep failed"),
                 }
             }
