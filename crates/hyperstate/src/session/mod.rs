@@ -52,6 +52,7 @@
 mod cache;
 mod change;
 mod coherence;
+mod commit;
 mod current;
 mod doc;
 mod handle;
