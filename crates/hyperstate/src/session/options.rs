@@ -20,10 +20,10 @@ pub struct SessionOptions {
     /// A session's writer task stops after this long without writes, and starts
     /// again on the next one. Default: 30 seconds.
     pub writer_idle: Duration,
-    /// Most writer tasks alive at once on this node. Past it, a write to a
-    /// session without a writer commits from the caller's own task (same
-    /// compare-and-swap, no group commit), so a flood of new sessions costs no
-    /// task each that outlives its request. Default: 1024.
+    /// Most writer tasks alive at once on this node (a session gets one only
+    /// when writes arrive while one of its commits is in flight). Past it,
+    /// such writes wait for the session's turn and commit from the caller's
+    /// own task (same compare-and-swap, no group commit). Default: 1024.
     pub max_writers: usize,
     /// How many times a commit is tried against a document other nodes keep
     /// changing before the writes fail with

@@ -1,34 +1,34 @@
-//! One writer task per active session: group commit and compare-and-swap.
+//! Who commits a session's writes on this node: the caller, or the
+//! session's writer task (group commit).
 //!
-//! Every write of a session on this node goes through that session's writer, so
-//! one node never races itself. The writer commits in batches: the first write
-//! waiting starts a PUT, and everything that arrives while that PUT is in flight
-//! goes into the next one (group commit: fewer PUTs, same guarantee). A write is
+//! A write to a session nobody on this node is committing for commits from
+//! the caller's own task, at once: a lone write costs no task hop. A write
+//! that arrives while a commit is in flight goes to the session's writer task
+//! (started on demand), which commits everything queued meanwhile in its next
+//! PUT (group commit: fewer PUTs, same guarantee). Either way the committer
+//! holds the session's turn (a lock per stripe of sessions), so this node
+//! never races itself on one session's compare-and-swap. A write is
 //! acknowledged only once the PUT carrying it has been accepted by the store.
 //!
 //! Other nodes may write the same session: every PUT is conditional on the etag
-//! the writer last saw (its cached copy, with no GET first). On a conflict the
-//! writer reloads the document, re-applies the pending per-key changes to it
-//! and tries again, with jittered backoff, up to
+//! last seen (the cached copy, with no GET first). On a conflict the document
+//! is reloaded, the pending per-key changes re-applied, and the PUT tried
+//! again, with jittered backoff, up to
 //! [`SessionOptions::max_attempts`](super::SessionOptions::max_attempts). That
-//! commit step is `session/commit.rs`, shared with writes that commit from
-//! their caller's task.
+//! commit step is `session/commit.rs`.
 //!
-//! A writer idle for `writer_idle` retires itself and is started again by the
-//! next write. On shutdown it stops taking writes, commits what is queued, and
-//! exits; the [`Supervisor`](crate::Supervisor) waits for it.
-//!
-//! At most [`SessionOptions::max_writers`](super::SessionOptions::max_writers)
-//! writers live at once. A write to a session without a writer past that cap,
-//! like a write after shutdown began, commits from the caller's own task with
-//! the same compare-and-swap: a flood of one-write sessions then costs no task
-//! (and no idle wait) per session, only the requests themselves.
+//! A writer idle for `writer_idle` retires itself and is started again when
+//! needed. On shutdown it stops taking writes, commits what is queued, and
+//! exits; the [`Supervisor`](crate::Supervisor) waits for it. Writes that
+//! arrive after shutdown began, or when
+//! [`SessionOptions::max_writers`](super::SessionOptions::max_writers) writers
+//! are alive, wait for the session's turn and commit from the caller's task.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 use super::SessionKey;
 use super::change::Change;
@@ -62,16 +62,17 @@ pub(crate) struct Writers {
     next_id: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) conflicts: AtomicU64,
-    /// Serializes the commits made without a writer (past the cap, or during
-    /// shutdown) per stripe of sessions, so that such writes of this node to one
-    /// session never race each other's compare-and-swap, while writes to
-    /// different sessions mostly proceed side by side.
-    direct: [tokio::sync::Mutex<()>; DIRECT_STRIPES],
+    /// Whoever commits for a session on this node holds its stripe's turn
+    /// for the commit: a caller committing from its own task, or the
+    /// session's writer task. So this node never races itself on one
+    /// session's compare-and-swap, while different sessions mostly proceed
+    /// side by side.
+    turns: [Arc<tokio::sync::Mutex<()>>; STRIPES],
 }
 
-/// Stripes of [`Writers::direct`]: enough that a flood of distinct sessions
-/// rarely queues on one, few enough to cost nothing.
-const DIRECT_STRIPES: usize = 64;
+/// Stripes of [`Writers::turns`]: enough that sessions committing at once
+/// rarely share one, few enough to cost nothing.
+const STRIPES: usize = 1024;
 
 impl Default for Writers {
     fn default() -> Self {
@@ -80,16 +81,20 @@ impl Default for Writers {
             next_id: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
-            direct: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            turns: std::array::from_fn(|_| Arc::default()),
         }
     }
 }
 
 /// Where one write goes.
 enum Route {
-    /// The session's writer task.
+    /// Nobody is committing for the session: the caller commits, now, from
+    /// its own task, holding the turn.
+    Inline(OwnedMutexGuard<()>),
+    /// The session's writer task, which batches what arrives meanwhile.
     Writer(u64, mpsc::Sender<Job>),
-    /// The caller's own task: shutting down, or the writer cap is reached.
+    /// The caller's own task once the turn is free: shutting down, or the
+    /// writer cap is reached.
     Direct,
 }
 
@@ -110,15 +115,26 @@ impl Writers {
             map.remove(key);
         }
     }
+
+    fn turn(&self, key: &SessionKey) -> &Arc<tokio::sync::Mutex<()>> {
+        let [a, b, ..] = *key.as_bytes();
+        &self.turns[usize::from(u16::from_le_bytes([a, b])) % STRIPES]
+    }
 }
 
-/// The writer of `key`, started if there is none and the cap allows one.
+/// Where a write of `key` goes: inline when nobody commits for the session,
+/// else to its writer, started if there is none and the cap allows one.
 fn route(inner: &Arc<Inner>, key: SessionKey) -> Route {
     let mut map = inner.writers.lock();
     if let Some((id, tx)) = map.get(&key) {
         return Route::Writer(*id, tx.clone());
     }
-    if map.len() >= inner.options.max_writers {
+    // Taken under the map lock: a writer cannot appear for the session
+    // meanwhile, and one that exists is used above.
+    if let Ok(turn) = inner.writers.turn(&key).clone().try_lock_owned() {
+        return Route::Inline(turn);
+    }
+    if map.len() >= inner.options.max_writers || inner.spawner.is_shutting_down() {
         return Route::Direct;
     }
     let id = inner.writers.next_id.fetch_add(1, Ordering::Relaxed);
@@ -137,7 +153,9 @@ fn route(inner: &Arc<Inner>, key: SessionKey) -> Route {
     Route::Writer(id, tx)
 }
 
-/// Queues `change` on the session's writer and waits until it is durable.
+/// Commits `change` and returns once it is durable: from the caller's task
+/// when nobody else commits for the session (no task hop), else through the
+/// session's writer, in its next batch.
 pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) -> Result<()> {
     let (ack, acked) = oneshot::channel();
     let mut job = Job {
@@ -148,9 +166,16 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
     // send; the next lookup starts a fresh one. Three tries cover any such race.
     for _ in 0..3 {
         let (id, tx) = match route(inner, key) {
+            Route::Inline(turn) => {
+                Committer::new(inner.clone(), key).commit(vec![job]).await;
+                drop(turn);
+                return acked.await.unwrap_or(Err(Error::WriterStopped));
+            }
             Route::Writer(id, tx) if !inner.spawner.is_shutting_down() => (id, tx),
+            // Writers are draining: wait for the turn, then commit here.
             Route::Writer(..) | Route::Direct => {
-                commit_directly(inner, key, job).await;
+                let _turn = inner.writers.turn(&key).lock().await;
+                Committer::new(inner.clone(), key).commit(vec![job]).await;
                 return acked.await.unwrap_or(Err(Error::WriterStopped));
             }
         };
@@ -165,25 +190,24 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
     Err(Error::WriterStopped)
 }
 
-/// Commits one write from the caller's own task, with the same compare-and-swap
-/// and retries as a writer but without group commit. Used past the writer cap,
-/// and once shutdown has begun: writer tasks are draining then, yet requests
-/// still in flight (a server drains them after the signal) must not lose their
-/// writes.
-async fn commit_directly(inner: &Arc<Inner>, key: SessionKey, job: Job) {
-    // One at a time per stripe: unserialized writes to one session would each
-    // lose the compare-and-swap to the others in turn.
-    let stripe = usize::from(key.as_bytes()[0]) % DIRECT_STRIPES;
-    let _turn = inner.writers.direct[stripe].lock().await;
-    Committer::new(inner.clone(), key).commit(vec![job]).await;
-}
-
-/// Queues `change` without waiting; dropped if the writer is busy or stopping,
-/// or if the writer cap leaves no room for one (it is only a refresh of
-/// `last_seen_at`, tried again by a later read).
+/// Queues `change` without waiting: on the session's writer, or in a task of
+/// its own when nobody commits for the session; dropped if the writer is busy
+/// or stopping, or if the writer cap leaves no room for one (it is only a
+/// refresh of `last_seen_at`, tried again by a later read).
 pub(crate) fn submit_detached(inner: &Arc<Inner>, key: SessionKey, change: Change) {
-    if let Route::Writer(_, tx) = route(inner, key) {
-        let _ = tx.try_send(Job { change, ack: None });
+    let job = Job { change, ack: None };
+    match route(inner, key) {
+        Route::Writer(_, tx) => {
+            let _ = tx.try_send(job);
+        }
+        Route::Inline(turn) => {
+            let mut committer = Committer::new(inner.clone(), key);
+            inner.spawner.spawn("session-touch", async move {
+                committer.commit(vec![job]).await;
+                drop(turn);
+            });
+        }
+        Route::Direct => {}
     }
 }
 
@@ -209,8 +233,7 @@ impl Writer {
                 _ = tokio::time::sleep(idle) => None,
             };
             let Some(first) = first else { break };
-            let batch = self.take_batch(first);
-            self.committer.commit(batch).await;
+            self.commit_from(first).await;
         }
         // Stop taking writes, then commit what was queued before that: a send
         // either landed before `close` (and is committed here) or fails (and the
@@ -218,9 +241,17 @@ impl Writer {
         self.inner.writers.retire(&self.key, self.id);
         self.rx.close();
         while let Ok(first) = self.rx.try_recv() {
-            let batch = self.take_batch(first);
-            self.committer.commit(batch).await;
+            self.commit_from(first).await;
         }
+    }
+
+    /// Waits for the session's turn (a caller may be committing inline), then
+    /// commits `first` with everything queued by then.
+    async fn commit_from(&mut self, first: Job) {
+        let turn = self.inner.writers.turn(&self.key).clone();
+        let _turn = turn.lock().await;
+        let batch = self.take_batch(first);
+        self.committer.commit(batch).await;
     }
 
     fn take_batch(&mut self, first: Job) -> Vec<Job> {
