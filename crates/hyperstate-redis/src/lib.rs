@@ -40,6 +40,12 @@
 //! TTL (`PEXPIRE`); while clients are attached, their nodes refresh a lease, so
 //! a crashed node's rooms still expire.
 //!
+//! # Sessions
+//!
+//! [`RedisRevisionRegister`] keeps every node's cache of session documents
+//! coherent: it records each session's latest revision, which a read compares
+//! with its cached copy (see its docs and `hyperstate::session::SessionCoherence`).
+//!
 //! # Outages
 //!
 //! The connection is a redis-rs `ConnectionManager`: it reconnects by itself after
@@ -56,7 +62,9 @@ mod room_registry;
 mod room_scripts;
 mod room_store;
 mod scripts;
+mod session_coherence;
 
 pub use connection::{Redis, RedisOptions};
 pub use page_store::RedisPageStore;
 pub use room_store::RedisRoomStore;
+pub use session_coherence::RedisRevisionRegister;

@@ -27,12 +27,12 @@ use axum::Router;
 use hyperstate::breaker::BreakerOptions;
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
-use hyperstate::session::DocumentStore;
+use hyperstate::session::{DocumentStore, SessionCoherence};
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
 pub use hyperstate::fs::SecretError;
 
-pub use backends::redis_backends;
+pub use backends::{redis_backends, redis_session_coherence};
 pub use error::AppError;
 pub use postgres::{PostgresBackends, postgres_backends};
 pub use serve_args::{RateSetting, ServeArgs};
@@ -73,6 +73,11 @@ pub struct DemoConfig {
     ///
     /// [`HyperstateBuilder::snapshot_dir`]: hyperstate_axum::HyperstateBuilder::snapshot_dir
     pub snapshot: bool,
+    /// When a node's cached session documents may answer reads. Default:
+    /// [`SessionCoherence::SingleNode`] (this process owns its sessions);
+    /// with `--redis`, coherent through Redis so several processes can share
+    /// one store.
+    pub session_coherence: SessionCoherence,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -110,7 +115,14 @@ impl DemoConfig {
             sessions: None,
             breakers: Some(BreakerOptions::default()),
             snapshot: true,
+            session_coherence: SessionCoherence::SingleNode,
         }
+    }
+
+    /// Sets [`DemoConfig::session_coherence`].
+    pub fn session_coherence(mut self, coherence: SessionCoherence) -> Self {
+        self.session_coherence = coherence;
+        self
     }
 
     /// Sets [`DemoConfig::snapshot`].
@@ -220,6 +232,7 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
         .config(config.http.clone())
         .breakers(config.breakers)
         .snapshot_dir(config.snapshot_dir())
+        .session_coherence(config.session_coherence.clone())
         .build()?)
 }
 

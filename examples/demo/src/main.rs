@@ -11,6 +11,7 @@ use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::RoomStore;
+use hyperstate::session::SessionCoherence;
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target, ServeArgs};
 use hyperstate_redis::RedisOptions;
@@ -82,12 +83,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Rooms stay hyperstate's default (memory) unless Redis or PostgreSQL is given.
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
     let mut sessions = None;
+    let mut coherence = SessionCoherence::SingleNode;
     let pages: Arc<dyn PageStore> = match (&args.redis, &args.postgres) {
         (_, Some(url)) => {
             let backends = hyperstate_demo::postgres_backends(url).await?;
             tracing::info!("page, session and room state on PostgreSQL");
             sessions = Some(backends.sessions);
             rooms = Some(backends.rooms);
+            // Every node reads PostgreSQL: no cache another node's write could
+            // leave stale.
+            coherence = SessionCoherence::Off;
             backends.pages
         }
         (Some(url), None) => {
@@ -95,6 +100,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 hyperstate_demo::redis_backends(url, RedisOptions::default()).await?;
             tracing::info!("page and room state on Redis");
             rooms = Some(shared_rooms);
+            coherence =
+                hyperstate_demo::redis_session_coherence(url, RedisOptions::default()).await?;
+            tracing::info!("session caches coherent through Redis");
             pages
         }
         (None, None) => {
@@ -109,7 +117,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = args
         .s3_bucket
         .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
-    let mut config = DemoConfig::new(&args.data_dir).pages(pages);
+    let mut config = DemoConfig::new(&args.data_dir)
+        .pages(pages)
+        .session_coherence(coherence);
     if let Some(rooms) = rooms {
         config = config.rooms(rooms);
     }

@@ -24,7 +24,7 @@ use axum::routing::post;
 use http_body_util::BodyExt;
 use hyperstate::fs::FsDocumentStore;
 use hyperstate::memory::MemoryDocumentStore;
-use hyperstate::session::{DocumentStore, SessionSecret, View};
+use hyperstate::session::{DocumentStore, SessionCoherence, SessionSecret, View};
 use hyperstate_axum::{Error, Hyperstate, Session};
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
@@ -102,6 +102,8 @@ impl App {
     ) -> App {
         let state = Hyperstate::builder()
             .sessions(store, SessionSecret::from_bytes([7u8; 32]).expect("secret"))
+            // One process owns the store here, as tower-sessions' does.
+            .session_coherence(SessionCoherence::SingleNode)
             .build()
             .expect("build hyperstate");
         let router = Router::new()

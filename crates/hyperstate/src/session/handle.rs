@@ -10,14 +10,16 @@ use super::change::{Change, Op, current_slice, recover};
 use super::doc::{SessionDoc, ViewSlice};
 use super::view::{Policy, View};
 use super::writer::{submit, submit_detached};
-use super::{SessionKey, Sessions, stored};
+use super::{SessionKey, Sessions, current};
 use crate::value::{decode, encode, validate_key};
 use crate::{Error, PageId, Result, observe};
 
 /// One browser's session, as seen by one request. Cheap to clone.
 ///
-/// Obtained from [`Sessions::session`] (or the axum extractor). Reads go to the
-/// document store, so every node sees every acknowledged write.
+/// Obtained from [`Sessions::session`] (or the axum extractor). Reads are
+/// answered from the node's cache when its
+/// [`SessionCoherence`](super::SessionCoherence) proves it current, else from
+/// the document store: either way every node sees every acknowledged write.
 #[derive(Clone)]
 pub struct Session {
     sessions: Sessions,
@@ -71,9 +73,10 @@ impl Session {
 
     async fn load_inner(&self) -> Result<Option<SessionDoc>> {
         let inner = &self.sessions.inner;
-        let Some((doc, _)) = stored::read(inner.store.as_ref(), &self.key).await? else {
+        let Some(current) = current::read(inner, &self.key).await? else {
             return Ok(None);
         };
+        let doc = current.doc.clone();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
