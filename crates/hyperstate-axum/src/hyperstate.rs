@@ -30,7 +30,7 @@ use crate::{ClientRateLimiter, HttpConfig, HyperstateLayer, SseSlots};
 /// use hyperstate_axum::{Hyperstate, Page};
 ///
 /// async fn counter(page: Page) -> Result<String, hyperstate_axum::Error> {
-///     let n = page.update("n", 0u64, |n| n + 1).await?;
+///     let n = page.update_or("n", 0u64, |n| n + 1).await?;
 ///     Ok(format!("{n}"))
 /// }
 ///

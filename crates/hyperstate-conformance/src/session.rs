@@ -42,21 +42,24 @@ pub async fn values_round_trip_and_browsers_are_isolated(make: &dyn Factory) {
     let (alice, bob) = (BrowserId::generate(), BrowserId::generate());
     let mine = n.sessions.session(&alice, None).view(&view);
     assert_eq!(
-        mine.get("k", 0).await.unwrap(),
+        mine.get_or("k", 0).await.unwrap(),
         0,
         "nothing before the first write"
     );
     mine.put("k", &(1, "two")).await.unwrap();
     mine.put("n", &7u8).await.unwrap();
     // JSON-normalized: a tuple reads back as an array.
-    assert_eq!(mine.get("k", json!(null)).await.unwrap(), json!([1, "two"]));
-    let err = mine.get("k", 0u8).await.unwrap_err();
+    assert_eq!(
+        mine.get_or("k", json!(null)).await.unwrap(),
+        json!([1, "two"])
+    );
+    let err = mine.get_or("k", 0u8).await.unwrap_err();
     assert!(matches!(err, Error::Json { .. }), "{err:?}");
     let theirs = n.sessions.session(&bob, None).view(&view);
-    assert_eq!(theirs.get("k", json!(null)).await.unwrap(), json!(null));
+    assert_eq!(theirs.get_or("k", json!(null)).await.unwrap(), json!(null));
     mine.delete("k").await.unwrap();
-    assert_eq!(mine.get("k", json!(null)).await.unwrap(), json!(null));
-    assert_eq!(mine.get("n", 0u8).await.unwrap(), 7);
+    assert_eq!(mine.get_or("k", json!(null)).await.unwrap(), json!(null));
+    assert_eq!(mine.get_or("n", 0u8).await.unwrap(), 7);
     n.supervisor.shutdown().await;
 }
 
@@ -79,7 +82,7 @@ pub async fn acknowledged_writes_survive_a_restart(make: &dyn Factory) {
         .sessions
         .session(&browser, None)
         .view(&view)
-        .get("theme", String::new())
+        .get_or("theme", String::new())
         .await
         .unwrap();
     assert_eq!(got, "dark");
@@ -132,7 +135,7 @@ pub async fn two_nodes_writing_different_keys_both_survive(make: &dyn Factory) {
     for n in 0..2 {
         for i in 0..WRITES {
             assert_eq!(
-                state.get(&format!("node{n}-{i}"), usize::MAX).unwrap(),
+                state.get_or(&format!("node{n}-{i}"), usize::MAX).unwrap(),
                 i,
                 "node{n}-{i} lost"
             );
@@ -150,7 +153,7 @@ pub async fn two_nodes_writing_one_key_end_at_a_written_value(make: &dyn Factory
             .sessions
             .session(&browser, None)
             .view(&view)
-            .get("same", String::new())
+            .get_or("same", String::new())
             .await
             .unwrap();
         let (n, i) = value.split_once('/').expect("a written value");
@@ -201,7 +204,11 @@ pub async fn a_new_vsn_replaces_the_slice_through_the_migration(make: &dyn Facto
     });
     // Reading migrates on the fly; writing persists the migrated slice plus the write.
     assert_eq!(
-        session.view(&v2).get("theme", String::new()).await.unwrap(),
+        session
+            .view(&v2)
+            .get_or("theme", String::new())
+            .await
+            .unwrap(),
         "dark"
     );
     session.view(&v2).put("font", &"serif").await.unwrap();
@@ -243,14 +250,17 @@ pub async fn reconnect_values_follow_their_page(make: &dyn Factory) {
     // After a restart, the same page recovers its draft; another page does not.
     let second = node(make(&ns), SessionOptions::default());
     let here = second.sessions.session(&browser, Some(tab)).view(&view);
-    assert_eq!(here.get("draft", String::new()).await.unwrap(), "Dear Sir,");
+    assert_eq!(
+        here.get_or("draft", String::new()).await.unwrap(),
+        "Dear Sir,"
+    );
     let other = second
         .sessions
         .session(&browser, Some(PageId::generate()))
         .view(&view);
     let state = other.load().await.unwrap();
-    assert_eq!(state.get("draft", String::new()).unwrap(), "");
-    assert_eq!(state.get("theme", String::new()).unwrap(), "dark");
+    assert_eq!(state.get_or("draft", String::new()).unwrap(), "");
+    assert_eq!(state.get_or("theme", String::new()).unwrap(), "dark");
 
     // A fresh load of the view clears the drafts, and only them.
     let fresh = second
@@ -258,9 +268,9 @@ pub async fn reconnect_values_follow_their_page(make: &dyn Factory) {
         .session(&browser, Some(PageId::generate()))
         .view(&view);
     let state = fresh.fresh_load().await.unwrap();
-    assert_eq!(state.get("theme", String::new()).unwrap(), "dark");
-    assert_eq!(here.get("draft", String::new()).await.unwrap(), "");
-    assert_eq!(here.get("theme", String::new()).await.unwrap(), "dark");
+    assert_eq!(state.get_or("theme", String::new()).unwrap(), "dark");
+    assert_eq!(here.get_or("draft", String::new()).await.unwrap(), "");
+    assert_eq!(here.get_or("theme", String::new()).await.unwrap(), "dark");
     second.supervisor.shutdown().await;
 }
 
@@ -366,12 +376,12 @@ pub async fn shutdown_drains_and_later_writes_still_commit(make: &dyn Factory) {
     for (i, result) in results {
         result.expect("a write racing shutdown failed");
         assert_eq!(
-            state.get(&format!("k{i}"), usize::MAX).unwrap(),
+            state.get_or(&format!("k{i}"), usize::MAX).unwrap(),
             i,
             "k{i} lost"
         );
     }
-    assert_eq!(state.get("late", 0).unwrap(), 99);
+    assert_eq!(state.get_or("late", 0).unwrap(), 99);
 }
 
 /// A truncated document (a full disk, a bad copy) must not answer every
@@ -394,7 +404,7 @@ pub async fn an_unreadable_document_is_moved_aside_and_the_session_goes_on(make:
         if found_by == "read" {
             let state = session.view(&view).load().await;
             let state = state.unwrap_or_else(|err| panic!("{found_by}: {err:?}"));
-            assert_eq!(state.get("old", 0).unwrap(), 0, "{found_by}");
+            assert_eq!(state.get_or("old", 0).unwrap(), 0, "{found_by}");
         }
         session
             .view(&view)
@@ -403,7 +413,10 @@ pub async fn an_unreadable_document_is_moved_aside_and_the_session_goes_on(make:
             .unwrap_or_else(|err| panic!("{found_by}: {err:?}"));
         let state = session.view(&view).load().await.unwrap();
         assert_eq!(
-            (state.get("old", 0).unwrap(), state.get("new", 0).unwrap()),
+            (
+                state.get_or("old", 0).unwrap(),
+                state.get_or("new", 0).unwrap()
+            ),
             (0, 2),
             "{found_by}"
         );
@@ -438,9 +451,9 @@ pub async fn sweep_deletes_only_sessions_unseen_for_the_ttl(make: &dyn Factory) 
         1
     );
     assert_eq!(store.get(&session.key()).await.unwrap(), None);
-    assert_eq!(session.view(&view).get("k", 0).await.unwrap(), 0);
+    assert_eq!(session.view(&view).get_or("k", 0).await.unwrap(), 0);
     // The session can start again afterwards.
     session.view(&view).put("k", &2).await.unwrap();
-    assert_eq!(session.view(&view).get("k", 0).await.unwrap(), 2);
+    assert_eq!(session.view(&view).get_or("k", 0).await.unwrap(), 2);
     n.supervisor.shutdown().await;
 }

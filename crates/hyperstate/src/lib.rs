@@ -29,9 +29,11 @@
 
 pub mod breaker;
 mod error;
+mod error_kind;
 pub mod fs;
 mod id;
 pub mod identity;
+mod key;
 mod limits;
 pub mod log_limit;
 pub mod memory;
@@ -44,7 +46,8 @@ mod supervisor;
 mod test_support;
 pub mod value;
 
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, ErrorKind, Result};
 pub use id::{BrowserId, PageId};
+pub use key::{Key, KeyFor, KeyName};
 pub use limits::Limits;
 pub use supervisor::{Supervisor, TaskSpawner};

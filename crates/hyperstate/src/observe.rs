@@ -28,30 +28,10 @@ pub fn outcome<T>(result: &Result<T>) -> &'static str {
     }
 }
 
-/// A short, fixed name for the kind of an error.
+/// A short, fixed name for the kind of an error: [`ErrorKind::as_str`](crate::ErrorKind::as_str)
+/// of [`Error::kind`].
 pub fn error_kind(err: &Error) -> &'static str {
-    match err {
-        Error::MalformedId { .. } => "malformed_id",
-        Error::InvalidKey { .. } | Error::InvalidRoomKey { .. } => "invalid_key",
-        Error::ValueTooLarge { .. }
-        | Error::TooManyKeys { .. }
-        | Error::ScopeTooLarge { .. }
-        | Error::TooManyMembers { .. }
-        | Error::TooManyRooms { .. }
-        | Error::TooManyViews { .. } => "limit",
-        Error::AccessDenied { .. } => "access_denied",
-        Error::PageIdRequired { .. } => "page_id_required",
-        Error::SessionConflict { .. } => "conflict",
-        Error::CorruptSession { .. } => "corrupt",
-        Error::InvalidSecret { .. } => "invalid_secret",
-        Error::WriterStopped => "writer_stopped",
-        Error::StoreFull { .. } => "store_full",
-        Error::Json { .. } => "json",
-        Error::Backend { .. } => "backend",
-        Error::BackendUnavailable { .. } => "backend_unavailable",
-        Error::ShuttingDown => "shutting_down",
-        Error::RateLimited { .. } => "rate_limited",
-    }
+    err.kind().as_str()
 }
 
 /// Runs one store operation inside its span and counts its outcome.
@@ -77,8 +57,8 @@ pub async fn operation<T>(
     if let Err(err) = &result {
         // A call failed fast by a circuit breaker is not logged: the breaker
         // logged once when it opened, and an outage must not flood the log.
-        if !err.is_client_error()
-            && !matches!(err, Error::BackendUnavailable { .. })
+        if !err.kind().is_client_error()
+            && err.kind() != crate::ErrorKind::BackendUnavailable
             && FAILED_OPERATIONS.should_log([scope, op, backend, outcome])
         {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");

@@ -48,7 +48,7 @@ async fn idle_writers_stop_and_restart_on_demand() {
     assert_eq!(sessions.stats().active_writers, 1, "a new writer started");
     let state = view.load().await.unwrap();
     assert_eq!(
-        (state.get("a", 0).unwrap(), state.get("b", 0).unwrap()),
+        (state.get_or("a", 0).unwrap(), state.get_or("b", 0).unwrap()),
         (1, 2)
     );
     supervisor.shutdown().await;
@@ -237,7 +237,11 @@ async fn the_writer_cap_holds_under_many_sessions() {
             let view = session.view(&view);
             view.put("a", &n).await?;
             view.put("b", &n).await?;
-            Ok::<_, Error>((view.get("a", 0u32).await?, view.get("b", 0u32).await?, n))
+            Ok::<_, Error>((
+                view.get_or("a", 0u32).await?,
+                view.get_or("b", 0u32).await?,
+                n,
+            ))
         });
     }
     let mut most = 0;

@@ -1,7 +1,7 @@
 //! Values, atomic updates and limits.
 
 use hyperstate::room::{RoomOptions, Rooms};
-use hyperstate::{Error, Limits};
+use hyperstate::{Error, Key, Limits};
 
 use super::{Factory, fresh_name, member, public, rooms};
 
@@ -11,16 +11,16 @@ pub async fn round_trip_typed_values(make: &dyn Factory) {
     let alice = member(&room).await;
     room.put(&alice, "list", &vec!["a", "b"]).await.unwrap();
     room.put(&alice, "tuple", &(1, "two")).await.unwrap();
-    let list: Vec<String> = room.get(&alice, "list", Vec::new()).await.unwrap();
+    let list: Vec<String> = room.get_or(&alice, "list", Vec::new()).await.unwrap();
     assert_eq!(list, ["a", "b"]);
     // Values are JSON-normalized: a tuple reads back as the array any backend gives.
     let tuple: serde_json::Value = room
-        .get(&alice, "tuple", serde_json::Value::Null)
+        .get_or(&alice, "tuple", serde_json::Value::Null)
         .await
         .unwrap();
     assert_eq!(tuple, serde_json::json!([1, "two"]));
-    assert_eq!(room.get(&alice, "absent", 7).await.unwrap(), 7);
-    let err = room.get(&alice, "list", 0u8).await.unwrap_err();
+    assert_eq!(room.get_or(&alice, "absent", 7).await.unwrap(), 7);
+    let err = room.get_or(&alice, "list", 0u8).await.unwrap_err();
     assert!(
         matches!(err, Error::Json { ref key, .. } if key == "list"),
         "{err:?}"
@@ -35,7 +35,7 @@ pub async fn update_is_atomic_under_concurrency(make: &dyn Factory) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..TASKS {
         let (room, alice) = (room.clone(), alice.clone());
-        tasks.spawn(async move { room.update(&alice, "count", 0u64, |n| n + 1).await });
+        tasks.spawn(async move { room.update_or(&alice, "count", 0u64, |n| n + 1).await });
     }
     let mut seen = Vec::new();
     while let Some(result) = tasks.join_next().await {
@@ -72,10 +72,10 @@ pub async fn limits_are_enforced_without_a_diff(make: &dyn Factory) {
         "{err:?}"
     );
     let err = room
-        .update(&alice, "a", 0, |_| 1)
+        .update_or(&alice, "a", 0, |_| 1)
         .await
         .and(
-            room.update(&alice, "a", serde_json::Value::Null, |_| {
+            room.update_or(&alice, "a", serde_json::Value::Null, |_| {
                 "z".repeat(40).into()
             })
             .await
@@ -86,7 +86,7 @@ pub async fn limits_are_enforced_without_a_diff(make: &dyn Factory) {
     // Three successful writes, three versions: the failures published nothing.
     let end = room.snapshot(&alice).await.unwrap();
     assert_eq!(end.version, version + 3);
-    assert_eq!(end.get::<i32>("a").unwrap().unwrap(), 1);
+    assert_eq!(end.get(&Key::<i32>::or_default("a")).unwrap(), 1);
     for key in ["", "a\u{0}b"] {
         assert!(matches!(
             room.put(&alice, key, &1).await,

@@ -49,6 +49,7 @@
 //! Sessions not seen for [`SessionOptions::ttl`] (30 days) are deleted by
 //! [`Sessions::sweep`], which [`Sessions::spawn_sweeper`] runs periodically.
 
+mod batch;
 mod change;
 mod doc;
 mod handle;
@@ -61,6 +62,7 @@ mod stored;
 mod view;
 mod writer;
 
+pub use batch::SessionWrite;
 pub use doc::{SessionDoc, ViewSlice};
 pub use handle::{Session, SessionView, ViewState};
 pub use key::{MIN_SECRET_BYTES, SessionKey, SessionSecret};

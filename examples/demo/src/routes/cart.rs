@@ -16,7 +16,7 @@ const MAX_NAME_CHARS: usize = 100;
 
 /// `GET /cart`: the page, with this page's (empty) cart.
 pub(crate) async fn show(page: Page, Query(query): Query<PageQuery>) -> Result<Markup, AppError> {
-    let items: Vec<String> = page.get(ITEMS, Vec::new()).await?;
+    let items: Vec<String> = page.get_or(ITEMS, Vec::new()).await?;
     Ok(layout::page(
         "Cart",
         query.htmx,
@@ -60,7 +60,7 @@ impl NewItem {
 pub(crate) async fn add_item(page: Page, Form(form): Form<NewItem>) -> Result<Markup, AppError> {
     let name = form.into_name()?;
     let items = page
-        .update(ITEMS, Vec::<String>::new(), |mut items| {
+        .update_or(ITEMS, Vec::<String>::new(), |mut items| {
             items.push(name.clone());
             items
         })

@@ -179,7 +179,7 @@ pub(crate) async fn post(
     }
     let room = room(&rooms, &name)?;
     let message = Message { text };
-    room.update(&who, MESSAGES, Vec::<Message>::new(), |mut messages| {
+    room.update_or(&who, MESSAGES, Vec::<Message>::new(), |mut messages| {
         messages.push(message.clone());
         let excess = messages.len().saturating_sub(KEEP_MESSAGES);
         messages.drain(..excess);
@@ -229,7 +229,15 @@ fn render(htmx: HtmxVersion, event: &RoomEvent) -> Vec<SseFragment> {
             // Messages only ever grow at the end (old ones drop off the front),
             // so the newest is the last one.
             Change::Inserted { .. } | Change::Updated { .. } => {
-                let messages: Vec<Message> = diff.value().and_then(Result::ok).unwrap_or_default();
+                let messages: Vec<Message> = match diff.value() {
+                    Ok(messages) => messages.unwrap_or_default(),
+                    Err(err) => {
+                        // Only a deploy that changed `Message` could store one
+                        // this code cannot read: say so instead of rendering nothing.
+                        tracing::warn!(error = %err, "chat message could not be read");
+                        return Vec::new();
+                    }
+                };
                 let Some(newest) = messages.last() else {
                     return Vec::new();
                 };

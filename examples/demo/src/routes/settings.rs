@@ -33,8 +33,8 @@ pub(crate) async fn show(
     Query(query): Query<PageQuery>,
 ) -> Result<Markup, AppError> {
     let state = session.view(&SETTINGS).load().await?;
-    let theme: String = state.get(THEME, DEFAULT_THEME.to_owned())?;
-    let draft: String = state.get(DRAFT, String::new())?;
+    let theme: String = state.get_or(THEME, DEFAULT_THEME.to_owned())?;
+    let draft: String = state.get_or(DRAFT, String::new())?;
     Ok(layout::page(
         "Settings",
         query.htmx,
@@ -112,7 +112,7 @@ pub(crate) async fn set_draft(
 
 /// `GET /settings/draft` (htmx with the page id): this tab's saved draft.
 pub(crate) async fn show_draft(session: Session) -> Result<Markup, AppError> {
-    let draft: String = session.view(&SETTINGS).get(DRAFT, String::new()).await?;
+    let draft: String = session.view(&SETTINGS).get_or(DRAFT, String::new()).await?;
     Ok(draft_fragment(&draft))
 }
 
