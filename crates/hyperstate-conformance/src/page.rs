@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::page::{Page, PageOptions, PageStatus, PageStore};
-use hyperstate::{BrowserId, Error, Limits, PageId};
+use hyperstate::{BrowserId, Error, Key, Limits, PageId};
 
 /// Builds the backend under test with the given options.
 pub trait Factory: Fn(PageOptions) -> Arc<dyn PageStore> + Send + Sync {}
@@ -298,6 +298,62 @@ pub async fn invalid_keys_are_rejected(make: &dyn Factory) {
     }
 }
 
+pub async fn typed_keys_and_declined_updates(make: &dyn Factory) {
+    const SEATS: Key<u32> = Key::new("seats", || 1);
+    const GUESTS: Key<Vec<String>> = Key::or_default("guests");
+    let store = make(PageOptions::default());
+    let (browser, id) = (BrowserId::generate(), PageId::generate());
+    let page = Page::open(store.clone(), &browser, id).await.unwrap();
+
+    // Declining on a page with no state writes nothing: not even the page.
+    let declined = page
+        .try_update(&GUESTS, |_| Err::<Vec<String>, _>("closed"))
+        .await
+        .unwrap();
+    assert_eq!(declined, Err("closed"));
+    let again = Page::open(store.clone(), &browser, id).await.unwrap();
+    assert_eq!(
+        again.status(),
+        PageStatus::Unknown,
+        "a declined update created the page"
+    );
+
+    assert_eq!(page.get(&SEATS).await.unwrap(), 1);
+    let book = |guest: &'static str| {
+        move |mut guests: Vec<String>| {
+            if guests.len() >= 2 {
+                return Err(format!("no seat left for {guest}"));
+            }
+            guests.push(guest.to_owned());
+            Ok(guests)
+        }
+    };
+    assert_eq!(
+        page.try_update(&GUESTS, book("ann"))
+            .await
+            .unwrap()
+            .unwrap(),
+        ["ann"]
+    );
+    assert_eq!(
+        page.try_update(&GUESTS, book("bob"))
+            .await
+            .unwrap()
+            .unwrap(),
+        ["ann", "bob"]
+    );
+    let refused = page.try_update(&GUESTS, book("cy")).await.unwrap();
+    assert_eq!(refused, Err("no seat left for cy".to_owned()));
+    assert_eq!(page.get(&GUESTS).await.unwrap(), ["ann", "bob"]);
+
+    // A typed key and a string key of the same name address the same value.
+    page.put(&SEATS, &5).await.unwrap();
+    assert_eq!(page.get_or("seats", 0u32).await.unwrap(), 5);
+    assert_eq!(page.update(&SEATS, |n| n + 1).await.unwrap(), 6);
+    assert!(page.delete(&SEATS).await.unwrap());
+    assert_eq!(page.get(&SEATS).await.unwrap(), 1);
+}
+
 /// Expands every page-store case into a `#[tokio::test]`.
 ///
 /// `$make` is an expression of a type implementing [`Factory`]; `time = paused`
@@ -316,7 +372,7 @@ macro_rules! page_store_suite {
             pages_and_browsers_are_isolated, update_is_atomic_under_concurrency,
             update_returns_the_new_value_and_uses_the_default, failed_update_changes_nothing,
             limit_on_value_size, limit_on_keys_per_page, limit_on_bytes_per_page,
-            invalid_keys_are_rejected;
+            invalid_keys_are_rejected, typed_keys_and_declined_updates;
             ttl_expires_idle_pages, ttl_slides_on_every_access, sweep_frees_expired_pages_only);
     };
     (@cases $make:expr, $time:ident, $cond:expr; $($case:ident),*; $($ttl_case:ident),*) => {

@@ -27,6 +27,42 @@ pub async fn round_trip_typed_values(make: &dyn Factory) {
     );
 }
 
+pub async fn typed_keys_and_declined_updates(make: &dyn Factory) {
+    const VOTES: Key<u32> = Key::or_default("votes");
+    let rooms = rooms(make, RoomOptions::default());
+    let room = rooms.room(&fresh_name()).unwrap();
+    let alice = member(&room).await;
+    assert_eq!(room.get(&alice, &VOTES).await.unwrap(), 0);
+    assert_eq!(room.update(&alice, &VOTES, |n| n + 1).await.unwrap(), 1);
+    let version = room.snapshot(&alice).await.unwrap().version;
+    // A declined update writes nothing: no new version, no diff.
+    let declined = room
+        .try_update(&alice, &VOTES, |n| {
+            if n >= 1 {
+                Err("one vote each")
+            } else {
+                Ok(n + 1)
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(declined, Err("one vote each"));
+    let snapshot = room.snapshot(&alice).await.unwrap();
+    assert_eq!(
+        (snapshot.version, snapshot.get(&VOTES).unwrap()),
+        (version, 1)
+    );
+    let accepted = room
+        .try_update(&alice, &VOTES, |n| Ok::<_, String>(n + 10))
+        .await
+        .unwrap();
+    assert_eq!(accepted, Ok(11));
+    room.put(&alice, &VOTES, &3).await.unwrap();
+    assert_eq!(room.get(&alice, &VOTES).await.unwrap(), 3);
+    assert!(room.delete(&alice, &VOTES).await.unwrap());
+    assert_eq!(room.get(&alice, &VOTES).await.unwrap(), 0);
+}
+
 pub async fn update_is_atomic_under_concurrency(make: &dyn Factory) {
     const TASKS: usize = 200;
     let rooms = rooms(make, RoomOptions::default());
