@@ -109,7 +109,7 @@ proptest! {
                     let back: serde_json::Value = page.get_or(&key, serde_json::Value::Null).await.unwrap();
                     prop_assert_eq!(back, value);
                 }
-                Err(err) => prop_assert!(err.is_client_error(), "{err:?} is not a client error"),
+                Err(err) => prop_assert!(err.kind().is_client_error(), "{err:?} is not a client error"),
             }
             Ok(())
         })?;

@@ -158,12 +158,6 @@ impl Error {
             Error::UpdateDeclined => ErrorKind::Declined,
         }
     }
-
-    /// True when the error was caused by the caller's input (a 4xx in HTTP
-    /// terms): [`ErrorKind::is_client_error`] of [`Error::kind`].
-    pub fn is_client_error(&self) -> bool {
-        self.kind().is_client_error()
-    }
 }
 
 #[cfg(test)]
@@ -209,9 +203,8 @@ mod tests {
         ];
         for (err, kind) in cases {
             assert_eq!(err.kind(), kind, "{err:?}");
-            assert_eq!(err.is_client_error(), kind.is_client_error());
         }
-        assert!(Error::TooManyViews { limit: 1 }.is_client_error());
-        assert!(!Error::ShuttingDown.is_client_error());
+        assert!(ErrorKind::TooLarge.is_client_error());
+        assert!(!ErrorKind::ShuttingDown.is_client_error());
     }
 }

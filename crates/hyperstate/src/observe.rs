@@ -18,20 +18,14 @@ use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
 use crate::log_limit::RepeatedErrors;
-use crate::{Error, Result};
+use crate::Result;
 
-/// A short, fixed name for the kind of an error, for the `outcome` label.
+/// The `outcome` label of a result: `ok`, or the [`ErrorKind`](crate::ErrorKind) of its error.
 pub fn outcome<T>(result: &Result<T>) -> &'static str {
     match result {
         Ok(_) => "ok",
-        Err(err) => error_kind(err),
+        Err(err) => err.kind().as_str(),
     }
-}
-
-/// A short, fixed name for the kind of an error: [`ErrorKind::as_str`](crate::ErrorKind::as_str)
-/// of [`Error::kind`].
-pub fn error_kind(err: &Error) -> &'static str {
-    err.kind().as_str()
 }
 
 /// Runs one store operation inside its span and counts its outcome.
@@ -142,6 +136,7 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusBuilder;
 
     use super::*;
+    use crate::Error;
     use crate::test_support::prometheus_sample as sample;
 
     async fn count(outcome: Result<()>) {

@@ -95,7 +95,7 @@ async fn endless_conflicts_end_in_a_typed_error() {
         "{err:?}"
     );
     assert_eq!(sessions.stats().conflicts, 5);
-    assert!(!err.is_client_error());
+    assert!(!err.kind().is_client_error());
     supervisor.shutdown().await;
 }
 

@@ -119,7 +119,7 @@ pub async fn denied_operations_change_nothing(make: &dyn Factory) {
             matches!(err, Error::AccessDenied { .. }),
             "{right}: {err:?}"
         );
-        assert!(err.is_client_error());
+        assert!(err.kind().is_client_error());
     }
     assert_eq!(room.snapshot(&stranger).await.unwrap(), before);
 }

@@ -148,6 +148,6 @@ pub async fn invalid_room_keys_are_rejected(make: &dyn Factory) {
             matches!(err, Error::InvalidRoomKey { .. }),
             "{name:?}: {err:?}"
         );
-        assert!(err.is_client_error());
+        assert!(err.kind().is_client_error());
     }
 }

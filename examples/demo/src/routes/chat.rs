@@ -12,7 +12,7 @@ use hyperstate::room::{
     Acl, Change, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms, State,
 };
 use hyperstate_axum::{
-    Caller, Hyperstate, LastEventId, RequestContext, RoomSse, SseFragment, SseSlot,
+    Caller, Hyperstate, Key, LastEventId, RequestContext, RoomSse, SseFragment, SseSlot,
 };
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::AppError;
 use crate::layout::{self, HtmxVersion};
 
-const MESSAGES: &str = "messages";
+/// The room's messages, oldest first.
+const MESSAGES: Key<Vec<Message>> = Key::or_default("messages");
 /// Older messages are dropped from the room's state past this many.
 const KEEP_MESSAGES: usize = 50;
 const MAX_TEXT_CHARS: usize = 500;
@@ -42,7 +43,7 @@ pub(crate) fn rooms(state: &Hyperstate) -> ChatRooms {
     let spec = |_: &RoomKey| {
         RoomInit::new()
             .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ))
-            .value(MESSAGES, &Vec::<Message>::new())
+            .value(MESSAGES.name(), &MESSAGES.default_value())
     };
     ChatRooms(Rooms::new(state.room_store().clone(), spec).supervised(state.supervisor()))
 }
@@ -53,8 +54,8 @@ fn room(rooms: &ChatRooms, name: &str) -> Result<Room, AppError> {
 
 fn messages_of(state: &State) -> Vec<Message> {
     state
-        .get(MESSAGES)
-        .and_then(|v| v.decode(MESSAGES).ok())
+        .get(MESSAGES.name())
+        .and_then(|v| v.decode(MESSAGES.name()).ok())
         .unwrap_or_default()
 }
 
@@ -179,7 +180,7 @@ pub(crate) async fn post(
     }
     let room = room(&rooms, &name)?;
     let message = Message { text };
-    room.update_or(&who, MESSAGES, Vec::<Message>::new(), |mut messages| {
+    room.update(&who, &MESSAGES, |mut messages| {
         messages.push(message.clone());
         let excess = messages.len().saturating_sub(KEEP_MESSAGES);
         messages.drain(..excess);

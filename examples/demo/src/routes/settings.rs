@@ -11,18 +11,18 @@ use std::sync::LazyLock;
 use axum::Form;
 use axum::extract::Query;
 use hyperstate::session::View;
-use hyperstate_axum::Session;
+use hyperstate_axum::{Key, Session};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::AppError;
 use crate::layout::{self, PageQuery};
 
-static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect("draft"));
+static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect(DRAFT.name()));
 
-const THEME: &str = "theme";
-const DRAFT: &str = "draft";
 const DEFAULT_THEME: &str = "light";
+const THEME: Key<String> = Key::new("theme", || DEFAULT_THEME.to_owned());
+const DRAFT: Key<String> = Key::or_default("draft");
 const MAX_THEME_CHARS: usize = 32;
 const MAX_DRAFT_CHARS: usize = 4000;
 
@@ -33,8 +33,8 @@ pub(crate) async fn show(
     Query(query): Query<PageQuery>,
 ) -> Result<Markup, AppError> {
     let state = session.view(&SETTINGS).load().await?;
-    let theme: String = state.get_or(THEME, DEFAULT_THEME.to_owned())?;
-    let draft: String = state.get_or(DRAFT, String::new())?;
+    let theme = state.get(&THEME)?;
+    let draft = state.get(&DRAFT)?;
     Ok(layout::page(
         "Settings",
         query.htmx,
@@ -81,7 +81,7 @@ pub(crate) async fn set_theme(
             "the theme must be at most 32 characters",
         ));
     }
-    session.view(&SETTINGS).put(THEME, theme).await?;
+    session.view(&SETTINGS).put(&THEME, theme).await?;
     Ok(theme_fragment(theme))
 }
 
@@ -103,16 +103,16 @@ pub(crate) async fn set_draft(
     }
     let view = session.view(&SETTINGS);
     if form.draft.is_empty() {
-        view.delete(DRAFT).await?;
+        view.delete(&DRAFT).await?;
     } else {
-        view.put(DRAFT, &form.draft).await?;
+        view.put(&DRAFT, &form.draft).await?;
     }
     Ok(draft_fragment(&form.draft))
 }
 
 /// `GET /settings/draft` (htmx with the page id): this tab's saved draft.
 pub(crate) async fn show_draft(session: Session) -> Result<Markup, AppError> {
-    let draft: String = session.view(&SETTINGS).get_or(DRAFT, String::new()).await?;
+    let draft = session.view(&SETTINGS).get(&DRAFT).await?;
     Ok(draft_fragment(&draft))
 }
 
