@@ -34,17 +34,20 @@ pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// # async fn main() -> hyperstate::Result<()> {
 /// use std::sync::Arc;
 /// use hyperstate::memory::MemoryRoomStore;
+/// use hyperstate::Key;
 /// use hyperstate::room::{Principal, RoomInit, RoomKey, Rooms};
 ///
+/// const TOPIC: Key<String> = Key::or_default("topic");
+///
 /// let rooms = Rooms::new(Arc::new(MemoryRoomStore::default()), |_: &RoomKey| {
-///     RoomInit::new().value("topic", "hello")
+///     RoomInit::new().value(TOPIC.name(), "hello")
 /// });
 /// let lobby = rooms.room("lobby")?;
 /// let alice = Principal::app("alice");
 /// lobby.join(&alice).await?;
-/// lobby.put(&alice, "topic", "rust").await?;
-/// let topic: String = lobby.get(&Principal::app("anyone"), "topic", String::new()).await?;
-/// assert_eq!(topic, "rust");
+/// assert_eq!(lobby.get(&alice, &TOPIC).await?, "hello");
+/// lobby.put(&alice, &TOPIC, "rust").await?;
+/// assert_eq!(lobby.get(&Principal::app("anyone"), &TOPIC).await?, "rust");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
