@@ -17,8 +17,8 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
-use crate::log_limit::RepeatedErrors;
 use crate::Result;
+use crate::log_limit::RepeatedErrors;
 
 /// The `outcome` label of a result: `ok`, or the [`ErrorKind`](crate::ErrorKind) of its error.
 pub fn outcome<T>(result: &Result<T>) -> &'static str {
