@@ -124,21 +124,24 @@ pub async fn values_round_trip_and_browsers_are_isolated(c: &Cluster<'_>) {
     let (alice, bob) = (BrowserId::generate(), BrowserId::generate());
     let mine = n.sessions.session(&alice, None).view(&view);
     assert_eq!(
-        mine.get("k", 0).await.unwrap(),
+        mine.get_or("k", 0).await.unwrap(),
         0,
         "nothing before the first write"
     );
     mine.put("k", &(1, "two")).await.unwrap();
     mine.put("n", &7u8).await.unwrap();
     // JSON-normalized: a tuple reads back as an array.
-    assert_eq!(mine.get("k", json!(null)).await.unwrap(), json!([1, "two"]));
-    let err = mine.get("k", 0u8).await.unwrap_err();
+    assert_eq!(
+        mine.get_or("k", json!(null)).await.unwrap(),
+        json!([1, "two"])
+    );
+    let err = mine.get_or("k", 0u8).await.unwrap_err();
     assert!(matches!(err, Error::Json { .. }), "{err:?}");
     let theirs = n.sessions.session(&bob, None).view(&view);
-    assert_eq!(theirs.get("k", json!(null)).await.unwrap(), json!(null));
+    assert_eq!(theirs.get_or("k", json!(null)).await.unwrap(), json!(null));
     mine.delete("k").await.unwrap();
-    assert_eq!(mine.get("k", json!(null)).await.unwrap(), json!(null));
-    assert_eq!(mine.get("n", 0u8).await.unwrap(), 7);
+    assert_eq!(mine.get_or("k", json!(null)).await.unwrap(), json!(null));
+    assert_eq!(mine.get_or("n", 0u8).await.unwrap(), 7);
     n.supervisor.shutdown().await;
 }
 
@@ -161,7 +164,7 @@ pub async fn acknowledged_writes_survive_a_restart(c: &Cluster<'_>) {
         .sessions
         .session(&browser, None)
         .view(&view)
-        .get("theme", String::new())
+        .get_or("theme", String::new())
         .await
         .unwrap();
     assert_eq!(got, "dark");
@@ -214,7 +217,7 @@ pub async fn two_nodes_writing_different_keys_both_survive(c: &Cluster<'_>) {
     for n in 0..2 {
         for i in 0..WRITES {
             assert_eq!(
-                state.get(&format!("node{n}-{i}"), usize::MAX).unwrap(),
+                state.get_or(&format!("node{n}-{i}"), usize::MAX).unwrap(),
                 i,
                 "node{n}-{i} lost"
             );
@@ -232,7 +235,7 @@ pub async fn two_nodes_writing_one_key_end_at_a_written_value(c: &Cluster<'_>) {
             .sessions
             .session(&browser, None)
             .view(&view)
-            .get("same", String::new())
+            .get_or("same", String::new())
             .await
             .unwrap();
         let (n, i) = value.split_once('/').expect("a written value");
@@ -284,7 +287,11 @@ pub async fn a_new_vsn_replaces_the_slice_through_the_migration(c: &Cluster<'_>)
     });
     // Reading migrates on the fly; writing persists the migrated slice plus the write.
     assert_eq!(
-        session.view(&v2).get("theme", String::new()).await.unwrap(),
+        session
+            .view(&v2)
+            .get_or("theme", String::new())
+            .await
+            .unwrap(),
         "dark"
     );
     session.view(&v2).put("font", &"serif").await.unwrap();
@@ -326,14 +333,17 @@ pub async fn reconnect_values_follow_their_page(c: &Cluster<'_>) {
     // After a restart, the same page recovers its draft; another page does not.
     let second = c.node(&ns, SessionOptions::default());
     let here = second.sessions.session(&browser, Some(tab)).view(&view);
-    assert_eq!(here.get("draft", String::new()).await.unwrap(), "Dear Sir,");
+    assert_eq!(
+        here.get_or("draft", String::new()).await.unwrap(),
+        "Dear Sir,"
+    );
     let other = second
         .sessions
         .session(&browser, Some(PageId::generate()))
         .view(&view);
     let state = other.load().await.unwrap();
-    assert_eq!(state.get("draft", String::new()).unwrap(), "");
-    assert_eq!(state.get("theme", String::new()).unwrap(), "dark");
+    assert_eq!(state.get_or("draft", String::new()).unwrap(), "");
+    assert_eq!(state.get_or("theme", String::new()).unwrap(), "dark");
 
     // A fresh load of the view clears the drafts, and only them.
     let fresh = second
@@ -341,9 +351,9 @@ pub async fn reconnect_values_follow_their_page(c: &Cluster<'_>) {
         .session(&browser, Some(PageId::generate()))
         .view(&view);
     let state = fresh.fresh_load().await.unwrap();
-    assert_eq!(state.get("theme", String::new()).unwrap(), "dark");
-    assert_eq!(here.get("draft", String::new()).await.unwrap(), "");
-    assert_eq!(here.get("theme", String::new()).await.unwrap(), "dark");
+    assert_eq!(state.get_or("theme", String::new()).unwrap(), "dark");
+    assert_eq!(here.get_or("draft", String::new()).await.unwrap(), "");
+    assert_eq!(here.get_or("theme", String::new()).await.unwrap(), "dark");
     second.supervisor.shutdown().await;
 }
 
@@ -448,12 +458,12 @@ pub async fn shutdown_drains_and_later_writes_still_commit(c: &Cluster<'_>) {
     for (i, result) in results {
         result.expect("a write racing shutdown failed");
         assert_eq!(
-            state.get(&format!("k{i}"), usize::MAX).unwrap(),
+            state.get_or(&format!("k{i}"), usize::MAX).unwrap(),
             i,
             "k{i} lost"
         );
     }
-    assert_eq!(state.get("late", 0).unwrap(), 99);
+    assert_eq!(state.get_or("late", 0).unwrap(), 99);
 }
 
 /// A truncated document (a full disk, a bad copy) must not answer every
@@ -487,7 +497,7 @@ pub async fn an_unreadable_document_is_moved_aside_and_the_session_goes_on(c: &C
                 .load()
                 .await;
             let state = state.unwrap_or_else(|err| panic!("{found_by}: {err:?}"));
-            assert_eq!(state.get("old", 0).unwrap(), 0, "{found_by}");
+            assert_eq!(state.get_or("old", 0).unwrap(), 0, "{found_by}");
         }
         session
             .view(&view)
@@ -496,7 +506,10 @@ pub async fn an_unreadable_document_is_moved_aside_and_the_session_goes_on(c: &C
             .unwrap_or_else(|err| panic!("{found_by}: {err:?}"));
         let state = session.view(&view).load().await.unwrap();
         assert_eq!(
-            (state.get("old", 0).unwrap(), state.get("new", 0).unwrap()),
+            (
+                state.get_or("old", 0).unwrap(),
+                state.get_or("new", 0).unwrap()
+            ),
             (0, 2),
             "{found_by}"
         );
@@ -532,9 +545,9 @@ pub async fn sweep_deletes_only_sessions_unseen_for_the_ttl(c: &Cluster<'_>) {
         1
     );
     assert_eq!(store.get(&session.key()).await.unwrap(), None);
-    assert_eq!(session.view(&view).get("k", 0).await.unwrap(), 0);
+    assert_eq!(session.view(&view).get_or("k", 0).await.unwrap(), 0);
     // The session can start again afterwards.
     session.view(&view).put("k", &2).await.unwrap();
-    assert_eq!(session.view(&view).get("k", 0).await.unwrap(), 2);
+    assert_eq!(session.view(&view).get_or("k", 0).await.unwrap(), 2);
     n.supervisor.shutdown().await;
 }

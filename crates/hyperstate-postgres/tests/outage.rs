@@ -63,7 +63,7 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
             let (mut acknowledged, mut attempted) = (0u64, 0u64);
             while !stop.load(Ordering::Relaxed) {
                 attempted += 1;
-                match page.update("n", 0u64, |n| n + 1).await {
+                match page.update_or("n", 0u64, |n| n + 1).await {
                     Ok(n) => {
                         acknowledged += 1;
                         assert!(
@@ -150,7 +150,10 @@ async fn a_restart_under_load_fails_typed_then_recovers_losing_nothing_acknowled
     );
     while let Some(done) = writers.join_next().await {
         let (page, acknowledged, attempted) = done.unwrap();
-        let n: u64 = timeout(BOUND, page.get("n", 0u64)).await.unwrap().unwrap();
+        let n: u64 = timeout(BOUND, page.get_or("n", 0u64))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(
             n >= acknowledged && n <= attempted,
             "{acknowledged} increments acknowledged, {attempted} attempted, {n} stored"

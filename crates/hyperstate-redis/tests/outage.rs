@@ -112,7 +112,7 @@ async fn survives_a_redis_restart_under_load() {
                 .await
                 .unwrap();
             while !stop.load(Ordering::Relaxed) {
-                match page.update("n", 0u64, |n| n + 1).await {
+                match page.update_or("n", 0u64, |n| n + 1).await {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(Error::Backend {
                         backend: "redis", ..
@@ -146,7 +146,7 @@ async fn survives_a_redis_restart_under_load() {
         .await
         .unwrap();
     page.put("k", &"after").await.unwrap();
-    assert_eq!(page.get("k", String::new()).await.unwrap(), "after");
+    assert_eq!(page.get_or("k", String::new()).await.unwrap(), "after");
 
     stop.store(true, Ordering::Relaxed);
     while let Some(task) = load.join_next().await {

@@ -167,7 +167,7 @@ async fn a_write_on_one_node_is_read_on_the_other_in_every_round() {
         // The first read on the other node finds its copy stale and reads
         // the store; the second is answered from its refreshed cache.
         for _ in 0..2 {
-            let read: u64 = on(1 - writer).get("v", 0).await.unwrap();
+            let read: u64 = on(1 - writer).get_or("v", 0).await.unwrap();
             assert_eq!(
                 read,
                 value,
@@ -223,7 +223,7 @@ async fn concurrent_writers_with_delayed_records_never_yield_a_stale_read() {
             let mut history = Vec::new();
             for value in 1..=CONCURRENT_WRITES {
                 let began = clock.fetch_add(1, Ordering::SeqCst);
-                match handle.put(key, &value).await {
+                match handle.put(*key, &value).await {
                     Ok(()) => {}
                     // Two nodes writing one session flat out can lose every
                     // compare-and-swap of a write: then nothing was written,
@@ -255,7 +255,7 @@ async fn concurrent_writers_with_delayed_records_never_yield_a_stale_read() {
                 let state = handle.load().await.expect("a read failed");
                 let ended = clock.fetch_add(1, Ordering::SeqCst);
                 for (k, key) in KEYS.iter().enumerate() {
-                    let value = state.get(key, 0u64).unwrap();
+                    let value = state.get_or(key, 0u64).unwrap();
                     history.push(Op {
                         began,
                         ended,
@@ -331,7 +331,7 @@ async fn with_redis_unreachable_reads_come_from_the_store() {
         let theme: String = b
             .session(&browser, None)
             .view(&view)
-            .get("theme", String::new())
+            .get_or("theme", String::new())
             .await
             .unwrap();
         assert_eq!(theme, "dark");
@@ -351,7 +351,7 @@ async fn with_redis_unreachable_reads_come_from_the_store() {
         let theme: String = b
             .session(&browser, None)
             .view(&view)
-            .get("theme", String::new())
+            .get_or("theme", String::new())
             .await
             .unwrap_or_else(|err| panic!("{fault:?}: {err}"));
         assert_eq!(theme, "light", "{fault:?}: a stale cached read");

@@ -17,40 +17,14 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
+use crate::Result;
 use crate::log_limit::RepeatedErrors;
-use crate::{Error, Result};
 
-/// A short, fixed name for the kind of an error, for the `outcome` label.
+/// The `outcome` label of a result: `ok`, or the [`ErrorKind`](crate::ErrorKind) of its error.
 pub fn outcome<T>(result: &Result<T>) -> &'static str {
     match result {
         Ok(_) => "ok",
-        Err(err) => error_kind(err),
-    }
-}
-
-/// A short, fixed name for the kind of an error.
-pub fn error_kind(err: &Error) -> &'static str {
-    match err {
-        Error::MalformedId { .. } => "malformed_id",
-        Error::InvalidKey { .. } | Error::InvalidRoomKey { .. } => "invalid_key",
-        Error::ValueTooLarge { .. }
-        | Error::TooManyKeys { .. }
-        | Error::ScopeTooLarge { .. }
-        | Error::TooManyMembers { .. }
-        | Error::TooManyRooms { .. }
-        | Error::TooManyViews { .. } => "limit",
-        Error::AccessDenied { .. } => "access_denied",
-        Error::PageIdRequired { .. } => "page_id_required",
-        Error::SessionConflict { .. } => "conflict",
-        Error::CorruptSession { .. } => "corrupt",
-        Error::InvalidSecret { .. } => "invalid_secret",
-        Error::WriterStopped => "writer_stopped",
-        Error::StoreFull { .. } => "store_full",
-        Error::Json { .. } => "json",
-        Error::Backend { .. } => "backend",
-        Error::BackendUnavailable { .. } => "backend_unavailable",
-        Error::ShuttingDown => "shutting_down",
-        Error::RateLimited { .. } => "rate_limited",
+        Err(err) => err.kind().as_str(),
     }
 }
 
@@ -77,8 +51,8 @@ pub async fn operation<T>(
     if let Err(err) = &result {
         // A call failed fast by a circuit breaker is not logged: the breaker
         // logged once when it opened, and an outage must not flood the log.
-        if !err.is_client_error()
-            && !matches!(err, Error::BackendUnavailable { .. })
+        if !err.kind().is_client_error()
+            && err.kind() != crate::ErrorKind::BackendUnavailable
             && FAILED_OPERATIONS.should_log([scope, op, backend, outcome])
         {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");
@@ -162,6 +136,7 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusBuilder;
 
     use super::*;
+    use crate::Error;
     use crate::test_support::prometheus_sample as sample;
 
     async fn count(outcome: Result<()>) {

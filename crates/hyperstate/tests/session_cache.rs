@@ -54,7 +54,7 @@ async fn cached_reads_make_no_store_request_and_an_idle_write_is_one_put() {
 
         let before = counting.requests();
         for _ in 0..PAGE_LOADS {
-            assert_eq!(view.get("theme", String::new()).await.unwrap(), "dark");
+            assert_eq!(view.get_or("theme", String::new()).await.unwrap(), "dark");
         }
         assert_eq!(
             counting.requests() - before,
@@ -74,7 +74,7 @@ async fn cached_reads_make_no_store_request_and_an_idle_write_is_one_put() {
             (0, 1),
             "{mode}: (GETs, PUTs) of an idle write"
         );
-        assert_eq!(view.get("theme", String::new()).await.unwrap(), "light");
+        assert_eq!(view.get_or("theme", String::new()).await.unwrap(), "light");
         assert_eq!(sessions.stats().cache_misses, 0, "{mode}");
         supervisor.shutdown().await;
     }
@@ -94,7 +94,7 @@ async fn without_a_cache_every_read_is_a_get() {
     view.put("theme", &"dark").await.unwrap();
     let before = counting.gets();
     for _ in 0..PAGE_LOADS {
-        view.get("theme", String::new()).await.unwrap();
+        view.get_or("theme", String::new()).await.unwrap();
     }
     assert_eq!(counting.gets() - before, PAGE_LOADS);
     supervisor.shutdown().await;
@@ -126,7 +126,7 @@ async fn a_shared_register_makes_every_node_read_the_last_acknowledged_write() {
         let read: usize = reader
             .session(&browser, None)
             .view(&view)
-            .get("n", usize::MAX)
+            .get_or("n", usize::MAX)
             .await
             .unwrap();
         assert_eq!(read, round, "round {round}: a stale read");
@@ -134,7 +134,7 @@ async fn a_shared_register_makes_every_node_read_the_last_acknowledged_write() {
         let again: usize = writer
             .session(&browser, None)
             .view(&view)
-            .get("n", usize::MAX)
+            .get_or("n", usize::MAX)
             .await
             .unwrap();
         assert_eq!(again, round);
@@ -155,11 +155,11 @@ async fn a_single_node_cache_forgets_what_the_sweeper_deleted() {
         .session(&BrowserId::generate(), None)
         .view(&View::new("v"));
     view.put("k", &1).await.unwrap();
-    assert_eq!(view.get("k", 0).await.unwrap(), 1);
+    assert_eq!(view.get_or("k", 0).await.unwrap(), 1);
     let later = std::time::SystemTime::now() + sessions.options().ttl + Duration::from_secs(60);
     assert_eq!(sessions.sweep_at(later).await.unwrap(), 1);
     assert_eq!(
-        view.get("k", 0).await.unwrap(),
+        view.get_or("k", 0).await.unwrap(),
         0,
         "a swept session was read from the cache"
     );

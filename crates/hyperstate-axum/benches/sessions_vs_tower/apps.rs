@@ -241,7 +241,7 @@ mod hyperstate_app {
 
     pub(super) async fn count(session: Session) -> Result<String, Error> {
         let view = session.view(&VIEW);
-        let n = view.get("n", 0u64).await? + 1;
+        let n = view.get_or("n", 0u64).await? + 1;
         view.put("n", &n).await?;
         Ok(n.to_string())
     }
@@ -259,6 +259,6 @@ mod hyperstate_app {
         session: Session,
         Path(key): Path<String>,
     ) -> Result<String, Error> {
-        session.view(&VIEW).get(&key, String::new()).await
+        session.view(&VIEW).get_or(&key, String::new()).await
     }
 }

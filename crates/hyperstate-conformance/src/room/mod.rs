@@ -114,7 +114,7 @@ macro_rules! room_store_suite {
             spec_errors_refuse_the_room,
             acl_matrix, denied_operations_change_nothing, members_can_leave,
             a_reset_that_revokes_read_ends_the_stream,
-            round_trip_typed_values, update_is_atomic_under_concurrency,
+            round_trip_typed_values, typed_keys_and_declined_updates, update_is_atomic_under_concurrency,
             limits_are_enforced_without_a_diff, member_limit_is_enforced,
             invalid_room_keys_are_rejected;
             idle_room_is_dropped_after_its_ttl, attached_room_outlives_its_ttl,

@@ -55,6 +55,7 @@
 //! Sessions not seen for [`SessionOptions::ttl`] (30 days) are deleted by
 //! [`Sessions::sweep`], which [`Sessions::spawn_sweeper`] runs periodically.
 
+mod batch;
 mod cache;
 mod change;
 mod coherence;
@@ -71,6 +72,7 @@ mod stored;
 mod view;
 mod writer;
 
+pub use batch::SessionWrite;
 pub use coherence::{Revision, RevisionRegister, SessionCoherence};
 pub use doc::{SessionDoc, ViewSlice};
 pub use handle::{Session, SessionView, ViewState};

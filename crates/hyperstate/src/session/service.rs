@@ -36,7 +36,7 @@ use crate::{BrowserId, Result, Supervisor};
 /// let settings = View::new("settings");
 /// let session = sessions.session(&BrowserId::generate(), None);
 /// session.view(&settings).put("theme", &"dark").await?; // durable when it returns
-/// assert_eq!(session.view(&settings).get("theme", String::new()).await?, "dark");
+/// assert_eq!(session.view(&settings).get_or("theme", String::new()).await?, "dark");
 /// supervisor.shutdown().await; // drains the writers
 /// # Ok(()) }
 /// ```

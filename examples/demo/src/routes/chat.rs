@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::AppError;
 use crate::layout::{self, HtmxVersion};
 
-const MESSAGES: &str = "messages";
+/// The room's messages, oldest first.
+const MESSAGES: Key<Vec<Message>> = Key::or_default("messages");
 /// Older messages are dropped from the room's state past this many.
 const KEEP_MESSAGES: usize = 50;
 const MAX_TEXT_CHARS: usize = 500;
@@ -37,7 +38,7 @@ pub(crate) fn rooms(state: &Hyperstate) -> ChatRooms {
     let spec = |_: &RoomKey| {
         RoomInit::new()
             .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ))
-            .value(MESSAGES, &Vec::<Message>::new())
+            .value(MESSAGES.name(), &MESSAGES.default_value())
     };
     ChatRooms(state.rooms(spec))
 }
@@ -48,8 +49,8 @@ fn room(rooms: &ChatRooms, name: &str) -> Result<Room, AppError> {
 
 fn messages_of(state: &State) -> Vec<Message> {
     state
-        .get(MESSAGES)
-        .and_then(|v| v.decode(MESSAGES).ok())
+        .get(MESSAGES.name())
+        .and_then(|v| v.decode(MESSAGES.name()).ok())
         .unwrap_or_default()
 }
 
@@ -174,7 +175,7 @@ pub(crate) async fn post(
     }
     let room = room(&rooms, &name)?;
     let message = Message { text };
-    room.update(&who, MESSAGES, Vec::<Message>::new(), |mut messages| {
+    room.update(&who, &MESSAGES, |mut messages| {
         messages.push(message.clone());
         let excess = messages.len().saturating_sub(KEEP_MESSAGES);
         messages.drain(..excess);
@@ -224,7 +225,15 @@ fn render(htmx: HtmxVersion, event: &RoomEvent) -> Vec<SseFragment> {
             // Messages only ever grow at the end (old ones drop off the front),
             // so the newest is the last one.
             Change::Inserted { .. } | Change::Updated { .. } => {
-                let messages: Vec<Message> = diff.value().and_then(Result::ok).unwrap_or_default();
+                let messages: Vec<Message> = match diff.value() {
+                    Ok(messages) => messages.unwrap_or_default(),
+                    Err(err) => {
+                        // Only a deploy that changed `Message` could store one
+                        // this code cannot read: say so instead of rendering nothing.
+                        tracing::warn!(error = %err, "chat message could not be read");
+                        return Vec::new();
+                    }
+                };
                 let Some(newest) = messages.last() else {
                     return Vec::new();
                 };
