@@ -48,15 +48,18 @@
 //! succeed again once it is back, without restarting the app.
 
 mod connection;
+mod eviction_policy;
 mod page_store;
 mod recent_values;
 mod room_hub;
 mod room_keys;
+mod room_leases;
 mod room_registry;
 mod room_scripts;
 mod room_store;
 mod scripts;
 
 pub use connection::{Redis, RedisOptions};
+pub use eviction_policy::EvictingPolicy;
 pub use page_store::RedisPageStore;
 pub use room_store::RedisRoomStore;
