@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{ErrorKind, RedisResult};
+use redis::{ErrorKind, RedisResult, ServerErrorKind};
 
 use crate::connection::Redis;
 use crate::room_hub::Hub;
@@ -75,7 +75,7 @@ async fn refresh(conn: &mut ConnectionManager, rooms: &[Arc<RoomKeys>]) -> Redis
             .ignore();
     }
     match pipe.query_async::<()>(conn).await {
-        Err(err) if err.kind() == ErrorKind::NoScriptError => {
+        Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
             HEARTBEAT.load_async(conn).await?;
             pipe.query_async(conn).await
         }

@@ -108,6 +108,7 @@ async fn a_full_redis_never_serves_a_partial_room() {
             }
         }
     }
+    eprintln!("{} rooms started, {refused} operations refused", expected.len());
     assert!(refused >= 20, "Redis never filled up");
     assert!(expected.len() > 10, "too few rooms started to check anything");
 
