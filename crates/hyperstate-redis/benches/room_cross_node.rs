@@ -124,11 +124,20 @@ async fn through_rooms_on(
 /// One delivery at a time from node A to one subscriber on node B while B has
 /// `rooms` other rooms attached; every delivery's latency, sorted. Writes are
 /// paced to span `span`, so B refreshes its leases during the measurement.
-async fn with_rooms_attached(url: &str, rooms: usize, writes: usize, span: Duration) -> Vec<Duration> {
+async fn with_rooms_attached(
+    url: &str,
+    rooms: usize,
+    writes: usize,
+    span: Duration,
+) -> Vec<Duration> {
     // A key prefix of its own, so these rooms count against no one else's
     // `max_rooms` and leave when their idle TTL ends.
-    let options = RedisOptions::default().key_prefix(format!("bench-load-{}-{rooms}:", std::process::id()));
-    let (a, b) = (node_with(url, options.clone()).await, node_with(url, options).await);
+    let options =
+        RedisOptions::default().key_prefix(format!("bench-load-{}-{rooms}:", std::process::id()));
+    let (a, b) = (
+        node_with(url, options.clone()).await,
+        node_with(url, options).await,
+    );
     let who = Principal::app("idle");
     let attached: Vec<_> = futures_util::stream::iter(0..rooms)
         .map(|i| {

@@ -48,7 +48,10 @@ async fn log_bytes(url: &str, options: RoomOptions, posts: usize) -> u64 {
     room.join(&who).await.expect("joining");
     for i in 0..posts {
         // Typical chat lines: a few words to a sentence.
-        let text = format!("message {i}: {}", &"see you at the standup, then lunch?"[..i % 36]);
+        let text = format!(
+            "message {i}: {}",
+            &"see you at the standup, then lunch?"[..i % 36]
+        );
         room.update(&who, "messages", Vec::<Value>::new(), |mut messages| {
             messages.push(json!({ "text": text }));
             let excess = messages.len().saturating_sub(KEEP_MESSAGES);

@@ -38,7 +38,20 @@
 //! a lost message is a version gap, which the subscription turns into a resync.
 //! When no client is attached on any node, every key of the room gets its idle
 //! TTL (`PEXPIRE`); while clients are attached, their nodes refresh a lease, so
-//! a crashed node's rooms still expire.
+//! a crashed node's rooms still expire. Refreshes run pipelined on a task of
+//! their own, so fan-out never waits for them, however many rooms a node holds.
+//! The diff log is bounded by count and bytes ([`RoomOptions::replay`] and
+//! [`RoomOptions::replay_bytes`]).
+//!
+//! [`RoomOptions::replay`]: hyperstate::room::RoomOptions::replay
+//! [`RoomOptions::replay_bytes`]: hyperstate::room::RoomOptions::replay_bytes
+//!
+//! # Memory
+//!
+//! A room's keys only make sense together, and Redis evicts keys one at a time,
+//! so [`Redis::connect`] refuses a Redis whose `maxmemory-policy` is not
+//! `noeviction` ([`EvictingPolicy`]), unless
+//! [`RedisOptions::allow_evicting_policy`] is set.
 //!
 //! # Outages
 //!

@@ -108,15 +108,25 @@ async fn a_full_redis_never_serves_a_partial_room() {
             }
         }
     }
-    eprintln!("{} rooms started, {refused} operations refused", expected.len());
+    eprintln!(
+        "{} rooms started, {refused} operations refused",
+        expected.len()
+    );
     assert!(refused >= 20, "Redis never filled up");
-    assert!(expected.len() > 10, "too few rooms started to check anything");
+    assert!(
+        expected.len() > 10,
+        "too few rooms started to check anything"
+    );
 
     // Every started room is whole and holds exactly what was acknowledged.
     for (i, want) in &expected {
         let room = rooms.room(&format!("full-{i}")).unwrap();
         let access = room.access(&alice).await.unwrap();
-        assert_eq!(access.class, CallerClass::Member, "room {i} lost its member");
+        assert_eq!(
+            access.class,
+            CallerClass::Member,
+            "room {i} lost its member"
+        );
         assert!(access.allows(Right::Write), "room {i} lost its ACL");
         let snapshot = room.snapshot(&alice).await.unwrap();
         let mut held = BTreeMap::new();
@@ -140,7 +150,9 @@ async fn a_full_redis_never_serves_a_partial_room() {
         .query_async(&mut admin)
         .await
         .unwrap();
-    let room = rooms.room(&format!("after-{}", BrowserId::generate())).unwrap();
+    let room = rooms
+        .room(&format!("after-{}", BrowserId::generate()))
+        .unwrap();
     room.join(&alice).await.unwrap();
     room.put(&alice, "k", &"back").await.unwrap();
 }

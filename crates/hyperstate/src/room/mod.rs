@@ -54,8 +54,8 @@ pub use principal::{MemberKey, Principal};
 pub use rooms::{DEFAULT_SWEEP_EVERY, Room, Rooms};
 pub use spec::{DEFAULT_IDLE_TTL, RoomInit, RoomSpec};
 pub use store::{
-    AttachGuard, Attachment, Call, DEFAULT_REPLAY_BYTES, DEFAULT_UNUSED_MEMBER_TTL, InitFn, RoomOptions, RoomStore,
-    Start, Write, class_of,
+    AttachGuard, Attachment, Call, DEFAULT_REPLAY_BYTES, DEFAULT_UNUSED_MEMBER_TTL, InitFn,
+    RoomOptions, RoomStore, Start, Write, class_of,
 };
 pub use subscription::{RoomEvent, Subscription};
 pub use unstored::Unstored;
