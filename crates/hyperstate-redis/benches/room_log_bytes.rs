@@ -38,9 +38,9 @@ async fn log_bytes(url: &str, options: RoomOptions, posts: usize) -> u64 {
     let rooms = Rooms::new(
         Arc::new(RedisRoomStore::new(redis, options)),
         |_: &RoomKey| {
-            Ok(RoomInit::new()
+            RoomInit::new()
                 .acl(Acl::new(Rights::ALL, Rights::READ))
-                .value("messages", &Vec::<Value>::new())?)
+                .value("messages", &Vec::<Value>::new())
         },
     );
     let room = rooms.room("chat").expect("valid room name");
