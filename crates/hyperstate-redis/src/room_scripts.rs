@@ -346,13 +346,19 @@ return out
 
 /// Detaches one client of node ARGV[4]; ARGV[3] channel. When no one is
 /// attached anywhere, the room's idle countdown starts.
+///
+/// Its first write is an `HDEL`, which a Redis out of memory (`noeviction`)
+/// allows, and a script that has written once runs to its end: a detach is
+/// never refused for memory, or the room's attach count would stay too high.
 pub(crate) static DETACH: LazyLock<Script> = LazyLock::new(|| {
     script(&[
         PRELUDE,
         PRESENCE,
         r#"
 if redis.call('EXISTS', M) == 0 then return {'absent'} end
-if redis.call('HINCRBY', ATT, ARGV[4], -1) <= 0 then redis.call('HDEL', ATT, ARGV[4]) end
+local left = tonumber(redis.call('HGET', ATT, ARGV[4]) or '0') - 1
+redis.call('HDEL', ATT, ARGV[4])
+if left > 0 then redis.call('HSET', ATT, ARGV[4], fmt(left)) end
 presence()
 refresh()
 return {'ok'}

@@ -4,7 +4,8 @@
 //! refuses an evicting `maxmemory-policy` unless told to accept it. Under
 //! `noeviction`, a full Redis refuses room operations with a typed error, and
 //! every room stays exactly as its acknowledged writes left it: all its keys or
-//! none, every acknowledged value and member there, no refused write landed.
+//! none, every acknowledged value and member there, no refused write landed;
+//! a client detaching meanwhile is not refused (its count would stay too high).
 //! Each test runs its own small `redis-server` (see `private_redis`), never the
 //! shared one.
 
@@ -76,6 +77,9 @@ async fn a_full_redis_never_serves_a_partial_room() {
         Ok(RoomInit::new().acl(Acl::new(Rights::ALL, Rights::READ)))
     });
     let alice = Principal::app("alice");
+    // A client attached before Redis fills up, detaching once it is full.
+    let watched = rooms.room("watched").unwrap();
+    let client = watched.attach(&alice, None).await.unwrap();
     let value = |room: usize, key: usize| format!("{room}-{key}-{}", "x".repeat(2_000));
 
     // Fill: rooms of three 2 KB values, until Redis has refused enough writes
@@ -134,6 +138,17 @@ async fn a_full_redis_never_serves_a_partial_room() {
             held.insert(key.to_string(), json.decode::<String>(key).unwrap());
         }
         assert_eq!(held, want.values, "room {i}: acknowledged writes only");
+    }
+
+    // Detaching needs no memory, so it is not refused: the count drops.
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while watched.attached().await.unwrap() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a detach on a full Redis did not land"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
     // Room state expires, and memory comes back: here the operator raises the
