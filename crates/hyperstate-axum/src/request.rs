@@ -98,16 +98,25 @@ fn browser_from_cookies(
     name: &str,
     issuer: &BrowserIdIssuer,
 ) -> Option<IssuedBrowserId> {
-    // Parsed lazily, one cookie at a time: the first valid one ends the search.
+    // Read lazily, one cookie at a time: the first valid one ends the search.
     let values = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .filter_map(|cookie| cookie.value_raw());
+        .flat_map(|header| cookie_values(header, name));
     issuer.read(values, SystemTime::now())
+}
+
+/// The values of the cookies called `name` in one `Cookie` header, as the
+/// `cookie` crate's `Cookie::split_parse` reads them (`name=value` pairs
+/// between semicolons, each side trimmed, pieces without `=` or with an empty
+/// name skipped), without building a `Cookie` for each.
+fn cookie_values<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
+    header.split(';').filter_map(move |piece| {
+        let (piece_name, value) = piece.split_once('=')?;
+        let piece_name = piece_name.trim();
+        (!piece_name.is_empty() && piece_name == name).then(|| value.trim())
+    })
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -169,6 +178,25 @@ mod tests {
         );
         let found = browser_from_cookies(&headers, "hs_bid", &issuer);
         assert_eq!(found.map(|issued| issued.id), Some(id));
+    }
+
+    #[test]
+    fn cookie_values_are_read_as_the_cookie_crate_reads_them() {
+        let headers = [
+            "a=1; hs_bid=x; hs_bid = y ;hs_bid=",
+            " ; flag; =z; hs_bid=\"q\"; hs_bidx=1; xhs_bid=2;hs_bid=a=b",
+            "hs_bid",
+            "",
+        ];
+        for header in headers {
+            let expected: Vec<String> = cookie::Cookie::split_parse(header)
+                .filter_map(Result::ok)
+                .filter(|c| c.name() == "hs_bid")
+                .map(|c| c.value().to_owned())
+                .collect();
+            let got: Vec<&str> = cookie_values(header, "hs_bid").collect();
+            assert_eq!(got, expected, "{header:?}");
+        }
     }
 
     #[test]
