@@ -47,9 +47,11 @@
 //! [`hyperstate::Error::Backend`] (an HTTP 503 through `hyperstate-axum`) and
 //! succeed again once it is back, without restarting the app.
 
+mod cluster_health;
 mod connection;
 mod page_store;
 mod recent_values;
+mod room_feed;
 mod room_hub;
 mod room_keys;
 mod room_registry;
