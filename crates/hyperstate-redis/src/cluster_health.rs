@@ -3,7 +3,7 @@
 
 use redis::Value;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 
 use hyperstate::{Error, Result};
 
@@ -14,10 +14,8 @@ use crate::connection::backend_error;
 pub(crate) async fn check(conn: &mut ClusterConnection) -> Result<()> {
     let mut info = redis::cmd("CLUSTER");
     info.arg("INFO");
-    let routing = RoutingInfo::MultiNode((
-        MultipleNodeRoutingInfo::AllMasters,
-        Some(ResponsePolicy::CombineMaps),
-    ));
+    // No response policy: every primary's answer comes back, keyed by node.
+    let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
     let answers = conn
         .route_command(info, routing)
         .await
