@@ -6,10 +6,9 @@
 //! Its own test binary: the fault stops the whole cluster from serving
 //! (full coverage is required by default), which no other test may meet.
 
-mod cluster;
-
 use std::time::{Duration, Instant};
 
+use hyperstate_conformance::redis_cluster as cluster;
 use hyperstate_conformance::services::redis_cluster_url;
 use hyperstate_redis::{Redis, RedisOptions};
 

@@ -8,13 +8,12 @@
 //! (scripts/services/redis_cluster.sh); without it the test skips loudly,
 //! except under `CI=true`. Bounded: a fixed number of writes per room.
 
-mod cluster;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::room::{Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms};
 use hyperstate::{BrowserId, Error};
+use hyperstate_conformance::redis_cluster as cluster;
 use hyperstate_conformance::services::redis_cluster_url;
 use hyperstate_redis::{Redis, RedisOptions, RedisRoomStore};
 

@@ -7,14 +7,13 @@
 //! (scripts/services/redis_cluster.sh); without it the tests skip loudly,
 //! except under `CI=true`.
 
-mod cluster;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::page::{Page, PageOptions, PageStore};
 use hyperstate::room::{Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms};
 use hyperstate::{BrowserId, PageId};
+use hyperstate_conformance::redis_cluster as cluster;
 use hyperstate_conformance::services::redis_cluster_url;
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
 

@@ -1,25 +1,28 @@
-//! Looking inside the test Redis Cluster: which primary owns which slots, and
-//! the cluster-bus message counters, read over plain connections to each node.
-
-// Each test binary that includes this module uses part of it.
-#![allow(dead_code)]
+//! Looking inside the test Redis Cluster (see
+//! [`redis_cluster_url`](crate::services::redis_cluster_url)): which primary
+//! owns which slots, the cluster-bus message counters, and moving a slot, over
+//! plain connections to each node. Panics on any failure: it is test support.
 
 use redis::aio::MultiplexedConnection;
 
-/// One primary: its address and the slot ranges it owns.
+/// One primary: its address (`redis://host:port`) and the slot ranges it owns.
 #[derive(Debug, Clone)]
-pub(crate) struct Primary {
-    pub(crate) url: String,
-    pub(crate) ranges: Vec<(u16, u16)>,
+pub struct Primary {
+    /// `redis://host:port`.
+    pub url: String,
+    /// Inclusive slot ranges.
+    pub ranges: Vec<(u16, u16)>,
 }
 
 impl Primary {
-    pub(crate) fn owns(&self, slot: u16) -> bool {
+    /// Whether this primary owns `slot`.
+    pub fn owns(&self, slot: u16) -> bool {
         self.ranges.iter().any(|&(a, b)| (a..=b).contains(&slot))
     }
 }
 
-pub(crate) async fn plain(url: &str) -> MultiplexedConnection {
+/// A plain (not cluster-aware) connection to the node at `url`.
+pub async fn plain(url: &str) -> MultiplexedConnection {
     redis::Client::open(url)
         .expect("a node URL")
         .get_multiplexed_async_connection()
@@ -28,7 +31,7 @@ pub(crate) async fn plain(url: &str) -> MultiplexedConnection {
 }
 
 /// The primaries as `CLUSTER SLOTS` on the seed reports them.
-pub(crate) async fn primaries(seed: &str) -> Vec<Primary> {
+pub async fn primaries(seed: &str) -> Vec<Primary> {
     let slots: Vec<redis::Value> = redis::cmd("CLUSTER")
         .arg("SLOTS")
         .query_async(&mut plain(seed).await)
@@ -62,7 +65,7 @@ pub(crate) async fn primaries(seed: &str) -> Vec<Primary> {
 }
 
 /// The slot of `key` (hash tags honoured), as the server computes it.
-pub(crate) async fn slot(seed: &str, key: &str) -> u16 {
+pub async fn slot(seed: &str, key: &str) -> u16 {
     redis::cmd("CLUSTER")
         .arg("KEYSLOT")
         .arg(key)
@@ -72,7 +75,7 @@ pub(crate) async fn slot(seed: &str, key: &str) -> u16 {
 }
 
 /// Room names (with `prefix`) whose slots cover every primary: one per primary.
-pub(crate) async fn rooms_on_every_shard(seed: &str, prefix: &str) -> Vec<String> {
+pub async fn rooms_on_every_shard(seed: &str, prefix: &str) -> Vec<String> {
     let primaries = primaries(seed).await;
     let mut names: Vec<Option<String>> = vec![None; primaries.len()];
     for i in 0.. {
@@ -95,7 +98,7 @@ pub(crate) async fn rooms_on_every_shard(seed: &str, prefix: &str) -> Vec<String
 
 /// The sum over every primary of `CLUSTER INFO` counter `field` (0 when a node
 /// does not list it: it never sent such a message).
-pub(crate) async fn bus_counter(seed: &str, field: &str) -> u64 {
+pub async fn bus_counter(seed: &str, field: &str) -> u64 {
     let mut total = 0;
     for primary in primaries(seed).await {
         let info: String = redis::cmd("CLUSTER")
@@ -117,7 +120,7 @@ pub(crate) async fn bus_counter(seed: &str, field: &str) -> u64 {
 }
 
 /// `CLUSTER MYID` of the node at `url`.
-pub(crate) async fn node_id(url: &str) -> String {
+pub async fn node_id(url: &str) -> String {
     redis::cmd("CLUSTER")
         .arg("MYID")
         .query_async(&mut plain(url).await)
@@ -129,7 +132,7 @@ pub(crate) async fn node_id(url: &str) -> String {
 /// --cluster reshard` does (IMPORTING/MIGRATING, `MIGRATE` of its keys in
 /// batches, then the new owner announced to every primary), pausing between
 /// the steps so that traffic meets each of them.
-pub(crate) async fn move_slot(from: &Primary, to: &Primary, slot: u16, pause: std::time::Duration) {
+pub async fn move_slot(from: &Primary, to: &Primary, slot: u16, pause: std::time::Duration) {
     let (from_id, to_id) = (node_id(&from.url).await, node_id(&to.url).await);
     let (mut source, mut target) = (plain(&from.url).await, plain(&to.url).await);
     let setslot = |state: &str, id: &str| {
