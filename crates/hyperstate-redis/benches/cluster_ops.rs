@@ -10,6 +10,7 @@
 
 #![allow(missing_docs)]
 
+mod reference;
 mod support;
 
 use std::sync::Arc;
@@ -99,7 +100,7 @@ async fn main() {
     let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
 
     println!("concurrency {CONCURRENCY}, {ops} operations each, on the cluster at {seed}");
-    let reference = support::redis_benchmark(&seed, CONCURRENCY, ops, true);
+    let reference = reference::redis_benchmark(&seed, CONCURRENCY, ops, true);
     for (name, rps) in &reference {
         println!("redis-benchmark --cluster {name}: {rps:.0} req/s");
     }

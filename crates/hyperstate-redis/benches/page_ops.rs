@@ -8,6 +8,7 @@
 
 #![allow(missing_docs)]
 
+mod reference;
 mod support;
 
 use std::collections::HashMap;
@@ -102,7 +103,7 @@ async fn main() {
     let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
 
     println!("concurrency {CONCURRENCY}, {ops} operations each");
-    let reference = support::redis_benchmark(&url, CONCURRENCY, ops, false);
+    let reference = reference::redis_benchmark(&url, CONCURRENCY, ops, false);
     for (name, rps) in &reference {
         println!("redis-benchmark {name}: {rps:.0} req/s");
     }
