@@ -199,3 +199,38 @@ async fn prune(conn: &mut Connection, key: &str) -> Result<bool> {
         .map_err(|err| backend_error("start", err))?;
     Ok(removed > 0 || entries.len() as isize == PRUNE_BATCH)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_limits_keep_one_exact_set() {
+        let registry = RoomRegistry::new("hs:", 2_047);
+        assert_eq!(registry.sets, [("hs:rooms".to_owned(), 2_047)]);
+    }
+
+    #[test]
+    fn large_limits_split_into_hash_tagged_shares_that_add_up_to_the_limit() {
+        for limit in [2_048, 100_000, 100_003, 10_000_000] {
+            let registry = RoomRegistry::new("hs:", limit);
+            assert_eq!(registry.sets.len(), shards(limit));
+            assert!(registry.sets.len() > 1 && registry.sets.len() <= MAX_SHARDS);
+            assert_eq!(registry.sets.iter().map(|(_, s)| s).sum::<usize>(), limit);
+            for (i, (key, _)) in registry.sets.iter().enumerate() {
+                assert_eq!(key, &format!("hs:rooms:{{{i}}}"));
+            }
+        }
+    }
+
+    #[test]
+    fn rooms_spread_over_every_set() {
+        let registry = RoomRegistry::new("hs:", 100_000);
+        let mut hits = vec![0usize; registry.sets.len()];
+        for i in 0..10_000 {
+            let (key, _) = registry.set_of(&format!("hs:room:{{room-{i}}}:meta"));
+            hits[registry.sets.iter().position(|(k, _)| k == key).unwrap()] += 1;
+        }
+        assert!(hits.iter().all(|&n| n > 0), "{hits:?}");
+    }
+}
