@@ -17,8 +17,6 @@
 //!
 //! [`RedisOptions::allow_evicting_policy`]: crate::RedisOptions::allow_evicting_policy
 
-use redis::aio::ConnectionManager;
-
 use crate::connection::backend_error;
 use hyperstate::{Error, Result};
 
@@ -41,7 +39,10 @@ pub struct EvictingPolicy {
 
 /// Fails with [`EvictingPolicy`] (inside [`Error::Backend`]) unless Redis runs
 /// with `noeviction` or `allowed` is set.
-pub(crate) async fn check(conn: &mut ConnectionManager, allowed: bool) -> Result<()> {
+pub(crate) async fn check(
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+    allowed: bool,
+) -> Result<()> {
     if allowed {
         return Ok(());
     }
