@@ -6,7 +6,8 @@
 //! it, the rules an app must keep, and how to test handlers. The sections after
 //! it are the reference. Focused apps, each with HTTP tests, live in the
 //! repository's `examples/`: `wizard` (page), `prefs` (session), `readme`
-//! (page and session), `demo` (all three).
+//! (page and session), `two-node` (every scope shared by two nodes through
+//! PostgreSQL), `demo` (all three scopes, every backend).
 //!
 //! # Setting up
 //!
