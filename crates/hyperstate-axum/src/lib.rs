@@ -92,7 +92,7 @@
 //! # Session state: one browser, durable
 //!
 //! The [`Session`] extractor gives the browser's session, split into *views*
-//! (one per feature, a `static` [`View`]). Reads of a browser that never wrote
+//! (one per feature, a `static` [`View`](hyperstate::session::View)). Reads of a browser that never wrote
 //! cost nothing and set no cookie; the first write mints the `hs_bid` cookie.
 //! Several keys written with [`SessionView::write`] are one durable commit.
 //!
@@ -209,7 +209,7 @@
 //!
 //! # Rules
 //!
-//! - **A [`View`] is a `static`** (`static PREFS: LazyLock<View> = ...`): one
+//! - **A [`View`](hyperstate::session::View) is a `static`** (`static PREFS: LazyLock<View> = ...`): one
 //!   definition per view, built once, shared by every request. Keys are plain
 //!   `const`s.
 //! - **The full-page GET takes [`Page`]**, even when it reads nothing from it:
