@@ -1,52 +1,277 @@
-//! axum integration for [`hyperstate`]: server-side UI state for htmx apps.
+//! axum integration for [`hyperstate`]: server-side UI state for htmx apps, in
+//! three scopes — **page** (one tab), **session** (one browser, durable) and
+//! **room** (shared by key, live over SSE).
+//!
+//! This page is the guide: each scope with its Rust and the HTML that drives
+//! it, the rules an app must keep, and how to test handlers. The sections after
+//! it are the reference. Focused apps, each with HTTP tests, live in the
+//! repository's `examples/`: `wizard` (page), `prefs` (session), `readme`
+//! (page and session), `two-node` (every scope shared by two nodes through
+//! PostgreSQL), `demo` (all three scopes, every backend).
+//!
+//! # Setting up
+//!
+//! One import, one handle, one layer. [`Hyperstate::builder`] keeps pages and
+//! rooms in memory and sessions on the file system under `./data`
+//! ([`HyperstateBuilder::data_dir`]), with the secret from
+//! `HYPERSTATE_SESSION_SECRET` or a development secret generated into the data
+//! directory (with a warning). [`assets::routes`] serves htmx and its SSE
+//! extension, so there is nothing to vendor.
 //!
 //! ```
-//! use axum::{Router, response::Html, routing::{get, post}};
+//! use axum::Router;
 //! use hyperstate_axum::prelude::*;
-//!
-//! // GET /cart: a full page load. The layer issues a fresh page id and injects it
-//! // (a <meta> and a few lines of script) so every htmx request sends it back.
-//! async fn cart(page: Page) -> Result<Html<String>, Error> {
-//!     let items: Vec<String> = page.get_or("items", Vec::new()).await?;
-//!     Ok(Html(format!(
-//!         "<!doctype html><html><head><script src=/htmx.js></script></head><body>\
-//!          <form hx-post=/cart/items hx-target=#items><input name=name></form>\
-//!          <ul id=items>{}</ul></body></html>",
-//!         items.len()
-//!     )))
-//! }
-//!
-//! // POST /cart/items, made by htmx: the same page's state.
-//! async fn add(page: Page, axum::Form(form): axum::Form<std::collections::HashMap<String, String>>)
-//!     -> Result<Html<String>, Error>
-//! {
-//!     let name = form.get("name").cloned().unwrap_or_default();
-//!     let items = page.update_or("items", Vec::<String>::new(), |mut items| { items.push(name.clone()); items }).await?;
-//!     Ok(Html(format!("{} items", items.len())))
-//! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! # let dir = tempfile::tempdir().unwrap();
-//! // Pages and rooms in memory, sessions under ./data (here a temporary one).
 //! let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
 //! let app: Router = Router::new()
-//!     .route("/cart", get(cart))
-//!     .route("/cart/items", post(add))
+//!     // .route(...) for the handlers below
 //!     .layer(state.layer())
-//!     .merge(assets::routes()); // htmx, served by the library
-//! # state.shutdown().await; }
+//!     .merge(assets::routes()); // htmx at assets::HTMX_2, its SSE extension at assets::HTMX_2_SSE
+//! // serve(listener, app).hyperstate(&state).run(shutdown_signal()).await?;
+//! state.shutdown().await;
+//! # }
 //! ```
 //!
-//! # Rooms
+//! State is read and written through typed keys, declared once with their type
+//! and their default ([`Key`]); a read of a key nothing was stored under
+//! returns the default, so every read is a `Result<T>`. Handlers return
+//! `Result<_, `[`Error`]`>`: a broken limit answers 413, a malformed id 400, a
+//! backend outage 503, each with a message.
 //!
-//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
-//! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
-//! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
-//! the id a reconnecting browser sends, so it resumes without gaps or
-//! duplicates; [`Caller`] is the browser as a room principal. The app makes a
-//! registry of rooms with [`Hyperstate::rooms`], whose streams end when the
-//! server shuts down. The library serves the htmx SSE extension ([`assets`]).
+//! # Page state: one tab
+//!
+//! A full page load gets a fresh page id, which the layer injects into the
+//! HTML (a `<meta>` and a few lines of script); htmx then sends it back in
+//! `X-Page-Id` on every request, so the [`Page`] extractor finds the tab's
+//! state. A reload is a new page, empty. A whole struct can be one value:
+//! [`try_update`](hyperstate::page::Page::try_update) validates and writes it
+//! atomically, and writes nothing when the closure returns an error.
+//!
+//! ```
+//! use axum::{Form, http::StatusCode, response::{Html, IntoResponse, Response}};
+//! use hyperstate_axum::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! struct Cart { items: Vec<String> }
+//! const CART: Key<Cart> = Key::or_default("cart");
+//!
+//! // GET /cart
+//! async fn cart(page: Page) -> Result<Html<String>, Error> {
+//!     let cart = page.get(&CART).await?;
+//!     Ok(Html(format!(r##"<!doctype html>
+//! <html><head><script src="{htmx}"></script></head><body>
+//!   <form hx-post="/cart/items" hx-target="#count"><input name="name"><button>Add</button></form>
+//!   <b id="count">{n}</b> items
+//! </body></html>"##, htmx = assets::HTMX_2, n = cart.items.len())))
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Item { name: String }
+//!
+//! // POST /cart/items, sent by htmx with the tab's X-Page-Id
+//! async fn add(page: Page, Form(item): Form<Item>) -> Result<Response, Error> {
+//!     let added = page.try_update(&CART, |mut cart| {
+//!         if cart.items.len() >= 10 { return Err("the cart is full"); }
+//!         cart.items.push(item.name.clone());
+//!         Ok(cart)
+//!     }).await?;
+//!     Ok(match added {
+//!         Ok(cart) => cart.items.len().to_string().into_response(),
+//!         Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, why).into_response(),
+//!     })
+//! }
+//! # let _ = axum::Router::<()>::new().route("/cart", axum::routing::get(cart)).route("/cart/items", axum::routing::post(add));
+//! ```
+//!
+//! A plain `<form method="post">` without htmx sends the id as a hidden
+//! `_page_id` field instead ([`PAGE_ID_FIELD`]).
+//!
+//! # Session state: one browser, durable
+//!
+//! The [`Session`] extractor gives the browser's session, split into *views*
+//! (one per feature, a `static` [`View`](hyperstate::session::View)). Reads of a browser that never wrote
+//! cost nothing and set no cookie; the first write mints the `hs_bid` cookie.
+//! Several keys written with [`SessionView::write`] are one durable commit.
+//!
+//! ```
+//! use std::sync::LazyLock;
+//! use axum::{Form, response::Html};
+//! use hyperstate_axum::prelude::*;
+//! use serde::Deserialize;
+//!
+//! static PREFS: LazyLock<View> = LazyLock::new(|| View::new("prefs"));
+//! const THEME: Key<String> = Key::new("theme", || "light".to_owned());
+//! const TEXT_SIZE: Key<u8> = Key::new("text_size", || 16);
+//!
+//! // GET /: takes `Page` too (see the rules) so the cookie is bound here.
+//! async fn home(_page: Page, session: Session) -> Result<Html<String>, Error> {
+//!     let prefs = session.view(&PREFS);
+//!     let (theme, size) = (prefs.get(&THEME).await?, prefs.get(&TEXT_SIZE).await?);
+//!     Ok(Html(format!(r##"<!doctype html>
+//! <html><head><script src="{htmx}"></script></head>
+//! <body class="{theme}" style="font-size: {size}px">
+//!   <form hx-post="/prefs" hx-target="#saved">
+//!     <select name="theme"><option>light</option><option>dark</option></select>
+//!     <input name="text_size" type="number" value="{size}">
+//!     <button>Save</button> <span id="saved"></span>
+//!   </form>
+//! </body></html>"##, htmx = assets::HTMX_2)))
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Prefs { theme: String, text_size: u8 }
+//!
+//! // POST /prefs: both keys or neither.
+//! async fn save(session: Session, Form(form): Form<Prefs>) -> Result<&'static str, Error> {
+//!     session.view(&PREFS).write()
+//!         .put(&THEME, &form.theme)
+//!         .put(&TEXT_SIZE, &form.text_size)
+//!         .commit()
+//!         .await?;
+//!     Ok("saved")
+//! }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(home)).route("/prefs", axum::routing::post(save));
+//! ```
+//!
+//! # Room state: shared, live over SSE
+//!
+//! A registry of rooms ([`Hyperstate::rooms`]) gives each room key its initial
+//! state and ACL. Handlers read and write a room for a principal ([`Caller`]:
+//! the browser); browsers watch it over Server-Sent Events: [`RoomSse`] turns a
+//! subscription into a `text/event-stream` of HTML fragments whose event ids
+//! are room versions, and [`LastEventId`] lets a reconnecting browser resume
+//! without gaps. Render the page at a snapshot's version and attach from it, so
+//! nothing falls between the two. Take an [`SseSlot`] first: past the server's
+//! stream caps the request is refused before it attaches.
+//!
+//! ```
+//! use axum::{Extension, extract::{Path, Query}, response::{Html, IntoResponse, Response}};
+//! use hyperstate_axum::prelude::*;
+//! use serde::Deserialize;
+//!
+//! const VOTES: Key<u64> = Key::or_default("votes");
+//!
+//! fn registry(state: &Hyperstate) -> Rooms {
+//!     // Everyone may read and vote; rooms start empty (reads get the default).
+//!     let all = Rights::READ | Rights::WRITE;
+//!     state.rooms(move |_: &RoomKey| Ok(RoomInit::new().acl(Acl::new(all, all))))
+//! }
+//!
+//! // GET /polls/{name}: the count now, and a stream from exactly this version.
+//! async fn show(Extension(rooms): Extension<Rooms>, Path(name): Path<String>, Caller(who): Caller)
+//!     -> Result<Html<String>, Error>
+//! {
+//!     let snapshot = rooms.room(&name)?.snapshot(&who).await?;
+//!     Ok(Html(format!(r##"<!doctype html>
+//! <html><head><script src="{htmx}"></script><script src="{sse}"></script></head>
+//! <body hx-ext="sse" sse-connect="/polls/{name}/events?since={version}">
+//!   <b id="votes" sse-swap="votes">{votes}</b>
+//!   <button hx-post="/polls/{name}/vote" hx-swap="none">Vote</button>
+//! </body></html>"##, htmx = assets::HTMX_2, sse = assets::HTMX_2_SSE,
+//!         version = snapshot.version, votes = snapshot.get(&VOTES)?)))
+//! }
+//!
+//! // POST /polls/{name}/vote: every attached browser sees the new count.
+//! async fn vote(Extension(rooms): Extension<Rooms>, Path(name): Path<String>, Caller(who): Caller)
+//!     -> Result<(), Error>
+//! {
+//!     rooms.room(&name)?.update(&who, &VOTES, |n| n + 1).await?;
+//!     Ok(())
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Since { since: Option<u64> }
+//!
+//! // GET /polls/{name}/events: `Last-Event-ID` (a reconnect) wins over `since`.
+//! async fn events(slot: SseSlot, Extension(rooms): Extension<Rooms>, Path(name): Path<String>,
+//!     Caller(who): Caller, LastEventId(last): LastEventId, Query(q): Query<Since>)
+//!     -> Result<Response, Error>
+//! {
+//!     let subscription = rooms.room(&name)?.attach(&who, last.or(q.since)).await?;
+//!     let render = |event: &RoomEvent| match event {
+//!         RoomEvent::Snapshot(s) | RoomEvent::Resync(s) => s.get(&VOTES).ok(),
+//!         RoomEvent::Diff(d) => d.value::<u64>().ok().flatten(),
+//!         _ => None,
+//!     }
+//!     .map(|n| vec![SseFragment::named("votes", n.to_string())])
+//!     .unwrap_or_default();
+//!     Ok(RoomSse::new(subscription, render).slot(slot).into_response())
+//! }
+//! # let _ = registry; let _ = axum::Router::<()>::new().route("/p/{name}", axum::routing::get(show))
+//! #     .route("/v/{name}", axum::routing::post(vote)).route("/e/{name}", axum::routing::get(events));
+//! ```
+//!
+//! Rooms end their streams when the server shuts down ([`Server::hyperstate`]).
 //! Access denials answer 403.
+//!
+//! # Rules
+//!
+//! - **A [`View`](hyperstate::session::View) is a `static`** (`static PREFS: LazyLock<View> = ...`): one
+//!   definition per view, built once, shared by every request. Keys are plain
+//!   `const`s.
+//! - **The full-page GET takes [`Page`]**, even when it reads nothing from it:
+//!   that request binds the page id to the browser's cookie. Without it the
+//!   first htmx requests of a fresh browser race to mint the cookie, and each
+//!   may land on a different, empty page.
+//! - **Rooms are live state, not storage.** A room lives while someone is
+//!   attached, then for its idle TTL (60 s by default); then it is dropped,
+//!   membership with it. A restart keeps memory rooms only with a snapshot
+//!   directory ([`HyperstateBuilder::snapshot_dir`]); a crash loses them. Keep
+//!   what must last in session state or the app's database.
+//!
+//! # Testing handlers
+//!
+//! Build the app's router on a [`Hyperstate`] of its own — a temporary data
+//! directory for sessions, or [`HyperstateBuilder::without_sessions`], or a
+//! [`MemoryDocumentStore`](hyperstate::memory::MemoryDocumentStore) through
+//! [`HyperstateBuilder::session_store`] — and send requests with
+//! `tower::ServiceExt::oneshot` (or serve it on a listener bound to
+//! `127.0.0.1:0` for a real client). Do as a browser does: load the page,
+//! keep the `Set-Cookie` and the injected page id (the `<meta name=`
+//! [`META_NAME`]`>`), and send both back with `HX-Request: true`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, body::Body, http::{Request, header}, response::Html, routing::{get, post}};
+//! use http_body_util::BodyExt;
+//! use hyperstate_axum::prelude::*;
+//! use tower::ServiceExt;
+//!
+//! const N: Key<u64> = Key::or_default("n");
+//! async fn home(page: Page) -> Result<Html<String>, Error> {
+//!     Ok(Html(format!("<html><head></head><body>{}</body></html>", page.get(&N).await?)))
+//! }
+//! async fn count(page: Page) -> Result<String, Error> {
+//!     Ok(page.update(&N, |n| n + 1).await?.to_string())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let state = Hyperstate::builder()
+//!     .session_store(Arc::new(MemoryDocumentStore::default()))
+//!     .session_secret(SessionSecret::generate())
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new().route("/", get(home)).route("/count", post(count)).layer(state.layer());
+//!
+//! let loaded = app.clone().oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+//! let cookie = loaded.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+//! let html = String::from_utf8(loaded.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+//! let marker = format!(r#"name="{}" content=""#, hyperstate_axum::META_NAME);
+//! let page_id = html.split(&marker).nth(1).unwrap().split('"').next().unwrap();
+//!
+//! let counted = app.oneshot(Request::post("/count")
+//!     .header(header::COOKIE, &cookie)
+//!     .header("hx-request", "true")
+//!     .header(hyperstate_axum::PAGE_ID_HEADER, page_id)
+//!     .body(Body::empty()).unwrap()).await.unwrap();
+//! let body = counted.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(&body[..], b"1");
+//! state.shutdown().await;
+//! # }
+//! ```
 //!
 //! # How a request finds its page
 //!
