@@ -17,7 +17,6 @@ type Object = Map<String, Value>;
 
 /// What an event changed in a [`LiveRoom`]: what a renderer may re-render.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Changed {
     /// The whole state: the first state of a stream, a resync after a lag or a
     /// gap, or a reset of the room. Render everything.
