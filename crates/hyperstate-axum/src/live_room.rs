@@ -267,6 +267,11 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("votes"), "{err}");
         assert_eq!((live.state().votes.len(), live.version()), (0, 1));
+        assert_eq!(
+            live.json()["votes"],
+            Value::Array(Vec::new()),
+            "the JSON is put back"
+        );
         assert!(LiveRoom::<Poll>::from_snapshot(&snapshot(1, &[])).is_err());
         let corrupt = diff(
             2,
