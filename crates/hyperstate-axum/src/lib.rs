@@ -39,14 +39,121 @@
 //!
 //! # Rooms
 //!
-//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
-//! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
-//! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
-//! the id a reconnecting browser sends, so it resumes without gaps or
-//! duplicates; [`Caller`] is the browser as a room principal. The app makes a
-//! registry of rooms with [`Hyperstate::rooms`], whose streams end when the
-//! server shuts down. The library serves the htmx SSE extension ([`assets`]).
-//! Access denials answer 403.
+//! Room state ([`hyperstate::room`]) is shared and live: every browser in a
+//! room sees each change as it happens, over Server-Sent Events. The app makes
+//! a registry of rooms with [`Hyperstate::rooms`] (its streams end when the
+//! server shuts down), renders the page at some room version, and points
+//! htmx's SSE extension (served by the library, [`assets`]) at a stream from
+//! that version on. [`LiveSse`] is that stream in one call: it resumes where
+//! the browser left off (`?since=` from the page, `Last-Event-ID` on a
+//! reconnect), keeps a typed mirror of the room ([`LiveRoom`]) and calls the
+//! app's renderer with it after every change; the renderer returns named
+//! fragments, which htmx swaps into the elements with the same `sse-swap`.
+//!
+//! ```
+//! use axum::extract::{Extension, Path};
+//! use axum::{Router, response::Html, routing::{get, post}};
+//! use hyperstate_axum::prelude::*;
+//! use serde::Deserialize;
+//! use std::collections::BTreeMap;
+//!
+//! /// The room's state: one field per key of the room.
+//! #[derive(Deserialize)]
+//! struct Poll {
+//!     votes: BTreeMap<String, u64>,
+//! }
+//!
+//! fn tally(poll: &Poll) -> String {
+//!     poll.votes.iter().map(|(option, n)| format!("<li>{option}: {n}</li>")).collect()
+//! }
+//!
+//! // GET /polls/{id}: the tally now, and a stream from this version on.
+//! async fn show(
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//! ) -> Result<Html<String>, Error> {
+//!     let room = polls.room(&id)?;
+//!     let poll = LiveRoom::<Poll>::from_snapshot(&room.snapshot(&who).await?)?;
+//!     Ok(Html(format!(
+//!         r#"<script src="{}"></script><script src="{}"></script>
+//!         <button hx-post="/polls/{id}/votes" name="option" value="tea" hx-swap="none">tea</button>
+//!         <div hx-ext="sse" sse-connect="/polls/{id}/events?since={}">
+//!           <ul sse-swap="tally">{}</ul>
+//!           <span sse-swap="watching"></span> watching
+//!           <p sse-swap="hyperstate-error"></p>
+//!         </div>"#,
+//!         assets::HTMX_2,
+//!         assets::HTMX_2_SSE,
+//!         poll.version(),
+//!         tally(poll.state()),
+//!     )))
+//! }
+//!
+//! // GET /polls/{id}/events: re-rendered after every change.
+//! async fn events(
+//!     live: LiveSse,
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//! ) -> Result<RoomSse, Error> {
+//!     let room = polls.room(&id)?;
+//!     live.attach(&room, &who, |poll: &LiveRoom<Poll>, changed: &Changed| match changed {
+//!         Changed::Presence => vec![SseFragment::named("watching", poll.attached().to_string())],
+//!         _ => vec![SseFragment::named("tally", tally(poll.state()))],
+//!     })
+//!     .await
+//! }
+//!
+//! // POST /polls/{id}/votes
+//! async fn vote(
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//!     axum::Form(form): axum::Form<BTreeMap<String, String>>,
+//! ) -> Result<(), Error> {
+//!     let option = form.get("option").cloned().unwrap_or_default();
+//!     let votes = BTreeMap::<String, u64>::new();
+//!     polls.room(&id)?.update(&who, "votes", votes, |mut votes| {
+//!         *votes.entry(option.clone()).or_default() += 1;
+//!         votes
+//!     }).await?;
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
+//! // Every poll starts with no votes; anyone may read and vote.
+//! let polls = state.rooms(|_: &RoomKey| {
+//!     RoomInit::new()
+//!         .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ | Rights::WRITE))
+//!         .value("votes", &BTreeMap::<String, u64>::new())
+//! });
+//! let app: Router = Router::new()
+//!     .route("/polls/{id}", get(show))
+//!     .route("/polls/{id}/events", get(events))
+//!     .route("/polls/{id}/votes", post(vote))
+//!     .layer(Extension(polls))
+//!     .layer(state.layer())
+//!     .merge(assets::routes());
+//! # state.shutdown().await; }
+//! ```
+//!
+//! The renderer learns what changed ([`Changed`]): the whole state on a fresh
+//! stream, a resync (the browser fell behind, or resumed from a version the
+//! room no longer buffers) or a reset; one key; or only the number of
+//! attached browsers. Apps that append rather than replace (a chat log) render
+//! only the new item for a key change. A state that no longer decodes as the
+//! app's type is logged, sent as a [`hyperstate-error`](ERROR_EVENT) event and
+//! ends the stream. `examples/poll` is this app, whole, with its tests.
+//!
+//! For full control, [`RoomSse`] turns any
+//! [`Subscription`](::hyperstate::room::Subscription) into a
+//! `text/event-stream` whose event ids are room versions, with a renderer of
+//! raw [`RoomEvent`](::hyperstate::room::RoomEvent)s; [`LastEventId`] reads
+//! the id a reconnecting browser sends; [`Caller`] is the browser as a room
+//! principal. Access denials answer 403.
 //!
 //! # How a request finds its page
 //!

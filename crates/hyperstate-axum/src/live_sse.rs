@@ -8,52 +8,7 @@
 //! [`LiveSse::attach`] streams the room as a [`RoomSse`], rendering from a
 //! [`LiveRoom`] mirror.
 //!
-//! ```
-//! use axum::extract::{Extension, Path};
-//! use hyperstate_axum::prelude::*;
-//! use serde::Deserialize;
-//!
-//! /// The room's state: one field per key of the room.
-//! #[derive(Deserialize)]
-//! struct Poll {
-//!     votes: std::collections::BTreeMap<String, u64>,
-//! }
-//!
-//! fn tally(poll: &Poll) -> String {
-//!     poll.votes.iter().map(|(option, n)| format!("<li>{option}: {n}</li>")).collect()
-//! }
-//!
-//! // GET /polls/{id}/events
-//! async fn events(
-//!     live: LiveSse,
-//!     Caller(who): Caller,
-//!     Path(id): Path<String>,
-//!     Extension(polls): Extension<Rooms>,
-//! ) -> Result<RoomSse, Error> {
-//!     let room = polls.room(&id)?;
-//!     live.attach(&room, &who, |poll: &LiveRoom<Poll>, changed: &Changed| {
-//!         let mut fragments = vec![SseFragment::named("presence", poll.attached().to_string())];
-//!         if changed.touches("votes") {
-//!             fragments.push(SseFragment::named("tally", tally(poll.state())));
-//!         }
-//!         fragments
-//!     })
-//!     .await
-//! }
-//! # let _ = axum::routing::get(events);
-//! ```
-//!
-//! and the page, rendered at version `v` of the room (`snapshot.version`):
-//!
-//! ```html
-//! <script src="/_hyperstate/htmx-2.0.11.min.js"></script>
-//! <script src="/_hyperstate/htmx-ext-sse-2.2.4.min.js"></script>
-//! <div hx-ext="sse" sse-connect="/polls/lunch/events?since=7">
-//!   <ul sse-swap="tally">…the tally at version 7…</ul>
-//!   <span sse-swap="presence"></span> watching
-//!   <p sse-swap="hyperstate-error"></p>
-//! </div>
-//! ```
+//! The crate docs walk through an example, Rust and HTML.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -78,7 +33,8 @@ const ERROR_TEXT: &str = "this live view stopped: the server could not read the 
 /// and where the browser left off (`Last-Event-ID`, else `?since=`).
 ///
 /// As an extractor it answers 503 or 429 when the caps are reached and 400
-/// when `since` is not a version.
+/// when `since` is not a version. See [the crate docs](crate#rooms) for an
+/// example, Rust and HTML.
 #[derive(Debug)]
 pub struct LiveSse {
     slot: SseSlot,
