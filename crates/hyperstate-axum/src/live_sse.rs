@@ -71,8 +71,9 @@ impl LiveSse {
         R: FnMut(&LiveRoom<T>, &Changed) -> Vec<SseFragment> + Send + 'static,
     {
         // A resuming browser gets diffs, not the state they apply to: the
-        // mirror starts from the state as it is now, taken before attaching
-        // so that every change after it is replayed onto it.
+        // mirror starts from the state as it is now, taken before attaching,
+        // so every change after it is among those replayed (from the
+        // browser's version on) and the mirror is exact once they are applied.
         let mirror = match self.resume {
             Some(_) => Some(LiveRoom::from_snapshot(&room.snapshot(who).await?)?),
             None => None,
