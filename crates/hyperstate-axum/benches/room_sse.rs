@@ -48,7 +48,8 @@ async fn room_events(State(server): State<Arc<Server>>) -> impl IntoResponse {
         RoomEvent::Diff(diff) => vec![SseFragment::named(
             "tick",
             diff.value::<u64>()
-                .and_then(Result::ok)
+                .ok()
+                .flatten()
                 .unwrap_or_default()
                 .to_string(),
         )],

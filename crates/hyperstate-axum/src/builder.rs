@@ -12,7 +12,9 @@ use hyperstate::identity::{BrowserIdIssuer, BrowserIdKey, BrowserIdKeys};
 use hyperstate::memory::{MemoryPageStore, MemoryRoomStore};
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
-use hyperstate::session::{DocumentStore, SessionOptions, SessionSecret, Sessions};
+use hyperstate::session::{
+    DocumentStore, SessionCoherence, SessionOptions, SessionSecret, Sessions,
+};
 
 use crate::breakers::Breakers;
 use crate::handle::{Inner, SnapshotTarget};
@@ -35,6 +37,7 @@ pub struct HyperstateBuilder {
     session_store: SessionStore,
     session_secret: Option<SessionSecret>,
     session_options: SessionOptions,
+    session_coherence: Option<SessionCoherence>,
     data_dir: PathBuf,
     browser_id_keys: Option<BrowserIdKeys>,
     config: HttpConfig,
@@ -81,6 +84,7 @@ impl Default for HyperstateBuilder {
             session_store: SessionStore::DataDir,
             session_secret: None,
             session_options: SessionOptions::default(),
+            session_coherence: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             browser_id_keys: None,
             config: HttpConfig::default(),
@@ -145,6 +149,20 @@ impl HyperstateBuilder {
     /// Session options (TTL, limits, ...). Default: [`SessionOptions::default`].
     pub fn session_options(mut self, options: SessionOptions) -> Self {
         self.session_options = options;
+        self
+    }
+
+    /// When this node's cached session documents may answer reads (see
+    /// [`SessionCoherence`]): `SingleNode` for one process owning its store,
+    /// `Shared` (e.g. `hyperstate_redis::RedisRevisionRegister`) for several
+    /// nodes, `Off` to read the store every time.
+    ///
+    /// Default: `SingleNode` for the data directory's store (one process
+    /// owns a data directory), `Off` for a store given with
+    /// [`Self::session_store`], which several nodes may share: a cache that
+    /// other nodes' writes bypass would serve stale reads.
+    pub fn session_coherence(mut self, coherence: SessionCoherence) -> Self {
+        self.session_coherence = Some(coherence);
         self
     }
 
@@ -229,9 +247,19 @@ impl HyperstateBuilder {
         );
         let supervisor = Supervisor::new();
         supervisor.spawn_page_sweeper(pages.clone(), self.background.page_sweep);
+        let coherence = self.session_coherence.unwrap_or(match self.session_store {
+            SessionStore::DataDir => SessionCoherence::SingleNode,
+            SessionStore::Given(_) | SessionStore::Off => SessionCoherence::Off,
+        });
         let sessions = session_parts.map(|(store, secret)| {
             let store = breakers.guard_sessions(store);
-            let sessions = Sessions::new(store, secret, self.session_options, &supervisor);
+            let sessions = Sessions::with_coherence(
+                store,
+                secret,
+                self.session_options,
+                coherence,
+                &supervisor,
+            );
             sessions.spawn_sweeper(&supervisor, self.background.session_sweep);
             sessions
         });

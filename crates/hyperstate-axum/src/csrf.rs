@@ -22,7 +22,52 @@
 //! a cross-site form cannot set) still binds htmx requests to their page.
 
 use http::uri::{Authority, Scheme};
-use http::{HeaderMap, Method, Uri, header};
+use http::{HeaderMap, HeaderName, Method, Uri, header};
+
+/// `Sec-Fetch-Site`, as a name ready to look up (a `&str` is parsed on every lookup).
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
+/// Where the browser says a request comes from (`Sec-Fetch-Site`), read once
+/// per request for both the CSRF check and
+/// [`RequestContext::is_from_another_site`](crate::RequestContext::is_from_another_site).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FetchSite {
+    /// No header, or one that is not visible ASCII (no browser sends that):
+    /// the browser says nothing.
+    Unknown,
+    /// `same-origin`.
+    SameOrigin,
+    /// `none`: the user started it (address bar, bookmark).
+    UserInitiated,
+    /// `same-site`: a sibling subdomain, another site as far as state is concerned.
+    SameSite,
+    /// `cross-site`.
+    CrossSite,
+    /// Any other value.
+    Other,
+}
+
+impl FetchSite {
+    /// What `headers` say.
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        let Some(value) = headers.get(SEC_FETCH_SITE) else {
+            return FetchSite::Unknown;
+        };
+        match value.as_bytes() {
+            b"same-origin" => FetchSite::SameOrigin,
+            b"none" => FetchSite::UserInitiated,
+            b"same-site" => FetchSite::SameSite,
+            b"cross-site" => FetchSite::CrossSite,
+            _ if value.to_str().is_err() => FetchSite::Unknown,
+            _ => FetchSite::Other,
+        }
+    }
+
+    /// Another site started the request (a sibling subdomain counts).
+    pub(crate) fn is_another_site(self) -> bool {
+        matches!(self, FetchSite::SameSite | FetchSite::CrossSite)
+    }
+}
 
 /// Where a request was sent, as far as its origin is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -33,10 +78,12 @@ pub(crate) struct Target<'a> {
     pub(crate) https: bool,
 }
 
-/// Why a request was refused.
+/// Why a request was refused. `site` is what `headers` say in `Sec-Fetch-Site`
+/// ([`FetchSite::of`]).
 pub(crate) fn check(
     method: &Method,
     target: Target<'_>,
+    site: FetchSite,
     headers: &HeaderMap,
     trusted_origins: &[String],
 ) -> Result<(), &'static str> {
@@ -46,10 +93,10 @@ pub(crate) fn check(
     ) {
         return Ok(());
     }
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        match site {
-            "same-origin" | "none" => {}
-            _ => return Err("cross-site request refused (Sec-Fetch-Site)"),
+    match site {
+        FetchSite::Unknown | FetchSite::SameOrigin | FetchSite::UserInitiated => {}
+        FetchSite::SameSite | FetchSite::CrossSite | FetchSite::Other => {
+            return Err("cross-site request refused (Sec-Fetch-Site)");
         }
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
@@ -62,6 +109,9 @@ pub(crate) fn check(
         .iter()
         .any(|trusted| trusted.eq_ignore_ascii_case(origin))
     {
+        return Ok(());
+    }
+    if is_exactly_the_target(origin, target, headers) {
         return Ok(());
     }
     let (origin_scheme, origin_authority) =
@@ -87,6 +137,50 @@ pub(crate) fn check(
     } else {
         Err("cross-site request refused (Origin does not match the request's host)")
     }
+}
+
+/// The common case, answered without parsing: `origin` is byte for byte
+/// `scheme://authority` of the request, the authority a plain host name or
+/// IPv4 address with perhaps a port. Whatever this accepts, the full
+/// comparison below accepts too (a test checks it); anything else is left to it.
+fn is_exactly_the_target(origin: &str, target: Target<'_>, headers: &HeaderMap) -> bool {
+    let scheme = match target.uri.scheme_str() {
+        Some(scheme) => scheme,
+        None if target.https => "https",
+        None => "http",
+    };
+    let authority = match target.uri.authority() {
+        Some(authority) => authority.as_str(),
+        None => match headers.get(header::HOST).map(|host| host.to_str()) {
+            Some(Ok(host)) => host,
+            _ => return false,
+        },
+    };
+    let Some(rest) = origin.strip_prefix(scheme) else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && rest.strip_prefix("://") == Some(authority)
+        && is_plain_authority(authority)
+}
+
+/// `host[:port]`, the host of letters, digits, `.` and `-` only, the port of
+/// one to five digits at most 65535.
+fn is_plain_authority(authority: &str) -> bool {
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok()
+    });
+    host_ok && port_ok
 }
 
 /// `scheme://host[:port]` and nothing else (no user info, path or query).
@@ -127,7 +221,104 @@ mod tests {
             uri: &uri,
             https: false,
         };
-        super::check(method, plain, h, trusted)
+        super::check(method, plain, FetchSite::of(h), h, trusted)
+    }
+
+    /// `check` on a target, with `Sec-Fetch-Site` read from `h`.
+    fn check_at(target: Target<'_>, h: &HeaderMap) -> Result<(), &'static str> {
+        super::check(&Method::POST, target, FetchSite::of(h), h, &[])
+    }
+
+    #[test]
+    fn sec_fetch_site_is_read_once_for_both_uses() {
+        let cases = [
+            ("same-origin", FetchSite::SameOrigin, true, false),
+            ("none", FetchSite::UserInitiated, true, false),
+            ("same-site", FetchSite::SameSite, false, true),
+            ("cross-site", FetchSite::CrossSite, false, true),
+            ("Cross-Site", FetchSite::Other, false, false),
+            ("nested-navigate", FetchSite::Other, false, false),
+        ];
+        for (value, site, passes, another_site) in cases {
+            let h = headers(&[("sec-fetch-site", value)]);
+            assert_eq!(FetchSite::of(&h), site, "{value}");
+            assert_eq!(check(&Method::POST, &h, &[]).is_ok(), passes, "{value}");
+            assert_eq!(site.is_another_site(), another_site, "{value}");
+        }
+        let mut opaque = HeaderMap::new();
+        opaque.insert(
+            "sec-fetch-site",
+            HeaderValue::from_bytes(b"cross-site\xff").unwrap(),
+        );
+        assert_eq!(FetchSite::of(&opaque), FetchSite::Unknown);
+        assert_eq!(FetchSite::of(&HeaderMap::new()), FetchSite::Unknown);
+    }
+
+    /// Whatever the unparsed comparison accepts, the full one accepts: the
+    /// shortcut never lets through a request the check would refuse.
+    #[test]
+    fn the_exact_origin_shortcut_agrees_with_the_full_comparison() {
+        let hosts = [
+            "app.test",
+            "app.test:3000",
+            "APP.test",
+            "127.0.0.1:8080",
+            "app.test:65535",
+            "app.test:65536",
+            "app.test:",
+            "app.test:80",
+            "a/b",
+            "user@app.test",
+            "[::1]:3000",
+            "app.test:3000:1",
+            "",
+            "app_test",
+            "-.",
+        ];
+        let origins = |host: &str| {
+            [
+                format!("http://{host}"),
+                format!("https://{host}"),
+                format!("HTTP://{host}"),
+                format!("http://{host}/"),
+                format!("http://{host}:80"),
+            ]
+        };
+        let mut shortcuts = 0;
+        for host in hosts {
+            for https in [false, true] {
+                let uri = Uri::from_static("/");
+                let target = Target { uri: &uri, https };
+                for origin in origins(host) {
+                    let mut h = HeaderMap::new();
+                    let (Ok(host_value), Ok(origin_value)) =
+                        (HeaderValue::from_str(host), HeaderValue::from_str(&origin))
+                    else {
+                        continue;
+                    };
+                    h.insert(header::HOST, host_value);
+                    h.insert(header::ORIGIN, origin_value);
+                    if is_exactly_the_target(&origin, target, &h) {
+                        shortcuts += 1;
+                        // The full comparison, without the shortcut.
+                        let parsed = parse_origin(&origin).expect(&origin);
+                        let authority: Authority = host.parse().expect(host);
+                        let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
+                        assert_eq!(parsed.0, scheme, "{origin}");
+                        assert!(same_authority(&parsed.1, &authority, &scheme), "{origin}");
+                    }
+                    // And the check as a whole agrees with the full comparison.
+                    let full = parse_origin(&origin).is_some_and(|(scheme, authority)| {
+                        let expected = if https { Scheme::HTTPS } else { Scheme::HTTP };
+                        host.parse::<Authority>().is_ok_and(|host| {
+                            scheme == expected && same_authority(&authority, &host, &expected)
+                        })
+                    });
+                    assert_eq!(check_at(target, &h).is_ok(), full, "{origin} on {host}");
+                }
+            }
+        }
+        assert!(shortcuts >= 8, "the shortcut was taken {shortcuts} times");
     }
 
     #[test]
@@ -177,9 +368,9 @@ mod tests {
             https: false,
         };
         let same = headers(&[("origin", "http://app.test:3000")]);
-        assert!(super::check(&Method::POST, target, &same, &[]).is_ok());
+        assert!(check_at(target, &same).is_ok());
         let other = headers(&[("origin", "http://evil.test:3000")]);
-        assert!(super::check(&Method::POST, target, &other, &[]).is_err());
+        assert!(check_at(target, &other).is_err());
     }
 
     #[test]
@@ -198,15 +389,15 @@ mod tests {
             https: true,
         };
         let tls = headers(&[host[0], ("origin", "https://app.test:443")]);
-        assert!(super::check(&Method::POST, secure, &tls, &[]).is_ok());
-        assert!(super::check(&Method::POST, secure, &plain, &[]).is_err());
+        assert!(check_at(secure, &tls).is_ok());
+        assert!(check_at(secure, &plain).is_err());
         // A URI's own scheme wins over the deployment's.
         let h2c = Uri::from_static("http://app.test/x");
         let target = Target {
             uri: &h2c,
             https: true,
         };
-        assert!(super::check(&Method::POST, target, &plain, &[]).is_ok());
+        assert!(check_at(target, &plain).is_ok());
     }
 
     #[test]

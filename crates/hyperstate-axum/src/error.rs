@@ -4,6 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HX_REFRESH;
 use http::{HeaderValue, StatusCode, header};
+use hyperstate::ErrorKind;
 use hyperstate::log_limit::RepeatedErrors;
 
 /// An error of the axum integration, or of the core crate, ready to answer with.
@@ -77,7 +78,6 @@ pub enum Error {
 impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
-        use hyperstate::Error as E;
         match self {
             Error::MissingPageId | Error::Body(_) | Error::BadSince => StatusCode::BAD_REQUEST,
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
@@ -86,25 +86,34 @@ impl Error {
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::TooManyStreams => StatusCode::SERVICE_UNAVAILABLE,
             Error::TooManyClientStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::State(err) => match err {
-                E::ValueTooLarge { .. }
-                | E::TooManyKeys { .. }
-                | E::ScopeTooLarge { .. }
-                | E::TooManyViews { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                // Transient: a retry may well succeed (`Retry-After` is set).
-                E::StoreFull { .. }
-                | E::TooManyRooms { .. }
-                | E::Backend { .. }
-                | E::BackendUnavailable { .. }
-                | E::ShuttingDown
-                | E::SessionConflict { .. }
-                | E::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
-                E::AccessDenied { .. } => StatusCode::FORBIDDEN,
-                E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                err if err.is_client_error() => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            Error::State(err) => status_of(err.kind()),
         }
+    }
+}
+
+/// The HTTP status of each kind of core error. Exhaustive on purpose: a new
+/// kind does not compile until it says how it answers.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::MalformedId
+        | ErrorKind::InvalidKey
+        | ErrorKind::RoomFull
+        | ErrorKind::Json
+        | ErrorKind::PageIdRequired
+        | ErrorKind::Declined => StatusCode::BAD_REQUEST,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::AccessDenied => StatusCode::FORBIDDEN,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        // Transient: a retry may well succeed (`Retry-After` is set).
+        ErrorKind::TooManyRooms
+        | ErrorKind::StoreFull
+        | ErrorKind::Backend
+        | ErrorKind::BackendUnavailable
+        | ErrorKind::ShuttingDown
+        | ErrorKind::Conflict
+        | ErrorKind::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
+        // The server's own data or configuration: nothing the client can fix.
+        ErrorKind::Corrupt | ErrorKind::InvalidSecret => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -126,7 +135,7 @@ impl Error {
             Error::TooManyStreams => "too_many_streams",
             Error::TooManyClientStreams { .. } => "too_many_client_streams",
             Error::BadSince => "bad_since",
-            Error::State(err) => hyperstate::backend::error_kind(err),
+            Error::State(err) => err.kind().as_str(),
         }
     }
 }
@@ -137,10 +146,8 @@ impl IntoResponse for Error {
         // A request failed fast by an open circuit breaker is not an error
         // of its own: the breaker logged the outage when it opened, and a
         // line per rejection would flood the log at the rate it answers.
-        let failed_fast = matches!(
-            self,
-            Error::State(hyperstate::Error::BackendUnavailable { .. })
-        );
+        let failed_fast =
+            matches!(&self, Error::State(err) if err.kind() == ErrorKind::BackendUnavailable);
         if status.is_server_error() && !failed_fast {
             let kind = [
                 "response",
@@ -177,5 +184,30 @@ impl IntoResponse for Error {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_error_kind_maps_to_a_status_of_its_class() {
+        for kind in ErrorKind::ALL {
+            let status = status_of(kind);
+            assert_eq!(
+                status.is_client_error(),
+                kind.is_client_error(),
+                "{kind:?} answers {status}"
+            );
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{kind:?} answers {status}"
+            );
+        }
+        let err = Error::from(hyperstate::Error::TooManyViews { limit: 1 });
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let err = Error::from(hyperstate::Error::TooManyMembers { limit: 1 });
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
 }

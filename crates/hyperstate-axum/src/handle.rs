@@ -29,7 +29,7 @@ use crate::{
 /// use hyperstate_axum::{Hyperstate, Page};
 ///
 /// async fn counter(page: Page) -> Result<String, hyperstate_axum::Error> {
-///     let n = page.update("n", 0u64, |n| n + 1).await?;
+///     let n = page.update_or("n", 0u64, |n| n + 1).await?;
 ///     Ok(format!("{n}"))
 /// }
 ///

@@ -7,7 +7,7 @@
 //! // GET /cart: a full page load. The layer issues a fresh page id and injects it
 //! // (a <meta> and a few lines of script) so every htmx request sends it back.
 //! async fn cart(page: Page) -> Result<Html<String>, Error> {
-//!     let items: Vec<String> = page.get("items", Vec::new()).await?;
+//!     let items: Vec<String> = page.get_or("items", Vec::new()).await?;
 //!     Ok(Html(format!(
 //!         "<!doctype html><html><head><script src=/htmx.js></script></head><body>\
 //!          <form hx-post=/cart/items hx-target=#items><input name=name></form>\
@@ -21,7 +21,7 @@
 //!     -> Result<Html<String>, Error>
 //! {
 //!     let name = form.get("name").cloned().unwrap_or_default();
-//!     let items = page.update("items", Vec::<String>::new(), |mut items| { items.push(name.clone()); items }).await?;
+//!     let items = page.update_or("items", Vec::<String>::new(), |mut items| { items.push(name.clone()); items }).await?;
 //!     Ok(Html(format!("{} items", items.len())))
 //! }
 //!
@@ -62,6 +62,9 @@
 //! struct Poll {
 //!     votes: BTreeMap<String, u64>,
 //! }
+//!
+//! /// The key the votes are under, with its type and default.
+//! const VOTES: Key<BTreeMap<String, u64>> = Key::or_default("votes");
 //!
 //! fn tally(poll: &Poll) -> String {
 //!     poll.votes.iter().map(|(option, n)| format!("<li>{option}: {n}</li>")).collect()
@@ -113,8 +116,7 @@
 //!     axum::Form(form): axum::Form<BTreeMap<String, String>>,
 //! ) -> Result<(), Error> {
 //!     let option = form.get("option").cloned().unwrap_or_default();
-//!     let votes = BTreeMap::<String, u64>::new();
-//!     polls.room(&id)?.update(&who, "votes", votes, |mut votes| {
+//!     polls.room(&id)?.update(&who, &VOTES, |mut votes| {
 //!         *votes.entry(option.clone()).or_default() += 1;
 //!         votes
 //!     }).await?;
@@ -128,7 +130,7 @@
 //! let polls = state.rooms(|_: &RoomKey| {
 //!     RoomInit::new()
 //!         .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ | Rights::WRITE))
-//!         .value("votes", &BTreeMap::<String, u64>::new())
+//!         .value(VOTES.name(), &VOTES.default_value())
 //! });
 //! let app: Router = Router::new()
 //!     .route("/polls/{id}", get(show))
@@ -247,6 +249,7 @@ mod sse_slots;
 /// The core crate, for what the [`prelude`] leaves out (backend traits, options):
 /// an app needs no dependency on it of its own.
 pub use ::hyperstate;
+pub use ::hyperstate::{ErrorKind, Key};
 pub use background::Background;
 pub use builder::{BuildError, DEFAULT_DATA_DIR, HyperstateBuilder};
 pub use client::{ClientAddr, ClientIpSource};
@@ -264,7 +267,7 @@ pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
 pub use serve::{ServeConfig, Server, serve, shutdown_signal};
-pub use session::{Session, SessionView};
+pub use session::{Session, SessionView, SessionWrite};
 pub use sse_slots::{SSE_BYTES_HTTP1, SSE_BYTES_HTTP2, SseSlot, SseSlots};
 
 // The README's usage example is compiled as a doctest of this crate.

@@ -16,5 +16,6 @@ pub use hyperstate::room::{
     Acl, Change, Diff, Principal, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms,
     Snapshot, State,
 };
+pub use hyperstate::session::{SessionCoherence, SessionWrite};
 pub use hyperstate::session::{SessionOptions, SessionSecret, View, ViewState};
-pub use hyperstate::{BrowserId, PageId};
+pub use hyperstate::{BrowserId, ErrorKind, Key, PageId};

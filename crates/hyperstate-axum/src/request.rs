@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum_htmx::HX_REQUEST;
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, header};
+use http::{HeaderMap, HeaderName, Method, Request, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::time::SystemTime;
 
@@ -11,10 +11,13 @@ use hyperstate::PageId;
 use hyperstate::identity::{BrowserIdIssuer, IssuedBrowserId};
 
 use crate::context::PageSource;
+use crate::csrf::FetchSite;
 use crate::{ClientAddr, Error, Hyperstate, RequestContext};
 
 /// The header htmx requests carry the page id in.
 pub const PAGE_ID_HEADER: &str = "x-page-id";
+/// [`PAGE_ID_HEADER`] as a name ready to look up (a `&str` is parsed on every lookup).
+const PAGE_ID: HeaderName = HeaderName::from_static(PAGE_ID_HEADER);
 /// The form field plain form posts carry the page id in.
 pub const PAGE_ID_FIELD: &str = "_page_id";
 
@@ -26,19 +29,26 @@ pub(crate) async fn prepare(
 ) -> Result<(Request<Body>, RequestContext), Error> {
     let config = hyperstate.config();
     let headers = request.headers();
+    let site = FetchSite::of(headers);
     if config.csrf_protection {
         let target = crate::csrf::Target {
             uri: request.uri(),
             https: config.secure_cookie,
         };
-        crate::csrf::check(request.method(), target, headers, &config.trusted_origins)
-            .map_err(Error::CrossSite)?;
+        crate::csrf::check(
+            request.method(),
+            target,
+            site,
+            headers,
+            &config.trusted_origins,
+        )
+        .map_err(Error::CrossSite)?;
     }
     let htmx = headers.get(HX_REQUEST).is_some_and(|v| v == "true");
     let browser = browser_from_cookies(headers, &config.cookie_name, hyperstate.browser_ids());
 
     let header_id = headers
-        .get(PAGE_ID_HEADER)
+        .get(PAGE_ID)
         .map(|value| {
             let text = value.to_str().map_err(|_| hyperstate::Error::MalformedId {
                 what: "page id",
@@ -67,13 +77,12 @@ pub(crate) async fn prepare(
         None => PageSource::Absent,
     };
     let client = ClientAddr::of_request(&config.client_ip, request.headers(), request.extensions());
-    let from_another_site = from_another_site(request.headers());
     let context = RequestContext::new(
         hyperstate.clone(),
         browser,
         page,
         htmx,
-        from_another_site,
+        site.is_another_site(),
         client,
     );
     Ok((request, context))
@@ -89,23 +98,25 @@ fn browser_from_cookies(
     name: &str,
     issuer: &BrowserIdIssuer,
 ) -> Option<IssuedBrowserId> {
-    let cookies: Vec<cookie::Cookie<'_>> = headers
+    // Read lazily, one cookie at a time: the first valid one ends the search.
+    let values = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .collect();
-    issuer.read(cookies.iter().map(|c| c.value()), SystemTime::now())
+        .flat_map(|header| cookie_values(header, name));
+    issuer.read(values, SystemTime::now())
 }
 
-/// Whether the browser says another site started the request. A sibling
-/// subdomain (`same-site`) counts as another site, as in the CSRF check.
-fn from_another_site(headers: &HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-site")
-        .is_some_and(|site| site == "cross-site" || site == "same-site")
+/// The values of the cookies called `name` in one `Cookie` header, as the
+/// `cookie` crate's `Cookie::split_parse` reads them (`name=value` pairs
+/// between semicolons, each side trimmed, pieces without `=` or with an empty
+/// name skipped), without building a `Cookie` for each.
+fn cookie_values<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
+    header.split(';').filter_map(move |piece| {
+        let (piece_name, value) = piece.split_once('=')?;
+        let piece_name = piece_name.trim();
+        (!piece_name.is_empty() && piece_name == name).then(|| value.trim())
+    })
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -167,6 +178,25 @@ mod tests {
         );
         let found = browser_from_cookies(&headers, "hs_bid", &issuer);
         assert_eq!(found.map(|issued| issued.id), Some(id));
+    }
+
+    #[test]
+    fn cookie_values_are_read_as_the_cookie_crate_reads_them() {
+        let headers = [
+            "a=1; hs_bid=x; hs_bid = y ;hs_bid=",
+            " ; flag; =z; hs_bid=\"q\"; hs_bidx=1; xhs_bid=2;hs_bid=a=b",
+            "hs_bid",
+            "",
+        ];
+        for header in headers {
+            let expected: Vec<String> = cookie::Cookie::split_parse(header)
+                .filter_map(Result::ok)
+                .filter(|c| c.name() == "hs_bid")
+                .map(|c| c.value().to_owned())
+                .collect();
+            let got: Vec<&str> = cookie_values(header, "hs_bid").collect();
+            assert_eq!(got, expected, "{header:?}");
+        }
     }
 
     #[test]

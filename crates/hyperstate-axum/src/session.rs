@@ -5,6 +5,7 @@ use std::fmt;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use hyperstate::session::{self as core, Sessions, View, ViewState};
+use hyperstate::{Key, KeyFor, KeyName};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{Error, RequestContext};
@@ -19,21 +20,22 @@ use crate::{Error, RequestContext};
 /// ```
 /// use axum::{Form, Router, routing::{get, post}};
 /// use hyperstate::session::View;
-/// use hyperstate_axum::{Error, Session};
+/// use hyperstate_axum::{Error, Key, Session};
 /// use std::sync::LazyLock;
 ///
 /// static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect("draft"));
+/// const THEME: Key<String> = Key::new("theme", || "light".to_owned());
 ///
 /// async fn show(session: Session) -> Result<String, Error> {
 ///     let state = session.view(&SETTINGS).load().await?;
-///     Ok(format!("theme: {}", state.get("theme", String::from("light"))?))
+///     Ok(format!("theme: {}", state.get(&THEME)?))
 /// }
 ///
 /// async fn set_theme(session: Session, Form(form): Form<std::collections::HashMap<String, String>>)
 ///     -> Result<&'static str, Error>
 /// {
 ///     let theme = form.get("theme").map(String::as_str).unwrap_or("light");
-///     session.view(&SETTINGS).put("theme", theme).await?;
+///     session.view(&SETTINGS).put(&THEME, theme).await?;
 ///     Ok("saved")
 /// }
 ///
@@ -130,19 +132,41 @@ impl SessionView {
         Ok(state)
     }
 
-    /// The value of `key` this request may recover, or `default`.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, Error> {
-        Ok(self.load().await?.get(key, default)?)
+    /// The value of `key` this request may recover, or the key's default.
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<T, Error> {
+        Ok(self.load().await?.get(key)?)
     }
 
-    /// Stores `value` under `key`, durably. Mints the browser id on the first write.
-    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+    /// The value of the string key `key` this request may recover, or
+    /// `default`. Prefer a typed [`Key`] and [`get`](Self::get).
+    pub async fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, Error> {
+        Ok(self.load().await?.get_or(key, default)?)
+    }
+
+    /// Stores `value` under `key` (a [`Key<T>`] for a `T`, or a string key),
+    /// durably. Mints the browser id on the first write.
+    pub async fn put<K, T>(&self, key: &K, value: &T) -> Result<(), Error>
+    where
+        K: KeyFor<T> + ?Sized,
+        T: Serialize + ?Sized,
+    {
         let session = self.session.minted()?;
         Ok(session.view(&self.view).put(key, value).await?)
     }
 
+    /// Starts a write of several keys committed as one unit, in one durable
+    /// write (see [`hyperstate::session::SessionWrite`]). Mints the browser id
+    /// on the first write.
+    pub fn write(&self) -> SessionWrite {
+        SessionWrite(
+            self.session
+                .minted()
+                .map(|session| session.view(&self.view).write()),
+        )
+    }
+
     /// Removes `key`. A browser without a session has nothing to remove.
-    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+    pub async fn delete<K: KeyName + ?Sized>(&self, key: &K) -> Result<(), Error> {
         match self.session.existing() {
             Some(session) => Ok(session.view(&self.view).delete(key).await?),
             None => Ok(()),
@@ -155,5 +179,33 @@ impl SessionView {
             Some(session) => Ok(session.view(&self.view).clear().await?),
             None => Ok(()),
         }
+    }
+}
+
+/// Several writes to one view of the browser's session, stored by
+/// [`commit`](Self::commit) in one durable write: all of them or none.
+/// Obtained from [`SessionView::write`].
+#[derive(Debug)]
+#[must_use = "nothing is written until `commit().await`"]
+pub struct SessionWrite(Result<core::SessionWrite, Error>);
+
+impl SessionWrite {
+    /// Adds storing `value` under `key`.
+    pub fn put<K, T>(self, key: &K, value: &T) -> Self
+    where
+        K: KeyFor<T> + ?Sized,
+        T: Serialize + ?Sized,
+    {
+        SessionWrite(self.0.map(|write| write.put(key, value)))
+    }
+
+    /// Adds removing `key`.
+    pub fn delete<K: KeyName + ?Sized>(self, key: &K) -> Self {
+        SessionWrite(self.0.map(|write| write.delete(key)))
+    }
+
+    /// Stores every write in one durable commit, or none of them.
+    pub async fn commit(self) -> Result<(), Error> {
+        Ok(self.0?.commit().await?)
     }
 }

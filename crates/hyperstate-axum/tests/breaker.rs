@@ -62,7 +62,7 @@ async fn call(app: &Router, method: &str, path: &str, cookie: &str, body: &str) 
 
 /// `GET /count`: page state, on the memory backend.
 async fn count(page: Page) -> Result<String, hyperstate_axum::Error> {
-    Ok(page.update("n", 0u64, |n| n + 1).await?.to_string())
+    Ok(page.update_or("n", 0u64, |n| n + 1).await?.to_string())
 }
 
 #[tokio::test(start_paused = true)]

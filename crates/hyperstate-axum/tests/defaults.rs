@@ -188,8 +188,8 @@ async fn prelude_is_enough(
 ) -> Result<String, Error> {
     use hyperstate_axum::prelude::*;
     static V: std::sync::LazyLock<View> = std::sync::LazyLock::new(|| View::new("v"));
-    let n: u64 = page.get("n", 0).await?;
-    let t: String = session.view(&V).get("t", String::new()).await?;
+    let n: u64 = page.get_or("n", 0).await?;
+    let t: String = session.view(&V).get_or("t", String::new()).await?;
     let _ = HttpConfig::default();
     Ok(format!("{n}{t}"))
 }

@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use tower::ServiceExt;
 
 async fn write(page: Page) -> Result<String, Error> {
-    let n = page.update("n", 0u64, |n| n + 1).await?;
+    let n = page.update_or("n", 0u64, |n| n + 1).await?;
     Ok(n.to_string())
 }
 
@@ -106,10 +106,10 @@ proptest! {
             let page = CorePage::open(store, &BrowserId::generate(), PageId::generate()).await.unwrap();
             match page.put(&key, &value).await {
                 Ok(()) => {
-                    let back: serde_json::Value = page.get(&key, serde_json::Value::Null).await.unwrap();
+                    let back: serde_json::Value = page.get_or(&key, serde_json::Value::Null).await.unwrap();
                     prop_assert_eq!(back, value);
                 }
-                Err(err) => prop_assert!(err.is_client_error(), "{err:?} is not a client error"),
+                Err(err) => prop_assert!(err.kind().is_client_error(), "{err:?} is not a client error"),
             }
             Ok(())
         })?;

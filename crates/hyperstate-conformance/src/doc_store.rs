@@ -298,8 +298,22 @@ macro_rules! document_store_suite {
             #[$crate::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $session_case() {
                 if !($ready)() { return; }
-                $crate::session::$session_case(&$make).await;
+                $crate::session::$session_case(&$crate::session::Cluster::uncached(&$make)).await;
             }
         )*
+        /// The session cases again, on nodes that cache documents, coherent
+        /// through a shared revision register.
+        mod cached {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[$crate::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $session_case() {
+                    if !($ready)() { return; }
+                    let registers = $crate::session::memory_registers();
+                    $crate::session::$session_case(&$crate::session::Cluster::cached(&$make, &registers)).await;
+                }
+            )*
+        }
     };
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyperstate::page::{Page, PageOptions, PageStatus, PageStore};
-use hyperstate::{BrowserId, Error, Limits, PageId};
+use hyperstate::{BrowserId, Error, Key, Limits, PageId};
 
 /// Builds the backend under test with the given options.
 pub trait Factory: Fn(PageOptions) -> Arc<dyn PageStore> + Send + Sync {}
@@ -27,13 +27,13 @@ pub async fn round_trip_typed_values(make: &dyn Factory) {
     page.put("map", &serde_json::json!({"x": [1, 2.5, null]}))
         .await
         .unwrap();
-    assert_eq!(page.get("n", 0u32).await.unwrap(), 42);
+    assert_eq!(page.get_or("n", 0u32).await.unwrap(), 42);
     assert_eq!(
-        page.get("list", Vec::<String>::new()).await.unwrap(),
+        page.get_or("list", Vec::<String>::new()).await.unwrap(),
         ["a", "b"]
     );
     assert_eq!(
-        page.get("map", serde_json::Value::Null).await.unwrap(),
+        page.get_or("map", serde_json::Value::Null).await.unwrap(),
         serde_json::json!({"x": [1, 2.5, null]})
     );
     // Floats come back bit for bit (found by the property tests: serde_json's
@@ -41,16 +41,16 @@ pub async fn round_trip_typed_values(make: &dyn Factory) {
     let float = 5.646719798210702e299_f64;
     page.put("float", &float).await.unwrap();
     assert_eq!(
-        page.get("float", 0.0f64).await.unwrap().to_bits(),
+        page.get_or("float", 0.0f64).await.unwrap().to_bits(),
         float.to_bits()
     );
 }
 
 pub async fn missing_keys_return_the_default(make: &dyn Factory) {
     let page = new_page(make(PageOptions::default())).await;
-    assert_eq!(page.get("absent", 7i64).await.unwrap(), 7);
+    assert_eq!(page.get_or("absent", 7i64).await.unwrap(), 7);
     page.put("present", &1).await.unwrap();
-    assert_eq!(page.get("absent", 7i64).await.unwrap(), 7);
+    assert_eq!(page.get_or("absent", 7i64).await.unwrap(), 7);
 }
 
 pub async fn reads_do_not_create_pages(make: &dyn Factory) {
@@ -58,7 +58,7 @@ pub async fn reads_do_not_create_pages(make: &dyn Factory) {
     let (browser, id) = (BrowserId::generate(), PageId::generate());
     let page = Page::open(store.clone(), &browser, id).await.unwrap();
     assert_eq!(page.status(), PageStatus::Unknown);
-    assert_eq!(page.get("k", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("k", 0).await.unwrap(), 0);
     assert!(!page.delete("k").await.unwrap());
     let again = Page::open(store.clone(), &browser, id).await.unwrap();
     assert_eq!(
@@ -76,11 +76,11 @@ pub async fn values_are_json_normalized(make: &dyn Factory) {
     // A tuple goes in; it comes back as the JSON array any backend would give.
     page.put("t", &(1, "two")).await.unwrap();
     assert_eq!(
-        page.get("t", serde_json::Value::Null).await.unwrap(),
+        page.get_or("t", serde_json::Value::Null).await.unwrap(),
         serde_json::json!([1, "two"])
     );
     // Reading as the wrong type is a typed error naming the key, not a panic.
-    let err = page.get("t", 0u8).await.unwrap_err();
+    let err = page.get_or("t", 0u8).await.unwrap_err();
     assert!(
         matches!(err, Error::Json { ref key, .. } if key == "t"),
         "{err:?}"
@@ -92,7 +92,7 @@ pub async fn delete_is_idempotent(make: &dyn Factory) {
     page.put("k", &1).await.unwrap();
     assert!(page.delete("k").await.unwrap());
     assert!(!page.delete("k").await.unwrap());
-    assert_eq!(page.get("k", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("k", 0).await.unwrap(), 0);
 }
 
 pub async fn clear_removes_every_key(make: &dyn Factory) {
@@ -100,8 +100,8 @@ pub async fn clear_removes_every_key(make: &dyn Factory) {
     page.put("a", &1).await.unwrap();
     page.put("b", &2).await.unwrap();
     page.clear().await.unwrap();
-    assert_eq!(page.get("a", 0).await.unwrap(), 0);
-    assert_eq!(page.get("b", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("a", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("b", 0).await.unwrap(), 0);
     page.clear().await.unwrap();
 }
 
@@ -114,7 +114,10 @@ pub async fn pages_and_browsers_are_isolated(make: &dyn Factory) {
 
     let other_tab = Page::open(store.clone(), &browser, other_id).await.unwrap();
     assert_eq!(
-        other_tab.get("cart", Vec::<String>::new()).await.unwrap(),
+        other_tab
+            .get_or("cart", Vec::<String>::new())
+            .await
+            .unwrap(),
         Vec::<String>::new()
     );
 
@@ -122,13 +125,13 @@ pub async fn pages_and_browsers_are_isolated(make: &dyn Factory) {
     let thief = Page::open(store.clone(), &other_browser, id).await.unwrap();
     assert_eq!(thief.status(), PageStatus::Unknown);
     assert_eq!(
-        thief.get("cart", Vec::<String>::new()).await.unwrap(),
+        thief.get_or("cart", Vec::<String>::new()).await.unwrap(),
         Vec::<String>::new()
     );
     thief.put("cart", &["stolen"]).await.unwrap();
     thief.clear().await.unwrap();
     assert_eq!(
-        page.get("cart", Vec::<String>::new()).await.unwrap(),
+        page.get_or("cart", Vec::<String>::new()).await.unwrap(),
         ["apple"]
     );
 }
@@ -139,13 +142,13 @@ pub async fn update_is_atomic_under_concurrency(make: &dyn Factory) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..TASKS {
         let page = page.clone();
-        tasks.spawn(async move { page.update("count", 0u64, |n| n + 1).await });
+        tasks.spawn(async move { page.update_or("count", 0u64, |n| n + 1).await });
     }
     let mut seen = Vec::with_capacity(TASKS);
     while let Some(result) = tasks.join_next().await {
         seen.push(result.expect("task panicked").expect("update failed"));
     }
-    assert_eq!(page.get("count", 0u64).await.unwrap(), TASKS as u64);
+    assert_eq!(page.get_or("count", 0u64).await.unwrap(), TASKS as u64);
     // Every update saw a distinct predecessor: none was lost or applied twice.
     seen.sort_unstable();
     assert_eq!(seen, (1..=TASKS as u64).collect::<Vec<_>>());
@@ -154,7 +157,7 @@ pub async fn update_is_atomic_under_concurrency(make: &dyn Factory) {
 pub async fn update_returns_the_new_value_and_uses_the_default(make: &dyn Factory) {
     let page = new_page(make(PageOptions::default())).await;
     let items = page
-        .update("items", vec!["seed".to_string()], |mut items| {
+        .update_or("items", vec!["seed".to_string()], |mut items| {
             items.push("x".into());
             items
         })
@@ -162,7 +165,7 @@ pub async fn update_returns_the_new_value_and_uses_the_default(make: &dyn Factor
         .unwrap();
     assert_eq!(items, ["seed", "x"]);
     assert_eq!(
-        page.get("items", Vec::<String>::new()).await.unwrap(),
+        page.get_or("items", Vec::<String>::new()).await.unwrap(),
         ["seed", "x"]
     );
 }
@@ -172,11 +175,11 @@ pub async fn failed_update_changes_nothing(make: &dyn Factory) {
     let page = new_page(make(PageOptions::default().limits(limits))).await;
     page.put("s", &"short").await.unwrap();
     let err = page
-        .update("s", String::new(), |s| s.repeat(10))
+        .update_or("s", String::new(), |s| s.repeat(10))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ValueTooLarge { .. }), "{err:?}");
-    assert_eq!(page.get("s", String::new()).await.unwrap(), "short");
+    assert_eq!(page.get_or("s", String::new()).await.unwrap(), "short");
 }
 
 pub async fn ttl_expires_idle_pages(make: &dyn Factory) {
@@ -187,15 +190,15 @@ pub async fn ttl_expires_idle_pages(make: &dyn Factory) {
     page.put("k", &1).await.unwrap();
     tokio::time::sleep(ttl + Duration::from_millis(500)).await;
     // Expired state is never returned, whether or not a sweep has run.
-    assert_eq!(page.get("k", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("k", 0).await.unwrap(), 0);
     let again = Page::open(store.clone(), &browser, id).await.unwrap();
     assert_ne!(again.status(), PageStatus::Live);
     store.sweep().await.unwrap();
-    assert_eq!(page.get("k", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("k", 0).await.unwrap(), 0);
     // Writing again starts a new, empty page.
     page.put("other", &2).await.unwrap();
-    assert_eq!(page.get("k", 0).await.unwrap(), 0);
-    assert_eq!(page.get("other", 0).await.unwrap(), 2);
+    assert_eq!(page.get_or("k", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("other", 0).await.unwrap(), 2);
 }
 
 pub async fn ttl_slides_on_every_access(make: &dyn Factory) {
@@ -208,7 +211,7 @@ pub async fn ttl_slides_on_every_access(make: &dyn Factory) {
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(
-            page.get("k", 0).await.unwrap(),
+            page.get_or("k", 0).await.unwrap(),
             1,
             "page expired while in use"
         );
@@ -237,8 +240,8 @@ pub async fn sweep_frees_expired_pages_only(make: &dyn Factory) {
     young.put("k", &2).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     store.sweep().await.unwrap();
-    assert_eq!(old.get("k", 0).await.unwrap(), 0);
-    assert_eq!(young.get("k", 0).await.unwrap(), 2);
+    assert_eq!(old.get_or("k", 0).await.unwrap(), 0);
+    assert_eq!(young.get_or("k", 0).await.unwrap(), 2);
 }
 
 pub async fn limit_on_value_size(make: &dyn Factory) {
@@ -249,7 +252,7 @@ pub async fn limit_on_value_size(make: &dyn Factory) {
         matches!(err, Error::ValueTooLarge { limit: 32, .. }),
         "{err:?}"
     );
-    assert_eq!(page.get("big", String::new()).await.unwrap(), "");
+    assert_eq!(page.get_or("big", String::new()).await.unwrap(), "");
 }
 
 pub async fn limit_on_keys_per_page(make: &dyn Factory) {
@@ -265,8 +268,8 @@ pub async fn limit_on_keys_per_page(make: &dyn Factory) {
     );
     // Overwriting an existing key is still allowed at the limit.
     page.put("a", &2).await.unwrap();
-    assert_eq!(page.get("a", 0).await.unwrap(), 2);
-    assert_eq!(page.get("d", 0).await.unwrap(), 0);
+    assert_eq!(page.get_or("a", 0).await.unwrap(), 2);
+    assert_eq!(page.get_or("d", 0).await.unwrap(), 0);
 }
 
 pub async fn limit_on_bytes_per_page(make: &dyn Factory) {
@@ -278,7 +281,7 @@ pub async fn limit_on_bytes_per_page(make: &dyn Factory) {
         matches!(err, Error::ScopeTooLarge { limit: 64, .. }),
         "{err:?}"
     );
-    assert_eq!(page.get("b", String::new()).await.unwrap(), "");
+    assert_eq!(page.get_or("b", String::new()).await.unwrap(), "");
     // Replacing a value counts the new size, not the sum of both.
     page.put("a", &"z".repeat(40)).await.unwrap();
 }
@@ -289,10 +292,66 @@ pub async fn invalid_keys_are_rejected(make: &dyn Factory) {
         let err = page.put(key, &1).await.unwrap_err();
         assert!(matches!(err, Error::InvalidKey { .. }), "{key:?}: {err:?}");
         assert!(matches!(
-            page.get(key, 0).await,
+            page.get_or(key, 0).await,
             Err(Error::InvalidKey { .. })
         ));
     }
+}
+
+pub async fn typed_keys_and_declined_updates(make: &dyn Factory) {
+    const SEATS: Key<u32> = Key::new("seats", || 1);
+    const GUESTS: Key<Vec<String>> = Key::or_default("guests");
+    let store = make(PageOptions::default());
+    let (browser, id) = (BrowserId::generate(), PageId::generate());
+    let page = Page::open(store.clone(), &browser, id).await.unwrap();
+
+    // Declining on a page with no state writes nothing: not even the page.
+    let declined = page
+        .try_update(&GUESTS, |_| Err::<Vec<String>, _>("closed"))
+        .await
+        .unwrap();
+    assert_eq!(declined, Err("closed"));
+    let again = Page::open(store.clone(), &browser, id).await.unwrap();
+    assert_eq!(
+        again.status(),
+        PageStatus::Unknown,
+        "a declined update created the page"
+    );
+
+    assert_eq!(page.get(&SEATS).await.unwrap(), 1);
+    let book = |guest: &'static str| {
+        move |mut guests: Vec<String>| {
+            if guests.len() >= 2 {
+                return Err(format!("no seat left for {guest}"));
+            }
+            guests.push(guest.to_owned());
+            Ok(guests)
+        }
+    };
+    assert_eq!(
+        page.try_update(&GUESTS, book("ann"))
+            .await
+            .unwrap()
+            .unwrap(),
+        ["ann"]
+    );
+    assert_eq!(
+        page.try_update(&GUESTS, book("bob"))
+            .await
+            .unwrap()
+            .unwrap(),
+        ["ann", "bob"]
+    );
+    let refused = page.try_update(&GUESTS, book("cy")).await.unwrap();
+    assert_eq!(refused, Err("no seat left for cy".to_owned()));
+    assert_eq!(page.get(&GUESTS).await.unwrap(), ["ann", "bob"]);
+
+    // A typed key and a string key of the same name address the same value.
+    page.put(&SEATS, &5).await.unwrap();
+    assert_eq!(page.get_or("seats", 0u32).await.unwrap(), 5);
+    assert_eq!(page.update(&SEATS, |n| n + 1).await.unwrap(), 6);
+    assert!(page.delete(&SEATS).await.unwrap());
+    assert_eq!(page.get(&SEATS).await.unwrap(), 1);
 }
 
 /// Expands every page-store case into a `#[tokio::test]`.
@@ -313,7 +372,7 @@ macro_rules! page_store_suite {
             pages_and_browsers_are_isolated, update_is_atomic_under_concurrency,
             update_returns_the_new_value_and_uses_the_default, failed_update_changes_nothing,
             limit_on_value_size, limit_on_keys_per_page, limit_on_bytes_per_page,
-            invalid_keys_are_rejected;
+            invalid_keys_are_rejected, typed_keys_and_declined_updates;
             ttl_expires_idle_pages, ttl_slides_on_every_access, sweep_frees_expired_pages_only);
     };
     (@cases $make:expr, $time:ident, $cond:expr; $($case:ident),*; $($ttl_case:ident),*) => {

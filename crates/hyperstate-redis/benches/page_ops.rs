@@ -75,9 +75,9 @@ async fn run(store: &Arc<dyn PageStore>, url: &str, op: &'static str, ops: usize
         tasks.spawn(async move {
             for i in 0..per_task {
                 match op {
-                    "get" => drop(page.get("n", 0u64).await.unwrap()),
+                    "get" => drop(page.get_or("n", 0u64).await.unwrap()),
                     "put" => page.put("n", &(i as u64)).await.unwrap(),
-                    _ => drop(page.update("n", 0u64, |n| n + 1).await.unwrap()),
+                    _ => drop(page.update_or("n", 0u64, |n| n + 1).await.unwrap()),
                 }
             }
         });

@@ -14,7 +14,12 @@
 //! once every subscriber has the previous one), so this is the path through
 //! Redis and the local fan-out, not queueing under overload.
 //!
-//! The reference, measured in the same run: the same delivery over bare Redis
+//! A second comparison loads node B with many other attached rooms (20,000 in a
+//! full run), whose leases B must keep refreshing, and measures the same
+//! delivery with writes paced to span several refresh rounds; its reference is
+//! the same run with 10 rooms attached: delivery must not grow with the rooms.
+//!
+//! The reference of the first, measured in the same run: the same delivery over bare Redis
 //! pub/sub (`PUBLISH` of the JSON-encoded value from A's connection, one
 //! subscribed connection on B handing it to the subscriber tasks through a
 //! `tokio::sync::broadcast`), what any cross-node fan-out over Redis costs
@@ -37,7 +42,11 @@ use tokio::sync::broadcast;
 
 /// One app node: its own Redis connections and room registry.
 async fn node(url: &str) -> Rooms {
-    let redis = Redis::connect(url, RedisOptions::default())
+    node_with(url, RedisOptions::default()).await
+}
+
+async fn node_with(url: &str, options: RedisOptions) -> Rooms {
+    let redis = Redis::connect(url, options)
         .await
         .expect("connecting to Redis");
     let store = RedisRoomStore::new(redis, RoomOptions::default());
@@ -59,6 +68,17 @@ fn fresh(kind: &str, subscribers: usize) -> String {
 /// node B; every delivery's latency, sorted.
 async fn through_rooms(url: &str, subscribers: usize, writes: usize) -> Vec<Duration> {
     let (a, b) = (node(url).await, node(url).await);
+    through_rooms_on(&a, &b, subscribers, writes, Duration::ZERO).await
+}
+
+/// [`through_rooms`] on the given nodes, each write followed by a `pause`.
+async fn through_rooms_on(
+    a: &Rooms,
+    b: &Rooms,
+    subscribers: usize,
+    writes: usize,
+    pause: Duration,
+) -> Vec<Duration> {
     let name = fresh("room", subscribers);
     let room_on_a = a.room(&name).expect("valid room name");
     let room_on_b = b.room(&name).expect("valid room name");
@@ -94,9 +114,43 @@ async fn through_rooms(url: &str, subscribers: usize, writes: usize) -> Vec<Dura
         let (room, writer) = (room_on_a.clone(), writer.clone());
         async move {
             room.put(&writer, "n", &i).await.expect("put on A");
+            // After the write, so the pause is not part of its latency.
+            tokio::time::sleep(pause).await;
         }
     };
     deliveries.run(writes, write, tasks).await
+}
+
+/// One delivery at a time from node A to one subscriber on node B while B has
+/// `rooms` other rooms attached; every delivery's latency, sorted. Writes are
+/// paced to span `span`, so B refreshes its leases during the measurement.
+async fn with_rooms_attached(
+    url: &str,
+    rooms: usize,
+    writes: usize,
+    span: Duration,
+) -> Vec<Duration> {
+    // A key prefix of its own, so these rooms count against no one else's
+    // `max_rooms` and leave when their idle TTL ends.
+    let options =
+        RedisOptions::default().key_prefix(format!("bench-load-{}-{rooms}:", std::process::id()));
+    let (a, b) = (
+        node_with(url, options.clone()).await,
+        node_with(url, options).await,
+    );
+    let who = Principal::app("idle");
+    let attached: Vec<_> = futures_util::stream::iter(0..rooms)
+        .map(|i| {
+            let room = b.room(&format!("idle-{i}")).expect("valid room name");
+            let who = who.clone();
+            async move { room.attach(&who, None).await.expect("attach on B") }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let latencies = through_rooms_on(&a, &b, 1, writes, span / writes as u32).await;
+    drop(attached);
+    latencies
 }
 
 /// The reference: `writes` spaced `PUBLISH`es from one connection, read by one
@@ -149,11 +203,44 @@ async fn through_bare_pubsub(url: &str, subscribers: usize, writes: usize) -> Ve
     latencies
 }
 
+/// Delivery p50/p99 with many rooms attached on node B, against 10 rooms.
+async fn many_rooms_attached(url: &str) {
+    // Writes span more than a lease refresh period (10 s) in a full run.
+    let (many, writes, span) = if support::quick() {
+        (200, 5, Duration::ZERO)
+    } else {
+        (20_000, 1_000, Duration::from_secs(15))
+    };
+    let ours = with_rooms_attached(url, many, writes, span).await;
+    let reference = with_rooms_attached(url, 10, writes, span).await;
+    let ms = |sorted: &[Duration], p: f64| percentile(sorted, p).as_secs_f64() * 1e3;
+    println!(
+        "{many} rooms attached on node B: {writes} writes on node A, max {:.2} ms (10 rooms: max {:.2} ms)",
+        ms(&ours, 1.0),
+        ms(&reference, 1.0),
+    );
+    for (quantile, p) in [("p50", 0.5), ("p99", 0.99)] {
+        let mut row = Record::new(
+            "Room scope: delivery across nodes on Redis, with many rooms attached",
+            format!("{quantile}, 1 subscriber, {many} rooms attached on node B"),
+            "ms",
+            Better::Lower,
+            ms(&ours, p),
+        )
+        .reference("10 rooms attached", ms(&reference, p));
+        if quantile == "p99" {
+            row = row.target("< 10 ms");
+        }
+        record(&row);
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let Some(url) = hyperstate_conformance::services::redis_url() else {
         return;
     };
+    many_rooms_attached(&url).await;
     let cases: &[(usize, usize)] = if support::quick() {
         &[(1, 5), (10, 5)]
     } else {

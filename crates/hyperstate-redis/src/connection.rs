@@ -7,6 +7,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use hyperstate::{Error, Result};
 
+use crate::eviction_policy;
+
 /// Options of the Redis connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -18,6 +20,11 @@ pub struct RedisOptions {
     pub response_timeout: Duration,
     /// How long connecting may take. Default: 2 seconds.
     pub connection_timeout: Duration,
+    /// Connect even when Redis's `maxmemory-policy` is not `noeviction`. Under
+    /// an evicting policy Redis may drop some keys of a room and keep others,
+    /// and such a partial room is then served; so by default connecting fails
+    /// with [`EvictingPolicy`](crate::EvictingPolicy). Default: `false`.
+    pub allow_evicting_policy: bool,
 }
 
 impl Default for RedisOptions {
@@ -26,6 +33,7 @@ impl Default for RedisOptions {
             key_prefix: "hs:".to_owned(),
             response_timeout: Duration::from_secs(2),
             connection_timeout: Duration::from_secs(2),
+            allow_evicting_policy: false,
         }
     }
 }
@@ -34,6 +42,12 @@ impl RedisOptions {
     /// Sets [`RedisOptions::key_prefix`].
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`RedisOptions::allow_evicting_policy`].
+    pub fn allow_evicting_policy(mut self, allow: bool) -> Self {
+        self.allow_evicting_policy = allow;
         self
     }
 }
@@ -67,7 +81,9 @@ pub(crate) fn backend_error(operation: &'static str, err: redis::RedisError) -> 
 
 impl Redis {
     /// Connects to `url` (`redis://HOST:PORT[/DB]`). Fails if Redis cannot be
-    /// reached now; once connected, later outages are survived.
+    /// reached now, or runs with a `maxmemory-policy` that can break rooms (see
+    /// [`RedisOptions::allow_evicting_policy`]); once connected, later outages
+    /// are survived.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Redis> {
         let client = redis::Client::open(url).map_err(|err| backend_error("connect", err))?;
         let config = ConnectionManagerConfig::new()
@@ -76,9 +92,10 @@ impl Redis {
             // Reconnect attempts per failure; after them the next command tries again.
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(client.clone(), config)
+        let mut manager = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|err| backend_error("connect", err))?;
+        eviction_policy::check(&mut manager, options.allow_evicting_policy).await?;
         Ok(Redis {
             manager,
             client,

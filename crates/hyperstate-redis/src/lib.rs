@@ -38,7 +38,26 @@
 //! a lost message is a version gap, which the subscription turns into a resync.
 //! When no client is attached on any node, every key of the room gets its idle
 //! TTL (`PEXPIRE`); while clients are attached, their nodes refresh a lease, so
-//! a crashed node's rooms still expire.
+//! a crashed node's rooms still expire. Refreshes run pipelined on a task of
+//! their own, so fan-out never waits for them, however many rooms a node holds.
+//! The diff log is bounded by count and bytes ([`RoomOptions::replay`] and
+//! [`RoomOptions::replay_bytes`]).
+//!
+//! [`RoomOptions::replay`]: hyperstate::room::RoomOptions::replay
+//! [`RoomOptions::replay_bytes`]: hyperstate::room::RoomOptions::replay_bytes
+//!
+//! # Memory
+//!
+//! A room's keys only make sense together, and Redis evicts keys one at a time,
+//! so [`Redis::connect`] refuses a Redis whose `maxmemory-policy` is not
+//! `noeviction` ([`EvictingPolicy`]), unless
+//! [`RedisOptions::allow_evicting_policy`] is set.
+//!
+//! # Sessions
+//!
+//! [`RedisRevisionRegister`] keeps every node's cache of session documents
+//! coherent: it records each session's latest revision, which a read compares
+//! with its cached copy (see its docs and `hyperstate::session::SessionCoherence`).
 //!
 //! # Outages
 //!
@@ -48,15 +67,20 @@
 //! succeed again once it is back, without restarting the app.
 
 mod connection;
+mod eviction_policy;
 mod page_store;
 mod recent_values;
 mod room_hub;
 mod room_keys;
+mod room_leases;
 mod room_registry;
 mod room_scripts;
 mod room_store;
 mod scripts;
+mod session_coherence;
 
 pub use connection::{Redis, RedisOptions};
+pub use eviction_policy::EvictingPolicy;
 pub use page_store::RedisPageStore;
 pub use room_store::RedisRoomStore;
+pub use session_coherence::RedisRevisionRegister;

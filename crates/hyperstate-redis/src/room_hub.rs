@@ -25,12 +25,12 @@ use tokio::sync::{broadcast, watch};
 
 use crate::connection::{Redis, backend_error};
 use crate::room_keys::{RoomKeys, diff, number};
-use crate::room_scripts::{HEARTBEAT, LEASE_MS};
 
 /// One room with clients on this node.
 #[derive(Debug)]
 pub(crate) struct Local {
-    pub(crate) keys: RoomKeys,
+    /// Shared with the lease task's list of rooms to refresh.
+    keys: Arc<RoomKeys>,
     pub(crate) diffs: broadcast::Sender<Arc<Diff>>,
     pub(crate) presence: watch::Sender<usize>,
     /// The sequence number of the presence count shown; older ones are dropped.
@@ -101,7 +101,7 @@ impl Hub {
         let diffs = {
             let mut rooms = lock(&self.rooms);
             let local = rooms.entry(keys.channel.clone()).or_insert_with(|| Local {
-                keys: keys.clone(),
+                keys: Arc::new(keys.clone()),
                 diffs: broadcast::channel(self.capacity).0,
                 presence: watch::Sender::new(0),
                 presence_seq: 0,
@@ -231,17 +231,10 @@ impl Hub {
         }
     }
 
-    /// Refreshes the lease of every room with clients here.
-    async fn heartbeat(&self) {
-        let keys: Vec<RoomKeys> = lock(&self.rooms).values().map(|l| l.keys.clone()).collect();
-        let mut conn = self.redis.manager.clone();
-        for keys in keys {
-            let mut invocation = HEARTBEAT.prepare_invoke();
-            keys.apply(&mut invocation);
-            if let Err(err) = invocation.invoke_async::<Vec<Vec<u8>>>(&mut conn).await {
-                tracing::warn!(%err, "room lease refresh failed");
-            }
-        }
+    /// The rooms with clients here, whose leases this node refreshes
+    /// (see [`crate::room_leases`]).
+    pub(crate) fn attached_rooms(&self) -> Vec<Arc<RoomKeys>> {
+        lock(&self.rooms).values().map(|l| l.keys.clone()).collect()
     }
 }
 
@@ -259,30 +252,22 @@ async fn within<T>(
     }
 }
 
-/// Fans pub/sub messages out, refreshing leases meanwhile, until the hub is
-/// dropped; when the connection ends, reconnects (see [`reconnect`]) and goes on
-/// with the new one, or ends if there is nothing to reconnect for.
+/// Fans pub/sub messages out until the hub is dropped; when the connection
+/// ends, reconnects (see [`reconnect`]) and goes on with the new one, or ends if
+/// there is nothing to reconnect for. It does nothing else, so no bookkeeping
+/// delays a delivery (leases are refreshed by [`crate::room_leases`]).
 async fn pump(hub: Weak<Hub>, mut stream: PubSubStream, mut connection: u64) {
-    let mut beat = tokio::time::interval(Duration::from_millis(LEASE_MS / 3));
     loop {
-        tokio::select! {
-            msg = stream.next() => {
-                let Some(msg) = msg else {
-                    tracing::warn!("room pub/sub connection lost; reconnecting");
-                    match reconnect(&hub, connection).await {
-                        Some((next, number)) => (stream, connection) = (next, number),
-                        None => return,
-                    }
-                    continue;
-                };
-                let Some(hub) = hub.upgrade() else { return };
-                hub.dispatch(msg.get_channel_name(), msg.get_payload_bytes());
+        let Some(msg) = stream.next().await else {
+            tracing::warn!("room pub/sub connection lost; reconnecting");
+            match reconnect(&hub, connection).await {
+                Some((next, number)) => (stream, connection) = (next, number),
+                None => return,
             }
-            _ = beat.tick() => {
-                let Some(hub) = hub.upgrade() else { return };
-                hub.heartbeat().await;
-            }
-        }
+            continue;
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        hub.dispatch(msg.get_channel_name(), msg.get_payload_bytes());
     }
 }
 

@@ -29,6 +29,11 @@ impl RoomKeys {
         &self.keys[0]
     }
 
+    /// The six keys, in the order the scripts take them.
+    pub(crate) fn all(&self) -> &[String] {
+        &self.keys
+    }
+
     /// Adds the six keys to a script call.
     pub(crate) fn apply(&self, invocation: &mut ScriptInvocation<'_>) {
         for key in &self.keys {

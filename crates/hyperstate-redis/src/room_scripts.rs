@@ -79,20 +79,41 @@ if bit > 0 and math.floor(rights / bit) % 2 ~= 1 then
 end
 "#;
 
-/// For writes: ARGV[3] channel, ARGV[4] replay length. Bumps the version, logs
-/// and publishes the diff, restarts the countdown; answers `{'ok', diff}`.
+/// For writes: ARGV[3] channel, ARGV[4] the log's bounds, `{count}:{bytes}`.
+/// Bumps the version, logs and publishes the diff, restarts the countdown;
+/// answers `{'ok', diff}`.
+///
+/// The log keeps the newest diffs within both bounds; the meta field `lb` counts
+/// its bytes (recounted from the new diff alone when the log was empty, so a
+/// log that expired on its own cannot leave a stale count). A diff over the byte
+/// bound by itself empties the log instead: the log must stay contiguous up to
+/// the current version, or an attach would replay around the missing diff.
 const PUBLISH: &str = r#"
+local function log_diff(msg)
+  local keep, keep_bytes = string.match(ARGV[4], '^(%d+):(%d+)$')
+  keep, keep_bytes = tonumber(keep), tonumber(keep_bytes)
+  if keep == 0 or #msg > keep_bytes then
+    redis.call('DEL', LOG)
+    redis.call('HDEL', M, 'lb')
+    return
+  end
+  local n = redis.call('RPUSH', LOG, msg)
+  local bytes = #msg
+  if n > 1 then bytes = bytes + tonumber(redis.call('HGET', M, 'lb') or '0') end
+  while n > keep or bytes > keep_bytes do
+    local old = redis.call('LPOP', LOG)
+    if not old then break end
+    n, bytes = n - 1, bytes - #old
+  end
+  redis.call('HSET', M, 'lb', fmt(math.max(bytes, 0)))
+end
 local function publish(change)
   local v = tonumber(redis.call('HGET', M, 'v')) + 1
   local vs = fmt(v)
   redis.call('HSET', M, 'v', vs)
   table.insert(change, 1, vs)
   local msg = cjson.encode(change)
-  local replay = tonumber(ARGV[4])
-  if replay > 0 then
-    redis.call('RPUSH', LOG, msg)
-    redis.call('LTRIM', LOG, -replay, -1)
-  end
+  log_diff(msg)
   redis.call('PUBLISH', ARGV[3], 'd' .. msg)
   slot_used()
   refresh()
@@ -325,13 +346,19 @@ return out
 
 /// Detaches one client of node ARGV[4]; ARGV[3] channel. When no one is
 /// attached anywhere, the room's idle countdown starts.
+///
+/// Its first write is an `HDEL`, which a Redis out of memory (`noeviction`)
+/// allows, and a script that has written once runs to its end: a detach is
+/// never refused for memory, or the room's attach count would stay too high.
 pub(crate) static DETACH: LazyLock<Script> = LazyLock::new(|| {
     script(&[
         PRELUDE,
         PRESENCE,
         r#"
 if redis.call('EXISTS', M) == 0 then return {'absent'} end
-if redis.call('HINCRBY', ATT, ARGV[4], -1) <= 0 then redis.call('HDEL', ATT, ARGV[4]) end
+local left = tonumber(redis.call('HGET', ATT, ARGV[4]) or '0') - 1
+redis.call('HDEL', ATT, ARGV[4])
+if left > 0 then redis.call('HSET', ATT, ARGV[4], fmt(left)) end
 presence()
 refresh()
 return {'ok'}

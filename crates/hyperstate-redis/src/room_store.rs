@@ -29,6 +29,7 @@ use redis::Script;
 use crate::connection::{Redis, backend_error};
 use crate::room_hub::Hub;
 use crate::room_keys::{RoomKeys, corrupt, diff, number, snapshot};
+use crate::room_leases::RoomLeases;
 use crate::room_registry::RoomRegistry;
 use crate::room_scripts as scripts;
 
@@ -49,7 +50,7 @@ const UPDATE_LOCK_STRIPES: usize = 256;
 /// are serialized by Redis, so the count is never exceeded. A room that has
 /// expired frees its place after a grace of a few seconds; rooms live in Redis
 /// before this registry existed are not counted until they restart.
-/// Differences from the memory backend: the replay log is bounded by count only.
+/// [`RoomOptions::replay_bytes`] counts the bytes of the diffs as logged (JSON).
 #[derive(Debug, Clone)]
 pub struct RedisRoomStore {
     inner: Arc<Inner>,
@@ -62,6 +63,8 @@ struct Inner {
     /// Names this node's entry in each room's attach counts.
     node: String,
     hub: Arc<Hub>,
+    /// Keeps the rooms with clients on this node alive.
+    leases: RoomLeases,
     /// Counts live rooms against `options.max_rooms`, across nodes.
     registry: RoomRegistry,
     update_locks: Box<[tokio::sync::Mutex<()>]>,
@@ -88,6 +91,7 @@ impl RedisRoomStore {
         RedisRoomStore {
             inner: Arc::new(Inner {
                 hub: Hub::new(redis.clone(), options.channel_capacity),
+                leases: RoomLeases::default(),
                 registry: RoomRegistry::new(&redis.prefix, options.max_rooms),
                 redis,
                 options,
@@ -280,7 +284,7 @@ impl Inner {
     fn limit_numbers(&self) -> [String; 4] {
         let limits = &self.options.limits;
         [
-            self.options.replay.to_string(),
+            format!("{}:{}", self.options.replay, self.options.replay_bytes),
             limits.max_value_bytes.to_string(),
             limits.max_keys.to_string(),
             limits.max_bytes.to_string(),
@@ -479,6 +483,7 @@ impl RoomStore for RedisRoomStore {
         // Subscribed before the script runs: nothing published after the start
         // can be missed.
         let diffs = inner.hub.join(&keys).await?;
+        inner.leases.ensure_running(&inner.redis, &inner.hub);
         let resume = resume.map(|v| v.to_string()).unwrap_or_default();
         let args = [
             keys.channel.as_bytes(),

@@ -92,11 +92,11 @@ async fn racing_page_updates_count_their_conflicts() {
     race_until_a_conflict(&handle, "page", || async {
         on_both(pages.clone(), |page| async move {
             for _ in 0..EACH {
-                page.update("n", 0u32, |n| n + 1).await.unwrap();
+                page.update_or("n", 0u32, |n| n + 1).await.unwrap();
             }
         })
         .await;
-        pages[0].get("n", 0u32).await.unwrap()
+        pages[0].get_or("n", 0u32).await.unwrap()
     })
     .await;
 }
@@ -122,12 +122,12 @@ async fn racing_room_updates_count_their_conflicts() {
             let who = who.clone();
             async move {
                 for _ in 0..EACH {
-                    room.update(&who, "n", 0u32, |n| n + 1).await.unwrap();
+                    room.update_or(&who, "n", 0u32, |n| n + 1).await.unwrap();
                 }
             }
         })
         .await;
-        rooms[0].get(&who, "n", 0u32).await.unwrap()
+        rooms[0].get_or(&who, "n", 0u32).await.unwrap()
     })
     .await;
 }

@@ -3,11 +3,8 @@
 //! back, on the same store, without restarting anything; room subscribers hear
 //! changes again without anyone attaching (the pub/sub hub reconnects itself).
 //!
-//! The test runs its own `redis-server` (it must control it), on a free port.
-//! Without the binary it skips loudly, except under `CI=true`, where it fails.
+//! The test runs its own `redis-server` (it must control it): see `private_redis`.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,84 +14,12 @@ use hyperstate::room::{Acl, Principal, Rights, RoomEvent, RoomInit, RoomKey, Roo
 use hyperstate::{BrowserId, Error, PageId};
 use hyperstate_redis::{Redis, RedisOptions, RedisPageStore, RedisRoomStore};
 
-fn redis_server_available() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "redis-server is required in CI"
-        );
-        eprintln!("SKIPPED: redis-server is not installed");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Server {
-    /// A private server on a free port, with its port and URL; `None` (after
-    /// saying so) without the `redis-server` binary.
-    async fn start_private() -> Option<(Server, u16, String)> {
-        if !redis_server_available() {
-            return None;
-        }
-        let port = free_port();
-        let server = Server::start(port).await;
-        Some((server, port, format!("redis://127.0.0.1:{port}")))
-    }
-
-    async fn start(port: u16) -> Server {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("starting redis-server");
-        // Wait until it accepts connections.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server(child)
-    }
-
-    fn stop(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
+mod private_redis;
+use private_redis::Server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_a_redis_restart_under_load() {
-    let Some((server, port, url)) = Server::start_private().await else {
+    let Some((server, port, url)) = Server::start_private(&[]).await else {
         return;
     };
     let redis = Redis::connect(&url, RedisOptions::default()).await.unwrap();
@@ -112,7 +37,7 @@ async fn survives_a_redis_restart_under_load() {
                 .await
                 .unwrap();
             while !stop.load(Ordering::Relaxed) {
-                match page.update("n", 0u64, |n| n + 1).await {
+                match page.update_or("n", 0u64, |n| n + 1).await {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(Error::Backend {
                         backend: "redis", ..
@@ -138,7 +63,7 @@ async fn survives_a_redis_restart_under_load() {
     // The health check agrees.
     assert!(store.check_health().await.is_err());
 
-    let server = Server::start(port).await;
+    let server = Server::start(port, &[]).await;
     wait_for(ok.clone(), "successful updates after Redis came back").await;
     assert!(store.check_health().await.is_ok());
     // A fresh page works end to end on the same store.
@@ -146,7 +71,7 @@ async fn survives_a_redis_restart_under_load() {
         .await
         .unwrap();
     page.put("k", &"after").await.unwrap();
-    assert_eq!(page.get("k", String::new()).await.unwrap(), "after");
+    assert_eq!(page.get_or("k", String::new()).await.unwrap(), "after");
 
     stop.store(true, Ordering::Relaxed);
     while let Some(task) = load.join_next().await {
@@ -166,7 +91,7 @@ async fn room_node(url: &str) -> Rooms {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn room_subscribers_hear_changes_again_after_a_redis_restart() {
-    let Some((server, port, url)) = Server::start_private().await else {
+    let Some((server, port, url)) = Server::start_private(&[]).await else {
         return;
     };
     let (a, b) = (room_node(&url).await, room_node(&url).await);
@@ -191,7 +116,7 @@ async fn room_subscribers_hear_changes_again_after_a_redis_restart() {
     assert_eq!(before, Ok(Some(())), "B hears A's write before the outage");
 
     server.stop();
-    let server = Server::start(port).await;
+    let server = Server::start(port, &[]).await;
     // The restarted Redis is empty: A's next write starts the room afresh and B's
     // client hears it as a resync. Nobody attaches on B meanwhile, so this needs
     // B's hub to have resubscribed on its own. A retries while its own

@@ -111,7 +111,7 @@ fn bench_hyperstate(c: &mut Criterion) {
             })
         });
         group.bench_function(BenchmarkId::new("get", keys), |b| {
-            b.iter_custom(|iters| time_async(&f.runtime, iters, |_| page.get("key3", 0u64)))
+            b.iter_custom(|iters| time_async(&f.runtime, iters, |_| page.get_or("key3", 0u64)))
         });
         group.bench_function(BenchmarkId::new("put", keys), |b| {
             b.iter_custom(|iters| {
@@ -123,7 +123,9 @@ fn bench_hyperstate(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("update", keys), |b| {
             b.iter_custom(|iters| {
-                time_async(&f.runtime, iters, |_| page.update("key4", 0u64, |n| n + 1))
+                time_async(&f.runtime, iters, |_| {
+                    page.update_or("key4", 0u64, |n| n + 1)
+                })
             })
         });
         group.finish();

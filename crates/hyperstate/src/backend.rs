@@ -9,7 +9,7 @@
 //! [`DocumentStore`](crate::session::DocumentStore)) stay beside their scope,
 //! each with its contract.
 
-pub use crate::observe::{cas_conflicts, durable_write_seconds, error_kind, operation, outcome};
+pub use crate::observe::{cas_conflicts, durable_write_seconds, operation, outcome};
 pub use crate::page::store::UpdateFn;
 pub use crate::room::store::{AttachGuard, Attachment, Call, InitFn, Start, Write, class_of};
 pub use crate::room::unstored::Unstored;

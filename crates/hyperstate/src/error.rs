@@ -3,11 +3,12 @@
 //! Every fallible operation returns [`Error`]. Its variants say what went wrong in
 //! terms a caller can act on (a limit and its value, a malformed id, a backend that
 //! failed) and keep the underlying error as a `source`, never as a flattened string.
-//! The axum integration maps each variant to an HTTP status; see
-//! [`Error::is_client_error`].
+//! Everything that branches on an error (metrics, logging, the HTTP status in
+//! the web integration) derives from its [`ErrorKind`], see [`Error::kind`].
 
 use std::error::Error as StdError;
 
+pub use crate::error_kind::ErrorKind;
 use crate::room::{CallerClass, Right};
 
 /// A boxed error from a backend (Redis, an object store, the file system, ...).
@@ -214,29 +215,15 @@ pub enum Error {
         /// How long until the client's allowance has room again.
         retry_after: std::time::Duration,
     },
+
+    /// The closure of a `try_update` declined to produce a value; nothing was
+    /// written. The typed `try_update`s return the closure's own error instead:
+    /// only a backend sees this one, passing through its update path.
+    #[error("the update declined to produce a value; nothing was written")]
+    UpdateDeclined,
 }
 
 impl Error {
-    /// True when the error was caused by the caller's input (a 4xx in HTTP terms),
-    /// false when it is the server's or a backend's fault (a 5xx).
-    pub fn is_client_error(&self) -> bool {
-        matches!(
-            self,
-            Error::MalformedId { .. }
-                | Error::InvalidKey { .. }
-                | Error::ValueTooLarge { .. }
-                | Error::TooManyKeys { .. }
-                | Error::ScopeTooLarge { .. }
-                | Error::Json { .. }
-                | Error::InvalidRoomKey { .. }
-                | Error::AccessDenied { .. }
-                | Error::TooManyMembers { .. }
-                | Error::PageIdRequired { .. }
-                | Error::TooManyViews { .. }
-                | Error::RateLimited { .. }
-        )
-    }
-
     /// How long the caller should wait before trying again, when the error
     /// says (a rate limit, an open circuit breaker). HTTP: `Retry-After`.
     pub fn retry_after(&self) -> Option<std::time::Duration> {

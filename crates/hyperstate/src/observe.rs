@@ -12,45 +12,20 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use metrics::{Key, Label, Level, Metadata};
 use tracing::Instrument;
 
+use crate::Result;
 use crate::log_limit::RepeatedErrors;
-use crate::{Error, Result};
 
-/// A short, fixed name for the kind of an error, for the `outcome` label.
+/// The `outcome` label of a result: `ok`, or the [`ErrorKind`](crate::ErrorKind) of its error.
 pub fn outcome<T>(result: &Result<T>) -> &'static str {
     match result {
         Ok(_) => "ok",
-        Err(err) => error_kind(err),
-    }
-}
-
-/// A short, fixed name for the kind of an error.
-pub fn error_kind(err: &Error) -> &'static str {
-    match err {
-        Error::MalformedId { .. } => "malformed_id",
-        Error::InvalidKey { .. } | Error::InvalidRoomKey { .. } => "invalid_key",
-        Error::ValueTooLarge { .. }
-        | Error::TooManyKeys { .. }
-        | Error::ScopeTooLarge { .. }
-        | Error::TooManyMembers { .. }
-        | Error::TooManyRooms { .. }
-        | Error::TooManyViews { .. } => "limit",
-        Error::AccessDenied { .. } => "access_denied",
-        Error::PageIdRequired { .. } => "page_id_required",
-        Error::SessionConflict { .. } => "conflict",
-        Error::CorruptSession { .. } => "corrupt",
-        Error::InvalidSecret { .. } => "invalid_secret",
-        Error::WriterStopped => "writer_stopped",
-        Error::StoreFull { .. } => "store_full",
-        Error::Json { .. } => "json",
-        Error::Backend { .. } => "backend",
-        Error::BackendUnavailable { .. } => "backend_unavailable",
-        Error::ShuttingDown => "shutting_down",
-        Error::RateLimited { .. } => "rate_limited",
+        Err(err) => err.kind().as_str(),
     }
 }
 
@@ -77,8 +52,8 @@ pub async fn operation<T>(
     if let Err(err) = &result {
         // A call failed fast by a circuit breaker is not logged: the breaker
         // logged once when it opened, and an outage must not flood the log.
-        if !err.is_client_error()
-            && !matches!(err, Error::BackendUnavailable { .. })
+        if !err.kind().is_client_error()
+            && err.kind() != crate::ErrorKind::BackendUnavailable
             && FAILED_OPERATIONS.should_log([scope, op, backend, outcome])
         {
             tracing::warn!(scope, op, backend, error = %err, "state operation failed");
@@ -100,16 +75,42 @@ static OPERATIONS_METADATA: Metadata<'static> =
 /// equal strings at different addresses only make two equal keys.
 type SeriesId = [(usize, usize); 4];
 
+/// The interned keys, by series.
+type SeriesKeys = HashMap<SeriesId, &'static Key, BuildHasherDefault<WordHasher>>;
+
 /// Every `hyperstate_operations_total` key built so far. Each is leaked: the
 /// labels come from small fixed sets, so there are a few dozen at most.
-static OPERATIONS_KEYS: LazyLock<Mutex<HashMap<SeriesId, &'static Key>>> =
-    LazyLock::new(Mutex::default);
+static OPERATIONS_KEYS: LazyLock<Mutex<SeriesKeys>> = LazyLock::new(Mutex::default);
 
 thread_local! {
     /// This thread's view of [`OPERATIONS_KEYS`], so that the request path takes
     /// no lock.
-    static LOCAL_OPERATIONS_KEYS: RefCell<HashMap<SeriesId, &'static Key>> =
-        RefCell::default();
+    static LOCAL_OPERATIONS_KEYS: RefCell<SeriesKeys> = RefCell::default();
+}
+
+/// Hashes a [`SeriesId`] by multiply and rotate (as rustc's FxHash does). Its
+/// words are addresses and lengths of static strings, never input from a
+/// client, so SipHash's resistance to chosen keys buys nothing here, and it
+/// cost more than the rest of the lookup.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
 }
 
 /// The key of `hyperstate_operations_total{scope, op, backend, outcome}`, built
@@ -162,6 +163,7 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusBuilder;
 
     use super::*;
+    use crate::Error;
     use crate::test_support::prometheus_sample as sample;
 
     async fn count(outcome: Result<()>) {

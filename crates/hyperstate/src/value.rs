@@ -56,32 +56,46 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> 
     })
 }
 
-/// The byte-level closure a backend applies atomically for a typed `update`:
-/// decodes the current JSON (or `default`, already encoded), applies `f`, and
-/// encodes the result within the limits. Backends may call it again after a
-/// conflict; each run leaves the value it encoded in `produced`, so after the
-/// backend returns, `produced` holds the value of the last run: the one whose
-/// bytes were stored. The typed `update`s return it instead of decoding the
-/// stored bytes a second time (on the request path, that decode was about a
-/// dozen allocations for a short list of strings).
-pub(crate) fn byte_updater<'a, T, F>(
+/// The byte-level closure a backend applies atomically for a typed `update`
+/// or `try_update`: decodes the current JSON (or `default`, already encoded),
+/// applies `f`, and encodes the result within the limits. Backends may call it
+/// again after a conflict; each run leaves what `f` returned in `produced`, so
+/// after the backend returns, `produced` holds the outcome of the last run:
+/// the value whose bytes were stored, or the error `f` declined with. The typed
+/// updates return that value instead of decoding the stored bytes a second
+/// time (on the request path, that decode was about a dozen allocations for a
+/// short list of strings).
+///
+/// When `f` declines, the closure fails with [`Error::UpdateDeclined`], which
+/// every backend passes back unchanged without writing (the
+/// [`PageStore::update`](crate::page::PageStore::update) contract); the caller
+/// then returns `f`'s own error from `produced`.
+pub(crate) fn byte_updater<'a, T, E, F>(
     key: &'a str,
     default: &'a [u8],
     mut f: F,
     limits: Limits,
-    produced: &'a mut Option<T>,
+    produced: &'a mut Option<Result<T, E>>,
 ) -> impl FnMut(Option<&[u8]>) -> Result<Vec<u8>> + Send + 'a
 where
     T: Serialize + DeserializeOwned + Send,
-    F: FnMut(T) -> T + Send + 'a,
+    E: Send,
+    F: FnMut(T) -> Result<T, E> + Send + 'a,
 {
     move |current| {
-        // A failed run must not leave an earlier run's value behind.
+        // A failed run must not leave an earlier run's outcome behind.
         *produced = None;
-        let value = f(decode(key, current.unwrap_or(default))?);
-        let bytes = encode(key, &value, &limits)?;
-        *produced = Some(value);
-        Ok(bytes)
+        match f(decode(key, current.unwrap_or(default))?) {
+            Ok(value) => {
+                let bytes = encode(key, &value, &limits)?;
+                *produced = Some(Ok(value));
+                Ok(bytes)
+            }
+            Err(declined) => {
+                *produced = Some(Err(declined));
+                Err(Error::UpdateDeclined)
+            }
+        }
     }
 }
 

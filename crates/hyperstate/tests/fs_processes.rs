@@ -75,7 +75,7 @@ async fn two_processes_sharing_a_directory_lose_nothing() {
     for name in ["p1", "p2"] {
         for i in 0..WRITES {
             assert_eq!(
-                state.get(&format!("{name}-{i}"), usize::MAX).unwrap(),
+                state.get_or(&format!("{name}-{i}"), usize::MAX).unwrap(),
                 i,
                 "{name}-{i} lost"
             );

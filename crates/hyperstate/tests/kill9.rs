@@ -99,13 +99,13 @@ async fn acknowledged_writes_survive_kill_9() {
         .unwrap();
     let missing: Vec<&String> = acked
         .iter()
-        .filter(|key| state.get::<Option<u64>>(key, None).unwrap().is_none())
+        .filter(|key| state.get_or::<Option<u64>>(key, None).unwrap().is_none())
         .collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     // The child was killed mid-stream: the store is still usable afterwards.
     let view = sessions.session(&browser, None).view(&View::new("v"));
     view.put("after", &1).await.unwrap();
-    assert_eq!(view.get("after", 0).await.unwrap(), 1);
+    assert_eq!(view.get_or("after", 0).await.unwrap(), 1);
     tokio::time::timeout(Duration::from_secs(30), supervisor.shutdown())
         .await
         .unwrap();

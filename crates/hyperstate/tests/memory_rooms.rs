@@ -57,10 +57,10 @@ async fn a_full_budget_is_store_full_and_changes_nothing() {
     let (n, err) = failed.expect("a 40 KiB budget cannot hold 100 KB");
     assert!(matches!(err, Error::StoreFull { .. }), "{err:?}");
     assert!(store.stats().bytes_used <= 40 * 1024);
-    let absent: Option<String> = room.get(&alice, &format!("k{n}"), None).await.unwrap();
+    let absent: Option<String> = room.get_or(&alice, &format!("k{n}"), None).await.unwrap();
     assert_eq!(absent, None);
     // Live rooms are never evicted to make room: the data written so far stays.
-    let first: Option<String> = room.get(&alice, "k0", None).await.unwrap();
+    let first: Option<String> = room.get_or(&alice, "k0", None).await.unwrap();
     assert!(first.is_some());
 }
 
@@ -145,13 +145,13 @@ async fn rooms_nobody_attends_give_way_to_new_and_live_ones() {
             .unwrap();
     }
     // ...and the live room kept everything.
-    let post: Option<String> = live.get(&alice, "post", None).await.unwrap();
+    let post: Option<String> = live.get_or(&alice, "post", None).await.unwrap();
     assert!(post.is_some());
     // The evicted rooms behave as expired: they restart from the spec.
     let first: Option<String> = rooms
         .room("idle-0")
         .unwrap()
-        .get(&bob, "k", None)
+        .get_or(&bob, "k", None)
         .await
         .unwrap();
     assert_eq!(first, None);

@@ -160,7 +160,7 @@ async fn rooms_keep_state_version_members_and_acl() {
     let (kept, held) = (after.stats().bytes_used, before.stats().bytes_used);
     assert!(kept > 0 && kept <= held, "{kept} of {held}");
     let room = rooms(&after).room("lobby").unwrap();
-    let post: Option<String> = room.get(&alice, "post", None).await.unwrap();
+    let post: Option<String> = room.get_or(&alice, "post", None).await.unwrap();
     assert_eq!(post.as_deref(), Some("hello"));
     // Alice is still a member (members may write), Bob still is not.
     let denied = room.put(&bob, "post", "spam").await.unwrap_err();

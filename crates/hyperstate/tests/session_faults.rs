@@ -57,7 +57,7 @@ impl Rig {
         let session = self.sessions.session(&self.browser, None);
         let state = session.view(&self.view).load().await.unwrap();
         self.faulty.set(fault);
-        state.get(key, None::<String>).unwrap()
+        state.get_or(key, None::<String>).unwrap()
     }
 }
 
@@ -228,7 +228,7 @@ async fn under_a_flapping_store_every_acknowledged_write_is_stored() {
             .await
             .unwrap();
         assert!(
-            state.get(key, None::<String>).unwrap().is_some(),
+            state.get_or(key, None::<String>).unwrap().is_some(),
             "an acknowledged write of {key} is missing"
         );
     }

@@ -88,7 +88,7 @@ async fn corrupt_and_read(
     for _ in 0..2 {
         let value: String = session
             .view(&view)
-            .get("k", "default".into())
+            .get_or("k", "default".into())
             .await
             .unwrap();
         assert_eq!(value, "default");

@@ -15,6 +15,7 @@ mod backends;
 pub mod bare;
 mod error;
 mod layout;
+mod postgres;
 mod routes;
 mod serve_args;
 
@@ -26,13 +27,14 @@ use axum::Router;
 use hyperstate::breaker::BreakerOptions;
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
-use hyperstate::session::DocumentStore;
+use hyperstate::session::{DocumentStore, SessionCoherence};
 use hyperstate_axum::{HttpConfig, Hyperstate};
 
 pub use hyperstate::fs::SecretError;
 
-pub use backends::redis_backends;
+pub use backends::{redis_backends, redis_session_coherence};
 pub use error::AppError;
+pub use postgres::{PostgresBackends, postgres_backends};
 pub use serve_args::{RateSetting, ServeArgs};
 
 /// Settings of the demo app.
@@ -58,6 +60,10 @@ pub struct DemoConfig {
     /// The room-state backend; `None`: hyperstate's default (memory). A shared
     /// one (Redis) lets chat and cart rooms span several demo processes.
     pub rooms: Option<Arc<dyn RoomStore>>,
+    /// The session-document store; `None`: the data directory (or S3, when
+    /// [`DemoConfig::s3`] is set). A shared one (PostgreSQL) lets sessions
+    /// span several demo processes.
+    pub sessions: Option<Arc<dyn DocumentStore>>,
     /// The circuit breakers in front of every backend; `None` turns them off.
     /// Default: on, with [`BreakerOptions::default`].
     pub breakers: Option<BreakerOptions>,
@@ -67,6 +73,11 @@ pub struct DemoConfig {
     ///
     /// [`HyperstateBuilder::snapshot_dir`]: hyperstate_axum::HyperstateBuilder::snapshot_dir
     pub snapshot: bool,
+    /// When a node's cached session documents may answer reads. Default:
+    /// [`SessionCoherence::SingleNode`] (this process owns its sessions);
+    /// with `--redis`, coherent through Redis so several processes can share
+    /// one store.
+    pub session_coherence: SessionCoherence,
 }
 
 /// An S3-compatible bucket for sessions. Credentials and region come from the
@@ -101,9 +112,17 @@ impl DemoConfig {
             http: HttpConfig::default(),
             pages: None,
             rooms: None,
+            sessions: None,
             breakers: Some(BreakerOptions::default()),
             snapshot: true,
+            session_coherence: SessionCoherence::SingleNode,
         }
+    }
+
+    /// Sets [`DemoConfig::session_coherence`].
+    pub fn session_coherence(mut self, coherence: SessionCoherence) -> Self {
+        self.session_coherence = coherence;
+        self
     }
 
     /// Sets [`DemoConfig::snapshot`].
@@ -126,6 +145,12 @@ impl DemoConfig {
     /// Sets [`DemoConfig::rooms`].
     pub fn rooms(mut self, store: Arc<dyn RoomStore>) -> Self {
         self.rooms = Some(store);
+        self
+    }
+
+    /// Sets [`DemoConfig::sessions`].
+    pub fn sessions(mut self, store: Arc<dyn DocumentStore>) -> Self {
+        self.sessions = Some(store);
         self
     }
 
@@ -182,13 +207,16 @@ pub enum StartupError {
 /// filesystem under `data_dir` (or in S3). Must run inside a tokio runtime.
 pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
     // Sessions: hyperstate's default (the data directory, the secret from the
-    // configuration or the development one kept there) unless S3 is given.
+    // configuration or the development one kept there) unless a store
+    // (PostgreSQL) or S3 is given.
     let mut builder = Hyperstate::builder().data_dir(&config.data_dir);
     if let Some(hex) = &config.session_secret {
         let secret = hyperstate::fs::session_secret(Some(hex), &config.data_dir)?;
         builder = builder.session_secret(secret);
     }
-    if let Some(target) = &config.s3 {
+    if let Some(store) = &config.sessions {
+        builder = builder.session_store(store.clone());
+    } else if let Some(target) = &config.s3 {
         builder = builder.session_store(s3_store(target)?);
     }
     if let Some(list) = &config.browser_id_secrets {
@@ -204,6 +232,7 @@ pub fn hyperstate(config: &DemoConfig) -> Result<Hyperstate, StartupError> {
         .config(config.http.clone())
         .breakers(config.breakers)
         .snapshot_dir(config.snapshot_dir())
+        .session_coherence(config.session_coherence.clone())
         .build()?)
 }
 

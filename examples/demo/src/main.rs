@@ -11,6 +11,7 @@ use clap::Parser;
 use hyperstate::memory::{MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::RoomStore;
+use hyperstate::session::SessionCoherence;
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target, ServeArgs};
 use hyperstate_redis::RedisOptions;
@@ -55,6 +56,11 @@ struct Args {
     /// memory, so several demo processes share pages, chat and carts.
     #[arg(long, env = "HYPERSTATE_REDIS")]
     redis: Option<String>,
+    /// Put page, session and room state on this PostgreSQL
+    /// (`postgres://USER@HOST:PORT/DB`; its schema is created or updated on
+    /// start), so several demo processes share carts, settings and chat.
+    #[arg(long, env = "HYPERSTATE_POSTGRES", conflicts_with_all = ["redis", "s3_bucket"])]
+    postgres: Option<String>,
     /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
     /// are evicted first when it is full.
     #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
@@ -74,17 +80,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     hyperstate_demo::install_metrics();
 
-    // Rooms stay hyperstate's default (memory) unless Redis is given.
+    // Rooms stay hyperstate's default (memory) unless Redis or PostgreSQL is given.
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
-    let pages: Arc<dyn PageStore> = match &args.redis {
-        Some(url) => {
+    let mut sessions = None;
+    let mut coherence = SessionCoherence::SingleNode;
+    let pages: Arc<dyn PageStore> = match (&args.redis, &args.postgres) {
+        (_, Some(url)) => {
+            let backends = hyperstate_demo::postgres_backends(url).await?;
+            tracing::info!("page, session and room state on PostgreSQL");
+            sessions = Some(backends.sessions);
+            rooms = Some(backends.rooms);
+            // Every node reads PostgreSQL: no cache another node's write could
+            // leave stale.
+            coherence = SessionCoherence::Off;
+            backends.pages
+        }
+        (Some(url), None) => {
             let (pages, shared_rooms) =
                 hyperstate_demo::redis_backends(url, RedisOptions::default()).await?;
             tracing::info!("page and room state on Redis");
             rooms = Some(shared_rooms);
+            coherence =
+                hyperstate_demo::redis_session_coherence(url, RedisOptions::default()).await?;
+            tracing::info!("session caches coherent through Redis");
             pages
         }
-        None => {
+        (None, None) => {
             let limit = usize::try_from(args.memory_limit.as_u64()).unwrap_or(usize::MAX);
             tracing::info!(limit = %args.memory_limit, "page state in memory");
             Arc::new(MemoryPageStore::new(
@@ -96,9 +117,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = args
         .s3_bucket
         .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
-    let mut config = DemoConfig::new(&args.data_dir).pages(pages);
+    let mut config = DemoConfig::new(&args.data_dir)
+        .pages(pages)
+        .session_coherence(coherence);
     if let Some(rooms) = rooms {
         config = config.rooms(rooms);
+    }
+    if let Some(sessions) = sessions {
+        config = config.sessions(sessions);
     }
     let config = config
         .s3(s3)

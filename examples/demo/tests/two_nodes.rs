@@ -155,3 +155,37 @@ async fn a_message_posted_on_one_node_streams_from_the_other() {
         .until(|e| e.event.as_deref() == Some("chat") && e.data.contains("across-nodes"))
         .await;
 }
+
+/// Session reads are served from each node's cache, kept coherent through
+/// Redis: a theme set on one node shows on the other on the very next request,
+/// every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once() {
+    const ALTERNATIONS: usize = 100;
+    let Some((a, b)) = nodes::two_nodes().await else {
+        return;
+    };
+    let browser = TcpBrowser::new();
+    let id = browser.load(a.addr, "/settings").await.page_id().unwrap();
+    for round in 0..ALTERNATIONS {
+        let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let theme = if round % 4 < 2 { "dark" } else { "light" };
+        let set = browser
+            .htmx_post(
+                writer.addr,
+                "/settings/theme",
+                &id,
+                &format!("theme={theme}"),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        // Both nodes have read the session by now, so each holds a cached copy
+        // that this write made stale.
+        let page = browser.load(reader.addr, "/settings").await;
+        assert_eq!(
+            page.text_of("theme-value").as_deref(),
+            Some(theme),
+            "round {round}: the other node showed a stale theme"
+        );
+    }
+}

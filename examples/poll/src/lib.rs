@@ -22,7 +22,7 @@ use serde::Deserialize;
 pub const OPTIONS: [&str; 3] = ["tea", "coffee", "water"];
 
 /// The room key holding the counts.
-const VOTES: &str = "votes";
+const VOTES: Key<BTreeMap<String, u64>> = Key::or_default("votes");
 
 /// The poll's state, as the room holds it: one field per room key.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,7 +46,7 @@ pub fn router(state: &Hyperstate) -> Router {
                 Rights::READ | Rights::WRITE,
                 Rights::READ | Rights::WRITE,
             ))
-            .value(VOTES, &zero)
+            .value(VOTES.name(), &zero)
     });
     Router::new()
         .route("/polls/{id}", get(show))
@@ -136,7 +136,7 @@ async fn vote(
     let room = polls
         .room(&id)
         .map_err(|e| Error::from(e).into_response())?;
-    room.update(&who, VOTES, BTreeMap::<String, u64>::new(), |mut votes| {
+    room.update(&who, &VOTES, |mut votes| {
         *votes.entry(vote.option.clone()).or_default() += 1;
         votes
     })

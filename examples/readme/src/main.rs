@@ -10,15 +10,16 @@ use serde::Deserialize;
 
 /// This app's slice of each browser's durable session.
 static PREFS: LazyLock<View> = LazyLock::new(|| View::new("prefs"));
+/// The tab's counter: declared once, with its type and its default.
+const COUNT: Key<u64> = Key::or_default("n");
+/// The browser's theme, in the `prefs` view.
+const THEME: Key<String> = Key::new("theme", || "light".to_owned());
 
 /// GET /: a full page load. hyperstate gives the tab a fresh page id and
 /// injects it, so every htmx request from this page sends it back.
 async fn home(page: Page, session: Session) -> Result<Html<String>, Error> {
-    let n: u64 = page.get("n", 0).await?;
-    let theme: String = session
-        .view(&PREFS)
-        .get("theme", "light".to_owned())
-        .await?;
+    let n = page.get(&COUNT).await?;
+    let theme = session.view(&PREFS).get(&THEME).await?;
     Ok(Html(format!(
         r##"<!doctype html>
 <html><head><script src="{htmx}"></script></head>
@@ -35,7 +36,7 @@ async fn home(page: Page, session: Session) -> Result<Html<String>, Error> {
 
 /// POST /count: this tab's counter (page state; a refresh starts at 0).
 async fn count(page: Page) -> Result<String, Error> {
-    Ok(page.update("n", 0u64, |n| n + 1).await?.to_string())
+    Ok(page.update(&COUNT, |n| n + 1).await?.to_string())
 }
 
 #[derive(Deserialize)]
@@ -51,7 +52,7 @@ async fn theme(session: Session, Form(form): Form<ThemeForm>) -> Result<&'static
     } else {
         "light"
     };
-    session.view(&PREFS).put("theme", theme).await?;
+    session.view(&PREFS).put(&THEME, theme).await?;
     Ok(theme)
 }
 

@@ -24,7 +24,7 @@ use axum::routing::post;
 use http_body_util::BodyExt;
 use hyperstate::fs::FsDocumentStore;
 use hyperstate::memory::MemoryDocumentStore;
-use hyperstate::session::{DocumentStore, SessionSecret, View};
+use hyperstate::session::{DocumentStore, SessionCoherence, SessionSecret, View};
 use hyperstate_axum::{Error, Hyperstate, Session};
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
@@ -102,6 +102,8 @@ impl App {
     ) -> App {
         let state = Hyperstate::builder()
             .sessions(store, SessionSecret::from_bytes([7u8; 32]).expect("secret"))
+            // One process owns the store here, as tower-sessions' does.
+            .session_coherence(SessionCoherence::SingleNode)
             .build()
             .expect("build hyperstate");
         let router = Router::new()
@@ -239,7 +241,7 @@ mod hyperstate_app {
 
     pub(super) async fn count(session: Session) -> Result<String, Error> {
         let view = session.view(&VIEW);
-        let n = view.get("n", 0u64).await? + 1;
+        let n = view.get_or("n", 0u64).await? + 1;
         view.put("n", &n).await?;
         Ok(n.to_string())
     }
@@ -257,6 +259,6 @@ mod hyperstate_app {
         session: Session,
         Path(key): Path<String>,
     ) -> Result<String, Error> {
-        session.view(&VIEW).get(&key, String::new()).await
+        session.view(&VIEW).get_or(&key, String::new()).await
     }
 }

@@ -6,6 +6,13 @@
 //! nothing at all (the HTTP/1-or-2 detection waits for the first bytes), nor
 //! an HTTP/2 connection without streams; this covers both, whatever the
 //! protocol.
+//!
+//! A request costs the watch nothing but a few atomics: it is not woken when
+//! a request starts or ends (only by the first request, which may bring the
+//! deadline forward). It wakes at the deadline it last computed and looks
+//! again: busy, it looks again a timeout later; idle since more recently, it
+//! sleeps until the new deadline. So it never closes a connection early, and
+//! closes an idle one when its timeout is up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,11 +28,12 @@ pub(crate) struct Activity {
     in_flight: AtomicUsize,
     /// Requests started so far.
     started: AtomicU64,
-    /// Milliseconds after `opened` of the last request start or end.
-    last_change_ms: AtomicU64,
-    /// Wakes the watch when a request starts or ends: either may move the
-    /// deadline earlier (the first request switches to the idle timeout).
-    changed: Notify,
+    /// Milliseconds after `opened` of the last request end.
+    last_end_ms: AtomicU64,
+    /// Wakes the watch on the first request, which switches to the idle
+    /// timeout and so may move the deadline earlier. Later requests only move
+    /// it later, which the watch finds out when it wakes.
+    first_request: Notify,
 }
 
 impl Activity {
@@ -34,8 +42,8 @@ impl Activity {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
             started: AtomicU64::new(0),
-            last_change_ms: AtomicU64::new(0),
-            changed: Notify::new(),
+            last_end_ms: AtomicU64::new(0),
+            first_request: Notify::new(),
         })
     }
 
@@ -43,39 +51,45 @@ impl Activity {
     /// response body) is dropped.
     pub(crate) fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.started.fetch_add(1, Ordering::AcqRel);
-        self.touch();
-        self.changed.notify_one();
+        if self.started.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.first_request.notify_one();
+        }
         InFlight(self.clone())
     }
 
-    fn touch(&self) {
+    fn ended_now(&self) {
         let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_change_ms.fetch_max(ms, Ordering::AcqRel);
+        self.last_end_ms.fetch_max(ms, Ordering::AcqRel);
     }
 
     /// Resolves once the connection has been idle too long: no request within
     /// `first` of opening, or none in flight for `idle` since the last one.
     pub(crate) async fn idle_expired(&self, first: Duration, idle: Duration) {
+        // Registered before the first look, so that a first request between
+        // the look and the sleep is not missed.
+        let mut first_request = std::pin::pin!(self.first_request.notified());
+        first_request.as_mut().enable();
+        let mut awaiting_first = true;
+        let mut sleep = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         loop {
-            let limit = if self.started.load(Ordering::Acquire) == 0 {
-                first
+            let now = Instant::now();
+            let deadline = if self.started.load(Ordering::Acquire) == 0 {
+                self.opened + first
+            } else if self.in_flight.load(Ordering::Acquire) > 0 {
+                // Busy: never idle until a request ends; look again later.
+                now + idle
             } else {
-                idle
+                let last_end = Duration::from_millis(self.last_end_ms.load(Ordering::Acquire));
+                self.opened + last_end + idle
             };
-            if self.in_flight.load(Ordering::Acquire) > 0 {
-                // Busy: never idle until a request ends.
-                self.changed.notified().await;
-                continue;
-            }
-            let last = Duration::from_millis(self.last_change_ms.load(Ordering::Acquire));
-            let deadline = self.opened + last + limit;
-            if Instant::now() >= deadline {
+            if now >= deadline {
                 return;
             }
+            sleep.as_mut().reset(deadline);
             tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
-                () = self.changed.notified() => {}
+                () = sleep.as_mut() => {}
+                // From then on the idle timeout applies: look again now.
+                () = first_request.as_mut(), if awaiting_first => awaiting_first = false,
             }
         }
     }
@@ -89,9 +103,8 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         // The time first, then the count: the watch must never see no
         // request in flight with the time of an earlier one.
-        self.0.touch();
+        self.0.ended_now();
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.0.changed.notify_one();
     }
 }
 

@@ -15,7 +15,7 @@ pub async fn reads_of_an_unstored_room_store_nothing(make: &dyn Factory) {
     for _ in 0..3 {
         let snapshot = room.snapshot(&who).await.unwrap();
         assert_eq!(snapshot.state.len(), 1, "the spec's initial state");
-        let topic: String = room.get(&who, "topic", String::new()).await.unwrap();
+        let topic: String = room.get_or(&who, "topic", String::new()).await.unwrap();
         assert_eq!(topic, "hello");
         let access = room.access(&who).await.unwrap();
         assert!(access.allows(hyperstate::room::Right::Read));
@@ -46,7 +46,7 @@ pub async fn first_write_after_lazy_reads_sees_the_initial_state(make: &dyn Fact
     let room = open.room(room.key().as_str()).unwrap();
     let who = public();
     let topic = room
-        .update(&who, "topic", String::new(), |t| format!("{t}!"))
+        .update_or(&who, "topic", String::new(), |t| format!("{t}!"))
         .await
         .unwrap();
     assert_eq!(
@@ -131,7 +131,7 @@ pub async fn denied_operations_on_an_unstored_room_store_nothing(make: &dyn Fact
         room.put(&stranger, "topic", "x").await.map(drop),
         room.delete(&stranger, "topic").await.map(drop),
         room.reset(&stranger).await.map(drop),
-        room.update(&stranger, "topic", String::new(), |t| t)
+        room.update_or(&stranger, "topic", String::new(), |t| t)
             .await
             .map(drop),
     ];

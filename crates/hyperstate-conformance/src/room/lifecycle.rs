@@ -37,7 +37,7 @@ pub async fn spec_errors_refuse_the_room(make: &dyn Factory) {
         }
     });
     let room = rooms.room(&format!("{}-closed", fresh_name())).unwrap();
-    let err = room.get(&public(), "k", 0).await.unwrap_err();
+    let err = room.get_or(&public(), "k", 0).await.unwrap_err();
     assert!(matches!(err, Error::InvalidRoomKey { .. }), "{err:?}");
     assert!(room.attach(&public(), None).await.is_err());
     assert!(!room.is_live().await.unwrap());
@@ -58,7 +58,7 @@ pub async fn idle_room_is_dropped_after_its_ttl(make: &dyn Factory) {
     rooms.store().sweep().await.unwrap();
     assert!(!room.is_live().await.unwrap());
     // ...and the next access starts it afresh: state and members are gone.
-    let topic: String = room.get(&alice, "topic", String::new()).await.unwrap();
+    let topic: String = room.get_or(&alice, "topic", String::new()).await.unwrap();
     assert_eq!(topic, "hello");
     let err = room.put(&alice, "topic", "again").await.unwrap_err();
     assert!(matches!(err, Error::AccessDenied { .. }), "{err:?}");
@@ -91,7 +91,7 @@ pub async fn reattach_cancels_the_countdown(make: &dyn Factory) {
     tokio::time::sleep(AFTER * 2).await;
     rooms.store().sweep().await.unwrap();
     assert!(room.is_live().await.unwrap());
-    let topic: String = room.get(&alice, "topic", String::new()).await.unwrap();
+    let topic: String = room.get_or(&alice, "topic", String::new()).await.unwrap();
     assert_eq!(topic, "kept");
     drop(sub);
 }
@@ -103,7 +103,7 @@ pub async fn direct_access_restarts_the_countdown(make: &dyn Factory) {
     room.put(&alice, "topic", "kept").await.unwrap();
     for _ in 0..4 {
         tokio::time::sleep(BEFORE).await;
-        let topic: String = room.get(&alice, "topic", String::new()).await.unwrap();
+        let topic: String = room.get_or(&alice, "topic", String::new()).await.unwrap();
         assert_eq!(topic, "kept", "dropped although accessed within its TTL");
     }
 }

@@ -16,12 +16,14 @@ use hyperstate::room::{
 mod acl;
 mod lazy;
 mod lifecycle;
+mod replay_bytes;
 mod state;
 mod stream;
 
 pub use acl::*;
 pub use lazy::*;
 pub use lifecycle::*;
+pub use replay_bytes::*;
 pub use state::*;
 pub use stream::*;
 
@@ -107,6 +109,7 @@ macro_rules! room_store_suite {
             attach_gets_snapshot_then_ordered_diffs, versions_are_gap_free_under_concurrent_writers,
             resume_replays_exactly_the_missed_diffs, resume_when_up_to_date_replays_nothing,
             resume_past_the_buffer_resyncs, resume_from_an_unknown_version_resyncs,
+            resume_past_the_byte_bound_resyncs, a_diff_over_the_byte_bound_is_never_replayed,
             reset_reruns_the_spec, delete_of_an_absent_key_is_no_change,
             slow_subscriber_does_not_block_writers_or_others, presence_counts_attached_clients,
             reads_of_an_unstored_room_store_nothing, first_write_after_lazy_reads_sees_the_initial_state,
@@ -114,7 +117,7 @@ macro_rules! room_store_suite {
             spec_errors_refuse_the_room,
             acl_matrix, denied_operations_change_nothing, members_can_leave,
             a_reset_that_revokes_read_ends_the_stream,
-            round_trip_typed_values, update_is_atomic_under_concurrency,
+            round_trip_typed_values, typed_keys_and_declined_updates, update_is_atomic_under_concurrency,
             limits_are_enforced_without_a_diff, member_limit_is_enforced,
             invalid_room_keys_are_rejected;
             idle_room_is_dropped_after_its_ttl, attached_room_outlives_its_ttl,

@@ -1,7 +1,7 @@
 //! Values, atomic updates and limits.
 
 use hyperstate::room::{RoomOptions, Rooms};
-use hyperstate::{Error, Limits};
+use hyperstate::{Error, Key, Limits};
 
 use super::{Factory, fresh_name, member, public, rooms};
 
@@ -11,20 +11,56 @@ pub async fn round_trip_typed_values(make: &dyn Factory) {
     let alice = member(&room).await;
     room.put(&alice, "list", &vec!["a", "b"]).await.unwrap();
     room.put(&alice, "tuple", &(1, "two")).await.unwrap();
-    let list: Vec<String> = room.get(&alice, "list", Vec::new()).await.unwrap();
+    let list: Vec<String> = room.get_or(&alice, "list", Vec::new()).await.unwrap();
     assert_eq!(list, ["a", "b"]);
     // Values are JSON-normalized: a tuple reads back as the array any backend gives.
     let tuple: serde_json::Value = room
-        .get(&alice, "tuple", serde_json::Value::Null)
+        .get_or(&alice, "tuple", serde_json::Value::Null)
         .await
         .unwrap();
     assert_eq!(tuple, serde_json::json!([1, "two"]));
-    assert_eq!(room.get(&alice, "absent", 7).await.unwrap(), 7);
-    let err = room.get(&alice, "list", 0u8).await.unwrap_err();
+    assert_eq!(room.get_or(&alice, "absent", 7).await.unwrap(), 7);
+    let err = room.get_or(&alice, "list", 0u8).await.unwrap_err();
     assert!(
         matches!(err, Error::Json { ref key, .. } if key == "list"),
         "{err:?}"
     );
+}
+
+pub async fn typed_keys_and_declined_updates(make: &dyn Factory) {
+    const VOTES: Key<u32> = Key::or_default("votes");
+    let rooms = rooms(make, RoomOptions::default());
+    let room = rooms.room(&fresh_name()).unwrap();
+    let alice = member(&room).await;
+    assert_eq!(room.get(&alice, &VOTES).await.unwrap(), 0);
+    assert_eq!(room.update(&alice, &VOTES, |n| n + 1).await.unwrap(), 1);
+    let version = room.snapshot(&alice).await.unwrap().version;
+    // A declined update writes nothing: no new version, no diff.
+    let declined = room
+        .try_update(&alice, &VOTES, |n| {
+            if n >= 1 {
+                Err("one vote each")
+            } else {
+                Ok(n + 1)
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(declined, Err("one vote each"));
+    let snapshot = room.snapshot(&alice).await.unwrap();
+    assert_eq!(
+        (snapshot.version, snapshot.get(&VOTES).unwrap()),
+        (version, 1)
+    );
+    let accepted = room
+        .try_update(&alice, &VOTES, |n| Ok::<_, String>(n + 10))
+        .await
+        .unwrap();
+    assert_eq!(accepted, Ok(11));
+    room.put(&alice, &VOTES, &3).await.unwrap();
+    assert_eq!(room.get(&alice, &VOTES).await.unwrap(), 3);
+    assert!(room.delete(&alice, &VOTES).await.unwrap());
+    assert_eq!(room.get(&alice, &VOTES).await.unwrap(), 0);
 }
 
 pub async fn update_is_atomic_under_concurrency(make: &dyn Factory) {
@@ -35,7 +71,7 @@ pub async fn update_is_atomic_under_concurrency(make: &dyn Factory) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..TASKS {
         let (room, alice) = (room.clone(), alice.clone());
-        tasks.spawn(async move { room.update(&alice, "count", 0u64, |n| n + 1).await });
+        tasks.spawn(async move { room.update_or(&alice, "count", 0u64, |n| n + 1).await });
     }
     let mut seen = Vec::new();
     while let Some(result) = tasks.join_next().await {
@@ -72,10 +108,10 @@ pub async fn limits_are_enforced_without_a_diff(make: &dyn Factory) {
         "{err:?}"
     );
     let err = room
-        .update(&alice, "a", 0, |_| 1)
+        .update_or(&alice, "a", 0, |_| 1)
         .await
         .and(
-            room.update(&alice, "a", serde_json::Value::Null, |_| {
+            room.update_or(&alice, "a", serde_json::Value::Null, |_| {
                 "z".repeat(40).into()
             })
             .await
@@ -86,7 +122,7 @@ pub async fn limits_are_enforced_without_a_diff(make: &dyn Factory) {
     // Three successful writes, three versions: the failures published nothing.
     let end = room.snapshot(&alice).await.unwrap();
     assert_eq!(end.version, version + 3);
-    assert_eq!(end.get::<i32>("a").unwrap().unwrap(), 1);
+    assert_eq!(end.get(&Key::<i32>::or_default("a")).unwrap(), 1);
     for key in ["", "a\u{0}b"] {
         assert!(matches!(
             room.put(&alice, key, &1).await,
@@ -112,6 +148,6 @@ pub async fn invalid_room_keys_are_rejected(make: &dyn Factory) {
             matches!(err, Error::InvalidRoomKey { .. }),
             "{name:?}: {err:?}"
         );
-        assert!(err.is_client_error());
+        assert!(err.kind().is_client_error());
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use hyperstate::Key;
 use hyperstate::room::{Change, RoomEvent, RoomInit, RoomKey, RoomOptions, Rooms, State};
 
 use super::{Factory, fresh_name, member, next, next_diff, next_versioned, public, rooms};
@@ -16,7 +17,10 @@ pub async fn attach_gets_snapshot_then_ordered_diffs(make: &dyn Factory) {
     let RoomEvent::Snapshot(snapshot) = next(&mut sub).await else {
         panic!("a fresh attach must start with a snapshot");
     };
-    assert_eq!(snapshot.get::<String>("topic").unwrap().unwrap(), "hello");
+    assert_eq!(
+        snapshot.get(&Key::<String>::or_default("topic")).unwrap(),
+        "hello"
+    );
     let v = snapshot.version;
     assert!(matches!(next(&mut sub).await, RoomEvent::Presence(1)));
 
@@ -24,7 +28,9 @@ pub async fn attach_gets_snapshot_then_ordered_diffs(make: &dyn Factory) {
     assert_eq!(room.put(&alice, "n", &2).await.unwrap(), v + 2);
     assert!(room.delete(&alice, "topic").await.unwrap());
     assert_eq!(
-        room.update(&alice, "n", 0, |n: i32| n * 10).await.unwrap(),
+        room.update_or(&alice, "n", 0, |n: i32| n * 10)
+            .await
+            .unwrap(),
         20
     );
 
@@ -127,7 +133,7 @@ pub async fn resume_past_the_buffer_resyncs(make: &dyn Factory) {
         panic!("ten missed diffs with a buffer of four must resync");
     };
     assert_eq!(snapshot.version, seen + 10);
-    assert_eq!(snapshot.get::<u32>("n").unwrap().unwrap(), 9);
+    assert_eq!(snapshot.get(&Key::<u32>::or_default("n")).unwrap(), 9);
     // Still buffered: resuming six behind replays the last six... or at least
     // never duplicates; four behind must replay.
     drop(sub);
@@ -172,7 +178,7 @@ pub async fn reset_reruns_the_spec(make: &dyn Factory) {
     let RoomEvent::Snapshot(start) = next_versioned(&mut sub).await else {
         panic!("expected a snapshot");
     };
-    let first: usize = start.get("generation").unwrap().unwrap();
+    let first = start.get(&Key::<usize>::or_default("generation")).unwrap();
     room.put(&alice, "items", &[1, 2]).await.unwrap();
     room.put(&alice, "extra", &true).await.unwrap();
     let version = room.reset(&alice).await.unwrap();
@@ -190,9 +196,14 @@ pub async fn reset_reruns_the_spec(make: &dyn Factory) {
     assert_eq!(keys, ["generation", "items"]);
     let snapshot = room.snapshot(&alice).await.unwrap();
     assert_eq!(&snapshot.state, &**state);
-    assert!(snapshot.get::<usize>("generation").unwrap().unwrap() > first);
+    assert!(
+        snapshot
+            .get(&Key::<usize>::or_default("generation"))
+            .unwrap()
+            > first
+    );
     assert_eq!(
-        snapshot.get::<Vec<u8>>("items").unwrap().unwrap(),
+        snapshot.get(&Key::<Vec<u8>>::or_default("items")).unwrap(),
         Vec::<u8>::new()
     );
     // Members stay members across a reset.

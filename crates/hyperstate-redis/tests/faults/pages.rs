@@ -19,10 +19,10 @@ fn fresh_page(store: &Arc<dyn PageStore>) -> Page {
 
 /// Reads `key` twice once the link is healthy again; both reads must agree.
 async fn settled_value(fault: NetFault, page: &Page) -> String {
-    let first: String = bounded("a read after the fault", page.get("k", String::new()))
+    let first: String = bounded("a read after the fault", page.get_or("k", String::new()))
         .await
         .unwrap_or_else(|err| panic!("{fault:?}: read after the fault cleared failed: {err:?}"));
-    let again: String = bounded("a second read", page.get("k", String::new()))
+    let again: String = bounded("a second read", page.get_or("k", String::new()))
         .await
         .unwrap();
     assert_eq!(first, again, "{fault:?}: re-reads disagree");
@@ -49,10 +49,10 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         proxy.set(fault);
         let put = bounded(&format!("{fault:?}: put"), page.put("k", "new")).await;
         assert_unavailable(fault, "put", put);
-        let get = bounded(&format!("{fault:?}: get"), page.get("k", String::new())).await;
+        let get = bounded(&format!("{fault:?}: get"), page.get_or("k", String::new())).await;
         assert_unavailable(fault, "get", get);
         assert_update_fails_unretried(fault, |runs| {
-            page.update("n", 0u32, move |n| {
+            page.update_or("n", 0u32, move |n| {
                 runs.fetch_add(1, Ordering::SeqCst);
                 n + 1
             })
@@ -72,7 +72,7 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         );
         // The same store, no reconnect by hand: writes land again.
         page.put("k", "after").await.unwrap();
-        assert_eq!(page.get("k", String::new()).await.unwrap(), "after");
+        assert_eq!(page.get_or("k", String::new()).await.unwrap(), "after");
         assert!(store.check_health().await.is_ok());
     }
 }
@@ -85,17 +85,17 @@ async fn an_update_whose_reply_is_lost_landed_once_and_is_not_retried() {
     let page = fresh_page(&store);
     // A first update loads the compare-and-set script, so the faulty one is a
     // single EVALSHA that Redis runs (a NOSCRIPT reply would be what is lost).
-    assert_eq!(page.update("n", 0u32, |n| n + 1).await.unwrap(), 1);
+    assert_eq!(page.update_or("n", 0u32, |n| n + 1).await.unwrap(), 1);
     assert_lost_reply_update_ran_once(&proxy, |strike| {
-        page.update("n", 0u32, move |n| {
+        page.update_or("n", 0u32, move |n| {
             strike.now();
             n + 1
         })
     })
     .await;
     // The compare-and-set reached Redis: the increment is there, once.
-    assert_eq!(page.get("n", 0u32).await.unwrap(), 2);
-    assert_eq!(page.update("n", 0u32, |n| n + 1).await.unwrap(), 3);
+    assert_eq!(page.get_or("n", 0u32).await.unwrap(), 2);
+    assert_eq!(page.update_or("n", 0u32, |n| n + 1).await.unwrap(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,10 +106,12 @@ async fn a_delay_within_the_timeout_is_only_slower() {
     let page = fresh_page(&store);
     proxy.set(NetFault::Delay(TIMEOUT / 4));
     bounded("put", page.put("k", "slow")).await.unwrap();
-    let value: String = bounded("get", page.get("k", String::new())).await.unwrap();
+    let value: String = bounded("get", page.get_or("k", String::new()))
+        .await
+        .unwrap();
     assert_eq!(value, "slow");
     assert_eq!(
-        bounded("update", page.update("n", 0u32, |n| n + 1))
+        bounded("update", page.update_or("n", 0u32, |n| n + 1))
             .await
             .unwrap(),
         1

@@ -57,12 +57,12 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         assert_unavailable(fault, "put", put);
         let get = bounded(
             &format!("{fault:?}: get"),
-            room.get(&who, "k", String::new()),
+            room.get_or(&who, "k", String::new()),
         )
         .await;
         assert_unavailable(fault, "get", get);
         assert_update_fails_unretried(fault, |runs| {
-            room.update(&who, "n", 0u32, move |n| {
+            room.update_or(&who, "n", 0u32, move |n| {
                 runs.fetch_add(1, Ordering::SeqCst);
                 n + 1
             })
@@ -80,7 +80,7 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         // Re-reads agree, and a fresh subscription starts from the same value.
         let value: String = bounded(
             &format!("{fault:?}: get"),
-            room.get(&who, "k", String::new()),
+            room.get_or(&who, "k", String::new()),
         )
         .await
         .unwrap_or_else(|err| panic!("{fault:?}: read after the fault failed: {err:?}"));
@@ -94,7 +94,7 @@ async fn every_fault_is_a_typed_error_and_the_same_store_recovers() {
         let RoomEvent::Snapshot(start) = next_versioned(&mut sub).await else {
             panic!("{fault:?}: a fresh attach must start with a snapshot");
         };
-        let shown: String = start.get("k").expect("k is set").unwrap();
+        let shown: String = start.get_or("k", String::new()).unwrap();
         assert_eq!(shown, value, "{fault:?}");
         // The same store: writes land and reach the subscriber live.
         room.put(&who, "k", "after").await.unwrap();
@@ -112,14 +112,14 @@ async fn an_update_whose_reply_is_lost_landed_once_and_is_not_retried() {
     };
     let (room, who) = fresh_room(&rooms).await;
     // Loads the compare-and-set script (see the page test of the same name).
-    assert_eq!(room.update(&who, "n", 0u32, |n| n + 1).await.unwrap(), 1);
+    assert_eq!(room.update_or(&who, "n", 0u32, |n| n + 1).await.unwrap(), 1);
     assert_lost_reply_update_ran_once(&proxy, |strike| {
-        room.update(&who, "n", 0u32, move |n| {
+        room.update_or(&who, "n", 0u32, move |n| {
             strike.now();
             n + 1
         })
     })
     .await;
-    assert_eq!(room.get(&who, "n", 0u32).await.unwrap(), 2);
-    assert_eq!(room.update(&who, "n", 0u32, |n| n + 1).await.unwrap(), 3);
+    assert_eq!(room.get_or(&who, "n", 0u32).await.unwrap(), 2);
+    assert_eq!(room.update_or(&who, "n", 0u32, |n| n + 1).await.unwrap(), 3);
 }

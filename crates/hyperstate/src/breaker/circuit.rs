@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -44,14 +45,24 @@ impl fmt::Display for BreakerState {
 }
 
 /// A circuit breaker in front of one backend of one scope (see the
-/// [module docs](super)). Calls go through [`CircuitBreaker::call`]; the state
-/// is behind a mutex that no `await` ever holds, so a breaker costs a lock and
-/// a clock read per call.
+/// [module docs](super)). Calls go through [`CircuitBreaker::call`].
+///
+/// Every call of every request passes here, on every core, so while the
+/// backend answers (closed, no failure counted) a call costs two atomic loads
+/// and writes nothing shared. Failures and every change of state go through a
+/// mutex that no `await` ever holds.
 pub struct CircuitBreaker {
     scope: &'static str,
     backend: &'static str,
     options: BreakerOptions,
     machine: Mutex<Machine>,
+    /// `epoch << 1 | 1` while closed, 0 otherwise: what a call needs to be
+    /// let through without the lock. Written only under `machine`'s lock.
+    closed: AtomicU64,
+    /// Consecutive backend failures in the current closed phase. Written only
+    /// under the lock; read without it, so that a success with nothing to
+    /// reset takes no lock.
+    failures: AtomicU32,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -76,9 +87,14 @@ struct Machine {
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
-    Closed { failures: u32 },
-    Open { until: Instant },
-    HalfOpen { probing: bool },
+    /// Calls go through; the failure count is [`CircuitBreaker::failures`].
+    Closed,
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        probing: bool,
+    },
 }
 
 /// Why a call was let through.
@@ -102,9 +118,11 @@ impl CircuitBreaker {
             backend,
             options,
             machine: Mutex::new(Machine {
-                phase: Phase::Closed { failures: 0 },
+                phase: Phase::Closed,
                 epoch: 0,
             }),
+            closed: AtomicU64::new(closed_word(0)),
+            failures: AtomicU32::new(0),
         };
         // Registers the series, so the gauge reads "closed" before any outage.
         breaker.report_state(0.0);
@@ -129,7 +147,7 @@ impl CircuitBreaker {
     /// What the breaker would do with a call now.
     pub fn state(&self) -> BreakerState {
         match self.lock().phase {
-            Phase::Closed { .. } => BreakerState::Closed,
+            Phase::Closed => BreakerState::Closed,
             Phase::Open { until } => match until.checked_duration_since(Instant::now()) {
                 Some(retry_after) if !retry_after.is_zero() => BreakerState::Open { retry_after },
                 _ => BreakerState::HalfOpen,
@@ -157,9 +175,19 @@ impl CircuitBreaker {
     }
 
     fn admit(&self) -> Result<Permit<'_>> {
+        // Closed: let the call through without the lock. A breaker opening at
+        // this moment is a race the lock would only have ordered the other way.
+        let closed = self.closed.load(Ordering::Acquire);
+        if closed & 1 == 1 {
+            return Ok(Permit {
+                breaker: self,
+                ticket: Ticket::Closed { epoch: closed >> 1 },
+                finished: false,
+            });
+        }
         let mut machine = self.lock();
         let ticket = match machine.phase {
-            Phase::Closed { .. } => Ticket::Closed {
+            Phase::Closed => Ticket::Closed {
                 epoch: machine.epoch,
             },
             Phase::Open { until } => {
@@ -203,10 +231,19 @@ impl CircuitBreaker {
     }
 
     fn record(&self, ticket: Ticket, failed: bool) {
+        if !failed && matches!(ticket, Ticket::Closed { .. }) && self.no_failures_counted() {
+            // A success with no failure to reset: nothing to change. (A failure
+            // counted concurrently is ordered after this success.)
+            return;
+        }
         let mut machine = self.lock();
         match (ticket, machine.phase) {
-            (Ticket::Closed { epoch }, Phase::Closed { failures }) if epoch == machine.epoch => {
-                let failures = if failed { failures + 1 } else { 0 };
+            (Ticket::Closed { epoch }, Phase::Closed) if epoch == machine.epoch => {
+                let failures = if failed {
+                    self.failures.load(Ordering::Relaxed) + 1
+                } else {
+                    0
+                };
                 if failures >= self.options.failure_threshold {
                     self.open(&mut machine);
                     tracing::warn!(
@@ -217,7 +254,7 @@ impl CircuitBreaker {
                         "backend failing: circuit breaker opened, requests that need it fail fast"
                     );
                 } else {
-                    machine.phase = Phase::Closed { failures };
+                    self.failures.store(failures, Ordering::Relaxed);
                 }
             }
             (Ticket::Probe, Phase::HalfOpen { probing: true }) if failed => {
@@ -229,8 +266,11 @@ impl CircuitBreaker {
                 );
             }
             (Ticket::Probe, Phase::HalfOpen { probing: true }) => {
-                machine.phase = Phase::Closed { failures: 0 };
+                machine.phase = Phase::Closed;
                 machine.epoch += 1;
+                self.failures.store(0, Ordering::Relaxed);
+                self.closed
+                    .store(closed_word(machine.epoch), Ordering::Release);
                 self.report_state(0.0);
                 tracing::info!(
                     scope = self.scope,
@@ -244,10 +284,16 @@ impl CircuitBreaker {
         }
     }
 
+    fn no_failures_counted(&self) -> bool {
+        self.failures.load(Ordering::Relaxed) == 0
+    }
+
     fn open(&self, machine: &mut Machine) {
         machine.phase = Phase::Open {
             until: Instant::now() + self.options.cool_down,
         };
+        self.closed.store(0, Ordering::Release);
+        self.failures.store(0, Ordering::Relaxed);
         self.report_state(1.0);
         metrics::counter!(
             "hyperstate_breaker_opens_total",
@@ -275,6 +321,11 @@ impl CircuitBreaker {
             machine.phase = Phase::HalfOpen { probing: false };
         }
     }
+}
+
+/// The value of [`CircuitBreaker::closed`] while closed in `epoch`.
+fn closed_word(epoch: u64) -> u64 {
+    epoch << 1 | 1
 }
 
 /// Whether a call's outcome says the backend is failing: only backend errors

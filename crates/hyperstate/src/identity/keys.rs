@@ -36,8 +36,22 @@ pub const COOKIE_VALUE_CHARS: usize = (VALUE_BYTES * 8).div_ceil(6);
 /// One key that signs and verifies browser ids: 32 bytes derived from a secret
 /// with a domain label, so a secret used elsewhere (the session secret) yields a
 /// key unrelated to its other uses.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BrowserIdKey(Box<[u8; 32]>);
+#[derive(Clone)]
+pub struct BrowserIdKey {
+    bytes: Box<[u8; 32]>,
+    /// HMAC keyed with `bytes`, the tag label absorbed. Each tag starts from a
+    /// clone of it: keying hashes two padding blocks, and a tag is checked on
+    /// every request, so that is done once per key instead of once per cookie.
+    keyed: HmacSha256,
+}
+
+impl PartialEq for BrowserIdKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for BrowserIdKey {}
 
 impl BrowserIdKey {
     /// The key derived from `secret` (at least
@@ -74,13 +88,15 @@ impl BrowserIdKey {
     fn derive_unchecked(secret: &[u8]) -> Self {
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
         mac.update(KEY_LABEL);
-        BrowserIdKey(Box::new(mac.finalize().into_bytes().into()))
+        let bytes: Box<[u8; 32]> = Box::new(mac.finalize().into_bytes().into());
+        let mut keyed =
+            HmacSha256::new_from_slice(&bytes[..]).expect("HMAC accepts keys of any length");
+        keyed.update(TAG_LABEL);
+        BrowserIdKey { bytes, keyed }
     }
 
     fn mac(&self, id: &[u8], issued: &[u8]) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.0[..]).expect("HMAC accepts keys of any length");
-        mac.update(TAG_LABEL);
+        let mut mac = self.keyed.clone();
         mac.update(id);
         mac.update(issued);
         mac
@@ -223,6 +239,18 @@ mod tests {
     }
 
     #[test]
+    fn the_cookie_format_is_stable() {
+        // Computed independently (Python's hmac): HMAC-SHA256 keyed with
+        // HMAC-SHA256([1; 32], "hyperstate browser-id key"), over
+        // "hs_bid/1" ‖ id ‖ issued. Cookies already in browsers must keep verifying.
+        let keys = BrowserIdKeys::new(key(1));
+        let id = BrowserId::from_bytes(std::array::from_fn(|i| i as u8));
+        let value = "AAECAwQFBgcICQoLDA0ODwAAAABlU_EA4-OUw0tO7IYt8JCWiLkqbw";
+        assert_eq!(keys.sign(&id, at(1_700_000_000)), value);
+        assert_eq!(keys.verify(value).map(|issued| issued.id), Some(id));
+    }
+
+    #[test]
     fn an_unsigned_or_tampered_value_is_no_id() {
         let keys = BrowserIdKeys::new(key(1));
         let id = BrowserId::generate();
@@ -266,7 +294,7 @@ mod tests {
         let derived = BrowserIdKey::from_session_secret(&secret);
         assert_eq!(derived, BrowserIdKey::from_hex(&secret.to_hex()).unwrap());
         // The MAC key is not the secret itself.
-        assert_ne!(&derived.0[..], &[9u8; 32][..]);
+        assert_ne!(&derived.bytes[..], &[9u8; 32][..]);
         assert_eq!(format!("{derived:?}"), "BrowserIdKey(..)");
         let keys = BrowserIdKeys::new(derived);
         assert!(!format!("{keys:?}").contains(&secret.to_hex()));

@@ -13,17 +13,20 @@
 //! ([`Persist`]), so a restart keeps pages and rooms.
 //!
 //! [`MemoryDocumentStore`] keeps session documents, with real compare-and-swap,
-//! for tests.
+//! for tests; [`MemoryRevisionRegister`] keeps the session revisions that
+//! several session scopes of one process share.
 
 mod budget;
 mod doc_store;
 mod page_map;
 mod page_store;
+mod revision_register;
 mod room_cell;
 mod room_store;
 mod snapshot;
 
 pub use doc_store::MemoryDocumentStore;
 pub use page_store::{MemoryOptions, MemoryPageStore, MemoryStats};
+pub use revision_register::MemoryRevisionRegister;
 pub use room_store::{DEFAULT_ROOM_MEMORY, MemoryRoomStats, MemoryRoomStore};
 pub use snapshot::{Persist, SnapshotStats};

@@ -16,7 +16,7 @@ use super::snapshot::{RoomRecord, from_hex, to_hex};
 use crate::room::{
     Acl, Change, Diff, Json, MemberKey, Rights, RoomInit, RoomOptions, Snapshot, Start, State,
 };
-use crate::{Error, Limits, Result};
+use crate::{Error, Result};
 
 /// What one state entry costs beyond its key and value bytes (map node, two
 /// `Arc` allocations, allocator rounding).
@@ -474,7 +474,7 @@ impl Live {
         if options.replay > 0 {
             self.history.push_back(diff.clone());
             self.history_cost += buffered;
-            self.trim_history(options.replay, &options.limits, budget);
+            self.trim_history(options, budget);
         }
         // An error only means no one is attached right now; the buffer above
         // still serves clients that resume.
@@ -482,9 +482,13 @@ impl Live {
         Ok(diff)
     }
 
-    /// Keeps the replay buffer within `replay` diffs and the room's byte limit.
-    fn trim_history(&mut self, replay: usize, limits: &Limits, budget: &Budget) {
-        while self.history.len() > replay || self.history_cost > limits.max_bytes {
+    /// Keeps the replay buffer within [`RoomOptions::replay`] diffs and
+    /// [`RoomOptions::replay_bytes`] (and the room's byte limit), oldest first.
+    /// A diff over the byte bound by itself goes too: the buffer is then empty,
+    /// and a client resuming from before it resyncs.
+    fn trim_history(&mut self, options: &RoomOptions, budget: &Budget) {
+        let max_bytes = options.replay_bytes.min(options.limits.max_bytes);
+        while self.history.len() > options.replay || self.history_cost > max_bytes {
             let Some(old) = self.history.pop_front() else {
                 break;
             };

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::Result;
 use crate::value::decode;
+use crate::{Key, Result};
 
 /// One stored value: compact JSON bytes, shared cheaply between the state, the
 /// replay buffer and every subscriber.
@@ -137,11 +137,16 @@ pub struct Diff {
 }
 
 impl Diff {
-    /// Decodes the new value of an insert or update as `T`; `None` for a delete
-    /// or a reset.
-    pub fn value<T: DeserializeOwned>(&self) -> Option<Result<T>> {
-        let key = self.change.key()?;
-        self.change.value().map(|v| v.decode(key))
+    /// Decodes the new value of an insert or update as `T`: `Ok(None)` for a
+    /// delete or a reset, and an error (never silently `None`) when the value
+    /// is not a `T`. To read typed keys as the room changes, keep a
+    /// [`Snapshot`] as a mirror, [`apply`](Snapshot::apply) each diff to it and
+    /// [`get`](Snapshot::get) from it.
+    pub fn value<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        match (self.change.key(), self.change.value()) {
+            (Some(key), Some(value)) => value.decode(key).map(Some),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -155,9 +160,29 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The value under `key`, decoded as `T`, if present.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T>> {
-        self.state.get(key).map(|v| v.decode(key))
+    /// The value under `key`, or the key's default when absent.
+    pub fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<T> {
+        match self.state.get(key.name()) {
+            Some(value) => value.decode(key.name()),
+            None => Ok(key.default_value()),
+        }
+    }
+
+    /// The value under the string key `key`, or `default` when absent. Prefer
+    /// a typed [`Key`] and [`get`](Self::get).
+    pub fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        match self.state.get(key) {
+            Some(value) => value.decode(key),
+            None => Ok(default),
+        }
+    }
+
+    /// Applies `diff` (the next change after this snapshot's version), so the
+    /// snapshot stays a mirror of the room: what a client that renders from
+    /// typed keys keeps between events.
+    pub fn apply(&mut self, diff: &Diff) {
+        diff.change.apply_to(&mut self.state);
+        self.version = diff.version;
     }
 }
 
@@ -204,8 +229,21 @@ mod tests {
                 value: json("42"),
             },
         };
-        assert_eq!(diff.value::<u32>().unwrap().unwrap(), 42);
-        assert!(diff.value::<String>().unwrap().is_err());
+        assert_eq!(diff.value::<u32>().unwrap(), Some(42));
+        assert!(diff.value::<String>().is_err());
+        const N: Key<u32> = Key::or_default("n");
+        let mut mirror = Snapshot {
+            version: 2,
+            state: State::new(),
+        };
+        assert_eq!(mirror.get(&N).unwrap(), 0);
+        mirror.apply(&diff);
+        assert_eq!((mirror.version, mirror.get(&N).unwrap()), (3, 42));
+        let deleted = Diff {
+            version: 4,
+            change: Change::Deleted { key: "n".into() },
+        };
+        assert_eq!(deleted.value::<u32>().unwrap(), None);
         assert_eq!(diff.change.kind(), "updated");
     }
 }

@@ -53,7 +53,7 @@ pub use key::{MAX_ROOM_KEY_BYTES, RoomKey};
 pub use principal::{MemberKey, Principal};
 pub use rooms::{DEFAULT_SWEEP_EVERY, Room, Rooms};
 pub use spec::{DEFAULT_IDLE_TTL, RoomInit, RoomSpec};
-pub use store::{DEFAULT_UNUSED_MEMBER_TTL, RoomOptions, RoomStore};
+pub use store::{DEFAULT_REPLAY_BYTES, DEFAULT_UNUSED_MEMBER_TTL, RoomOptions, RoomStore};
 // What a store implementation handles is public in `crate::backend`; the
 // core's own modules name it here.
 pub(crate) use store::{AttachGuard, Attachment, Call, Start, Write, class_of};

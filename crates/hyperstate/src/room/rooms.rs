@@ -1,5 +1,6 @@
 //! The registry handle and the direct API on one room.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use super::{
 };
 use crate::observe::operation;
 use crate::value::{byte_updater, decode, encode, validate_key};
-use crate::{Result, Supervisor};
+use crate::{Error, Key, KeyFor, KeyName, Result, Supervisor};
 
 /// How often a supervised registry frees rooms whose idle TTL has passed. Expiry
 /// is also checked on every access, so this only bounds how long freed memory
@@ -33,17 +34,20 @@ pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// # async fn main() -> hyperstate::Result<()> {
 /// use std::sync::Arc;
 /// use hyperstate::memory::MemoryRoomStore;
+/// use hyperstate::Key;
 /// use hyperstate::room::{Principal, RoomInit, RoomKey, Rooms};
 ///
+/// const TOPIC: Key<String> = Key::or_default("topic");
+///
 /// let rooms = Rooms::new(Arc::new(MemoryRoomStore::default()), |_: &RoomKey| {
-///     RoomInit::new().value("topic", "hello")
+///     RoomInit::new().value(TOPIC.name(), "hello")
 /// });
 /// let lobby = rooms.room("lobby")?;
 /// let alice = Principal::app("alice");
 /// lobby.join(&alice).await?;
-/// lobby.put(&alice, "topic", "rust").await?;
-/// let topic: String = lobby.get(&Principal::app("anyone"), "topic", String::new()).await?;
-/// assert_eq!(topic, "rust");
+/// assert_eq!(lobby.get(&alice, &TOPIC).await?, "hello");
+/// lobby.put(&alice, &TOPIC, "rust").await?;
+/// assert_eq!(lobby.get(&Principal::app("anyone"), &TOPIC).await?, "rust");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -196,12 +200,27 @@ impl Room {
         }
     }
 
-    /// The value under `key`, or `default` (needs read).
-    pub async fn get<T: DeserializeOwned>(
+    /// The value under `key`, or the key's default (needs read).
+    pub async fn get<T: DeserializeOwned>(&self, who: &Principal, key: &Key<T>) -> Result<T> {
+        self.read(who, key.name(), || key.default_value()).await
+    }
+
+    /// The value under the string key `key`, or `default` (needs read). Prefer
+    /// a typed [`Key`] and [`get`](Self::get).
+    pub async fn get_or<T: DeserializeOwned>(
         &self,
         who: &Principal,
         key: &str,
         default: T,
+    ) -> Result<T> {
+        self.read(who, key, || default).await
+    }
+
+    async fn read<T: DeserializeOwned>(
+        &self,
+        who: &Principal,
+        key: &str,
+        default: impl FnOnce() -> T,
     ) -> Result<T> {
         self.observe("get", async {
             validate_key(key, &self.limits())?;
@@ -209,7 +228,7 @@ impl Room {
             let init = || self.init();
             match self.store().get(self.call(&caller, &init), key).await? {
                 Some(value) => value.decode(key),
-                None => Ok(default),
+                None => Ok(default()),
             }
         })
         .await
@@ -225,13 +244,14 @@ impl Room {
         .await
     }
 
-    /// Stores `value` under `key` (needs write); returns the new version.
-    pub async fn put<T: Serialize + ?Sized>(
-        &self,
-        who: &Principal,
-        key: &str,
-        value: &T,
-    ) -> Result<u64> {
+    /// Stores `value` under `key` (a [`Key<T>`] for a `T`, or a string key;
+    /// needs write); returns the new version.
+    pub async fn put<K, T>(&self, who: &Principal, key: &K, value: &T) -> Result<u64>
+    where
+        K: KeyFor<T> + ?Sized,
+        T: Serialize + ?Sized,
+    {
+        let key = key.key_name();
         self.observe("put", async {
             let limits = self.limits();
             validate_key(key, &limits)?;
@@ -250,16 +270,73 @@ impl Room {
         .await
     }
 
-    /// Atomically replaces the value under `key` (or `default`) with `f(value)`
-    /// (needs write) and returns the new value. Concurrent updates never lose a
-    /// write; `f` may run more than once (distributed backends retry on conflicts, the
-    /// memory backend after evicting an idle room to make space). As with
-    /// [`Page::update`](crate::page::Page::update), the value returned is the one
-    /// `f` produced on the run that was stored, not read back from its JSON.
-    pub async fn update<T, F>(&self, who: &Principal, key: &str, default: T, mut f: F) -> Result<T>
+    /// Atomically replaces the value under `key` (or the key's default) with
+    /// `f(value)` (needs write) and returns the new value. Concurrent updates
+    /// never lose a write; `f` may run more than once (distributed backends retry
+    /// on conflicts, the memory backend after evicting an idle room to make
+    /// space). As with [`Page::update`](crate::page::Page::update), the value
+    /// returned is the one `f` produced on the run that was stored, not read back
+    /// from its JSON.
+    pub async fn update<T, F>(&self, who: &Principal, key: &Key<T>, mut f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send,
         F: FnMut(T) -> T + Send,
+    {
+        let updated = self
+            .apply(who, key.name(), key.default_value(), |value| {
+                Ok::<T, Infallible>(f(value))
+            })
+            .await?;
+        Ok(updated.unwrap_or_else(|never| match never {}))
+    }
+
+    /// Like [`update`](Self::update), but `f` may decline with an error of its
+    /// own: then nothing is written (no diff, no new version) and its error is
+    /// returned as `Ok(Err(error))`. Store failures are the outer `Err`.
+    pub async fn try_update<T, E, F>(
+        &self,
+        who: &Principal,
+        key: &Key<T>,
+        f: F,
+    ) -> Result<Result<T, E>>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Send,
+        F: FnMut(T) -> Result<T, E> + Send,
+    {
+        self.apply(who, key.name(), key.default_value(), f).await
+    }
+
+    /// [`update`](Self::update) of the string key `key`, with its default given
+    /// here. Prefer a typed [`Key`].
+    pub async fn update_or<T, F>(
+        &self,
+        who: &Principal,
+        key: &str,
+        default: T,
+        mut f: F,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: FnMut(T) -> T + Send,
+    {
+        let updated = self
+            .apply(who, key, default, |value| Ok::<T, Infallible>(f(value)))
+            .await?;
+        Ok(updated.unwrap_or_else(|never| match never {}))
+    }
+
+    async fn apply<T, E, F>(
+        &self,
+        who: &Principal,
+        key: &str,
+        default: T,
+        mut f: F,
+    ) -> Result<Result<T, E>>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Send,
+        F: FnMut(T) -> Result<T, E> + Send,
     {
         self.observe("update", async {
             let limits = self.limits();
@@ -273,19 +350,24 @@ impl Room {
             let mut produced = None;
             let caller = who.member_key();
             let init = || self.init();
-            let diff = {
+            let stored = {
                 let mut apply = byte_updater(key, &default, &mut f, limits, &mut produced);
                 self.store()
                     .update(self.call(&caller, &init), key, &mut apply)
-                    .await?
+                    .await
             };
-            if let Some(value) = produced {
+            let diff = match (stored, produced) {
                 // What the stored run of `f` produced; no second decode.
-                return Ok(value);
-            }
+                (Ok(_), Some(Ok(value))) => return Ok(Ok(value)),
+                (Err(Error::UpdateDeclined), Some(Err(declined))) => return Ok(Err(declined)),
+                (Err(err), _) => return Err(err),
+                (Ok(diff), _) => diff,
+            };
             match &diff.change {
-                Change::Inserted { value, .. } | Change::Updated { value, .. } => value.decode(key),
-                _ => decode(key, &default),
+                Change::Inserted { value, .. } | Change::Updated { value, .. } => {
+                    value.decode(key).map(Ok)
+                }
+                _ => decode(key, &default).map(Ok),
             }
         })
         .await
@@ -293,7 +375,8 @@ impl Room {
 
     /// Removes `key` (needs delete); returns whether it was present. Removing an
     /// absent key produces no diff.
-    pub async fn delete(&self, who: &Principal, key: &str) -> Result<bool> {
+    pub async fn delete<K: KeyName + ?Sized>(&self, who: &Principal, key: &K) -> Result<bool> {
+        let key = key.key_name();
         self.observe("delete", async {
             validate_key(key, &self.limits())?;
             let caller = who.member_key();

@@ -31,6 +31,9 @@ pub(crate) enum Op {
     ClearReconnect,
     /// Changes nothing but `last_seen_at` (which every commit refreshes).
     Touch,
+    /// Several operations on one view, applied in order as one unit: all of
+    /// them are committed, in one durable write, or none.
+    Batch(Vec<Op>),
 }
 
 /// One change to one view of a session.
@@ -94,47 +97,10 @@ impl Change {
         let Some(view) = &self.view else {
             return Ok(());
         };
+        // Every operation works on a copy of the slice, which replaces the
+        // stored one only once all of them succeeded.
         let mut slice = current_slice(doc, view);
-        match &self.op {
-            Op::Set { key, value, page } => {
-                let limits = &options.limits;
-                if !slice.data.contains_key(key) && slice.data.len() >= limits.max_keys {
-                    return Err(Error::TooManyKeys {
-                        scope: "session view",
-                        limit: limits.max_keys,
-                    });
-                }
-                slice.data.insert(key.clone(), value.clone());
-                match page {
-                    Some(page) => slice.pages.insert(key.clone(), page.clone()),
-                    None => slice.pages.remove(key),
-                };
-                let size = slice.size();
-                if size > limits.max_bytes {
-                    return Err(Error::ScopeTooLarge {
-                        scope: "session view",
-                        size,
-                        limit: limits.max_bytes,
-                    });
-                }
-                if !doc.views.contains_key(view.name()) && doc.views.len() >= options.max_views {
-                    return Err(Error::TooManyViews {
-                        limit: options.max_views,
-                    });
-                }
-            }
-            Op::Remove { key } => {
-                slice.data.remove(key);
-                slice.pages.remove(key);
-            }
-            Op::ClearView => slice.data.clear(),
-            Op::ClearReconnect => {
-                for key in std::mem::take(&mut slice.pages).into_keys() {
-                    slice.data.remove(&key);
-                }
-            }
-            Op::Touch => {}
-        }
+        apply_op(&self.op, &mut slice, doc, view, options)?;
         if slice.data.is_empty() {
             doc.views.remove(view.name());
         } else {
@@ -142,6 +108,63 @@ impl Change {
         }
         Ok(())
     }
+}
+
+/// Applies `op` to `slice` (of `view` in `doc`), or fails when it would break
+/// a limit.
+fn apply_op(
+    op: &Op,
+    slice: &mut ViewSlice,
+    doc: &SessionDoc,
+    view: &View,
+    options: &SessionOptions,
+) -> Result<()> {
+    match op {
+        Op::Set { key, value, page } => {
+            let limits = &options.limits;
+            if !slice.data.contains_key(key) && slice.data.len() >= limits.max_keys {
+                return Err(Error::TooManyKeys {
+                    scope: "session view",
+                    limit: limits.max_keys,
+                });
+            }
+            slice.data.insert(key.clone(), value.clone());
+            match page {
+                Some(page) => slice.pages.insert(key.clone(), page.clone()),
+                None => slice.pages.remove(key),
+            };
+            let size = slice.size();
+            if size > limits.max_bytes {
+                return Err(Error::ScopeTooLarge {
+                    scope: "session view",
+                    size,
+                    limit: limits.max_bytes,
+                });
+            }
+            if !doc.views.contains_key(view.name()) && doc.views.len() >= options.max_views {
+                return Err(Error::TooManyViews {
+                    limit: options.max_views,
+                });
+            }
+        }
+        Op::Remove { key } => {
+            slice.data.remove(key);
+            slice.pages.remove(key);
+        }
+        Op::ClearView => slice.data.clear(),
+        Op::ClearReconnect => {
+            for key in std::mem::take(&mut slice.pages).into_keys() {
+                slice.data.remove(&key);
+            }
+        }
+        Op::Touch => {}
+        Op::Batch(ops) => {
+            for op in ops {
+                apply_op(op, slice, doc, view, options)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -244,6 +267,46 @@ mod tests {
         let slice = current_slice(&doc, &view);
         assert_eq!(recover(&slice, &view, "draft", Some("p1")), None);
         assert_eq!(recover(&slice, &view, "theme", None), Some(&json!("dark")));
+    }
+
+    #[test]
+    fn a_batch_applies_whole_or_not_at_all() {
+        let options = SessionOptions::default().limits(Limits::default().max_keys(2));
+        let view = View::new("v");
+        let set_op = |key: &str, n: i64| Op::Set {
+            key: key.into(),
+            value: json!(n),
+            page: None,
+        };
+        let batch = |ops: Vec<Op>| Change {
+            view: Some(view.clone()),
+            op: Op::Batch(ops),
+        };
+        let mut doc = SessionDoc::default();
+        batch(vec![set_op("a", 1), set_op("b", 2)])
+            .apply(&mut doc, &options)
+            .unwrap();
+        assert_eq!(
+            doc.views["v"].data,
+            *json!({"a": 1, "b": 2}).as_object().unwrap()
+        );
+        // The third key breaks the limit: the change to `a` before it is not kept.
+        let before = doc.clone();
+        let err = batch(vec![set_op("a", 10), set_op("c", 3)])
+            .apply(&mut doc, &options)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::TooManyKeys { limit: 2, .. }),
+            "{err:?}"
+        );
+        assert_eq!(doc, before);
+        batch(vec![Op::Remove { key: "a".into() }, set_op("c", 3)])
+            .apply(&mut doc, &options)
+            .unwrap();
+        assert_eq!(
+            doc.views["v"].data,
+            *json!({"b": 2, "c": 3}).as_object().unwrap()
+        );
     }
 
     #[test]

@@ -10,14 +10,16 @@ use super::change::{Change, Op, current_slice, recover};
 use super::doc::{SessionDoc, ViewSlice};
 use super::view::{Policy, View};
 use super::writer::{submit, submit_detached};
-use super::{SessionKey, Sessions, stored};
+use super::{SessionKey, SessionWrite, Sessions, current};
 use crate::value::{decode, encode, validate_key};
-use crate::{Error, PageId, Result, observe};
+use crate::{Error, Key, KeyFor, KeyName, PageId, Result, observe};
 
 /// One browser's session, as seen by one request. Cheap to clone.
 ///
-/// Obtained from [`Sessions::session`] (or the axum extractor). Reads go to the
-/// document store, so every node sees every acknowledged write.
+/// Obtained from [`Sessions::session`] (or the axum extractor). Reads are
+/// answered from the node's cache when its
+/// [`SessionCoherence`](super::SessionCoherence) proves it current, else from
+/// the document store: either way every node sees every acknowledged write.
 #[derive(Clone)]
 pub struct Session {
     sessions: Sessions,
@@ -71,9 +73,10 @@ impl Session {
 
     async fn load_inner(&self) -> Result<Option<SessionDoc>> {
         let inner = &self.sessions.inner;
-        let Some((doc, _)) = stored::read(inner.store.as_ref(), &self.key).await? else {
+        let Some(current) = current::read(inner, &self.key).await? else {
             return Ok(None);
         };
+        let doc = current.doc.clone();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -111,25 +114,29 @@ impl Session {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> hyperstate::Result<()> {
 /// # use std::sync::Arc;
-/// # use hyperstate::{BrowserId, PageId, Supervisor};
+/// # use hyperstate::{BrowserId, Key, PageId, Supervisor};
 /// # use hyperstate::memory::MemoryDocumentStore;
 /// # use hyperstate::session::{SessionOptions, SessionSecret, Sessions, View};
 /// # let supervisor = Supervisor::new();
 /// # let sessions = Sessions::new(Arc::new(MemoryDocumentStore::default()),
 /// #     SessionSecret::generate(), SessionOptions::default(), &supervisor);
-/// let view = View::new("settings").reconnect("draft");
+/// const THEME: Key<String> = Key::new("theme", || "light".to_owned());
+/// const DRAFT: Key<String> = Key::or_default("draft");
+///
+/// let view = View::new("settings").reconnect(DRAFT.name());
 /// let browser = BrowserId::generate();
 /// let tab = PageId::generate();
 ///
 /// let settings = sessions.session(&browser, Some(tab)).view(&view);
-/// settings.put("theme", &"dark").await?;
-/// settings.put("draft", &"Dear Sir,").await?;
+/// assert_eq!(settings.get(&THEME).await?, "light");
+/// settings.put(&THEME, "dark").await?;
+/// settings.put(&DRAFT, "Dear Sir,").await?;
 ///
 /// // Another tab of the same browser sees the theme, not this tab's draft.
 /// let other_tab = sessions.session(&browser, Some(PageId::generate())).view(&view);
 /// let state = other_tab.load().await?;
-/// assert_eq!(state.get("theme", String::new())?, "dark");
-/// assert_eq!(state.get("draft", String::new())?, "");
+/// assert_eq!(state.get(&THEME)?, "dark");
+/// assert_eq!(state.get(&DRAFT)?, "");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -161,14 +168,70 @@ impl SessionView {
         })
     }
 
-    /// The value of `key` this request may recover, or `default`.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
-        validate_key(key, &self.session.sessions.inner.options.limits)?;
-        self.load().await?.get(key, default)
+    /// The value of `key` this request may recover, or the key's default.
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<T> {
+        validate_key(key.name(), &self.session.sessions.inner.options.limits)?;
+        self.load().await?.get(key)
     }
 
-    /// Stores `value` under `key`. `Reconnect` keys need the request's page id.
-    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+    /// The value of the string key `key` this request may recover, or
+    /// `default`. Prefer a typed [`Key`] and [`get`](Self::get).
+    pub async fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        validate_key(key, &self.session.sessions.inner.options.limits)?;
+        self.load().await?.get_or(key, default)
+    }
+
+    /// Stores `value` under `key` (a [`Key<T>`] for a `T`, or a string key).
+    /// `Reconnect` keys need the request's page id. To store several keys in
+    /// one durable write, use [`write`](Self::write).
+    pub async fn put<K, T>(&self, key: &K, value: &T) -> Result<()>
+    where
+        K: KeyFor<T> + ?Sized,
+        T: Serialize + ?Sized,
+    {
+        let op = self.set_op(key.key_name(), value)?;
+        self.session.write(&self.view, op).await
+    }
+
+    /// Removes `key`.
+    pub async fn delete<K: KeyName + ?Sized>(&self, key: &K) -> Result<()> {
+        let op = self.remove_op(key.key_name())?;
+        self.session.write(&self.view, op).await
+    }
+
+    /// Starts a write of several keys that is committed as one unit, in one
+    /// durable write: all of it is stored, or (an error) none of it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> hyperstate::Result<()> {
+    /// # use std::sync::Arc;
+    /// # use hyperstate::{BrowserId, Key, PageId, Supervisor};
+    /// # use hyperstate::memory::MemoryDocumentStore;
+    /// # use hyperstate::session::{SessionOptions, SessionSecret, Sessions, View};
+    /// # let supervisor = Supervisor::new();
+    /// # let sessions = Sessions::new(Arc::new(MemoryDocumentStore::default()),
+    /// #     SessionSecret::generate(), SessionOptions::default(), &supervisor);
+    /// const THEME: Key<String> = Key::new("theme", || "light".to_owned());
+    /// const FONT_SIZE: Key<u8> = Key::new("font_size", || 16);
+    ///
+    /// let prefs = sessions.session(&BrowserId::generate(), None).view(&View::new("prefs"));
+    /// prefs
+    ///     .write()
+    ///     .put(&THEME, "dark")
+    ///     .put(&FONT_SIZE, &18)
+    ///     .commit()
+    ///     .await?;
+    /// let state = prefs.load().await?;
+    /// assert_eq!((state.get(&THEME)?, state.get(&FONT_SIZE)?), ("dark".to_owned(), 18));
+    /// # Ok(()) }
+    /// ```
+    pub fn write(&self) -> SessionWrite {
+        SessionWrite::new(self.clone())
+    }
+
+    /// The operation that stores `value` under `key`, checked and encoded.
+    pub(super) fn set_op<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Op> {
         let limits = &self.session.sessions.inner.options.limits;
         validate_key(key, limits)?;
         let bytes = encode(key, value, limits)?;
@@ -184,20 +247,23 @@ impl SessionView {
                 }
             },
         };
-        let op = Op::Set {
+        Ok(Op::Set {
             key: key.to_owned(),
             value,
             page,
-        };
-        self.session.write(&self.view, op).await
+        })
     }
 
-    /// Removes `key`.
-    pub async fn delete(&self, key: &str) -> Result<()> {
+    /// The operation that removes `key`, checked.
+    pub(super) fn remove_op(&self, key: &str) -> Result<Op> {
         validate_key(key, &self.session.sessions.inner.options.limits)?;
-        let op = Op::Remove {
+        Ok(Op::Remove {
             key: key.to_owned(),
-        };
+        })
+    }
+
+    /// Commits `op` to this view in one durable write.
+    pub(super) async fn commit(&self, op: Op) -> Result<()> {
         self.session.write(&self.view, op).await
     }
 
@@ -241,15 +307,25 @@ impl ViewState {
         }
     }
 
-    /// The value of `key`, or `default`.
-    pub fn get<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+    /// The value of `key`, or the key's default.
+    pub fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<T> {
+        self.read(key.name(), || key.default_value())
+    }
+
+    /// The value of the string key `key`, or `default`. Prefer a typed [`Key`]
+    /// and [`get`](Self::get).
+    pub fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T> {
+        self.read(key, || default)
+    }
+
+    fn read<T: DeserializeOwned>(&self, key: &str, default: impl FnOnce() -> T) -> Result<T> {
         match recover(&self.slice, &self.view, key, self.page.as_deref()) {
             Some(value) => T::deserialize(value).map_err(|source| Error::Json {
                 key: key.to_owned(),
                 direction: "deserialized",
                 source,
             }),
-            None => Ok(default),
+            None => Ok(default()),
         }
     }
 

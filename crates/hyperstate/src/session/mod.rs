@@ -21,9 +21,10 @@
 //!
 //! # Durability
 //!
-//! A write returns once the store has accepted it. All writes of a session on
-//! one node go through one writer task, which commits the writes that pile up
-//! during a PUT together in the next one (group commit). Several nodes are made
+//! A write returns once the store has accepted it. A write to a session
+//! nobody on this node is committing for commits from the caller's task; the
+//! writes that pile up during a PUT go to the session's writer task, which
+//! commits them together in the next one (group commit). Several nodes are made
 //! safe by compare-and-swap on every PUT: the loser reloads, re-applies its
 //! per-key changes and retries (bounded, with jittered backoff), then fails with
 //! [`Error::SessionConflict`](crate::Error::SessionConflict). The document's
@@ -31,12 +32,17 @@
 //! match by accident on stores whose etag is a content hash (S3).
 //!
 //! Writer tasks run under the [`Supervisor`](crate::Supervisor): one idle for
-//! [`SessionOptions::writer_idle`] stops and is started again by the next
-//! write; on shutdown each commits what is queued before it exits, and writes
-//! that arrive after shutdown has begun (requests a server is still draining)
-//! commit from the caller's own task, with the same compare-and-swap. Because every
-//! write is durable when its call returns (not when a response finishes), writes
-//! made while a response streams (SSE) are never lost.
+//! [`SessionOptions::writer_idle`] stops and is started again when needed; on
+//! shutdown each commits what is queued before it exits, and writes that
+//! arrive after shutdown has begun (requests a server is still draining)
+//! commit from the caller's own task, with the same compare-and-swap. Because
+//! every write is durable when its call returns (not when a response
+//! finishes), writes made while a response streams (SSE) are never lost.
+//!
+//! # Reads
+//!
+//! Reads are answered from the node's cache of session documents when its
+//! [`SessionCoherence`] proves the copy current, else from the store.
 //!
 //! # Backends
 //!
@@ -49,7 +55,12 @@
 //! Sessions not seen for [`SessionOptions::ttl`] (30 days) are deleted by
 //! [`Sessions::sweep`], which [`Sessions::spawn_sweeper`] runs periodically.
 
+mod batch;
+mod cache;
 mod change;
+mod coherence;
+mod commit;
+mod current;
 mod doc;
 mod handle;
 mod health;
@@ -61,6 +72,8 @@ mod stored;
 mod view;
 mod writer;
 
+pub use batch::SessionWrite;
+pub use coherence::{Revision, RevisionRegister, SessionCoherence};
 pub use doc::{SessionDoc, ViewSlice};
 pub use handle::{Session, SessionView, ViewState};
 pub use key::{MIN_SECRET_BYTES, SessionKey, SessionSecret};

@@ -20,10 +20,10 @@ pub struct SessionOptions {
     /// A session's writer task stops after this long without writes, and starts
     /// again on the next one. Default: 30 seconds.
     pub writer_idle: Duration,
-    /// Most writer tasks alive at once on this node. Past it, a write to a
-    /// session without a writer commits from the caller's own task (same
-    /// compare-and-swap, no group commit), so a flood of new sessions costs no
-    /// task each that outlives its request. Default: 1024.
+    /// Most writer tasks alive at once on this node (a session gets one only
+    /// when writes arrive while one of its commits is in flight). Past it,
+    /// such writes wait for the session's turn and commit from the caller's
+    /// own task (same compare-and-swap, no group commit). Default: 1024.
     pub max_writers: usize,
     /// How many times a commit is tried against a document other nodes keep
     /// changing before the writes fail with
@@ -37,6 +37,11 @@ pub struct SessionOptions {
     /// store that stops (or starts again) taking writes is seen within this
     /// long. Default: 5 seconds.
     pub write_probe_interval: Duration,
+    /// Most bytes of stored session documents this node keeps in its cache
+    /// (least recently used first out), when its
+    /// [`SessionCoherence`](super::SessionCoherence) is not `Off`.
+    /// Default: 64 MiB.
+    pub cache_bytes: u64,
 }
 
 impl Default for SessionOptions {
@@ -51,6 +56,7 @@ impl Default for SessionOptions {
             max_attempts: 8,
             max_batch: 256,
             write_probe_interval: Duration::from_secs(5),
+            cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -95,6 +101,11 @@ impl SessionOptions {
     /// Sets [`SessionOptions::write_probe_interval`].
     pub fn write_probe_interval(mut self, every: Duration) -> Self {
         self.write_probe_interval = every;
+        self
+    }
+    /// Sets [`SessionOptions::cache_bytes`].
+    pub fn cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bytes = bytes;
         self
     }
     /// Sets [`SessionOptions::max_batch`] (at least 1).

@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::cache::DocCache;
+use super::coherence::SessionCoherence;
 use super::handle::Session;
 use super::health::WriteProbe;
 use super::store::DocumentStore;
@@ -34,7 +36,7 @@ use crate::{BrowserId, Result, Supervisor};
 /// let settings = View::new("settings");
 /// let session = sessions.session(&BrowserId::generate(), None);
 /// session.view(&settings).put("theme", &"dark").await?; // durable when it returns
-/// assert_eq!(session.view(&settings).get("theme", String::new()).await?, "dark");
+/// assert_eq!(session.view(&settings).get_or("theme", String::new()).await?, "dark");
 /// supervisor.shutdown().await; // drains the writers
 /// # Ok(()) }
 /// ```
@@ -50,17 +52,33 @@ pub(crate) struct Inner {
     pub(crate) spawner: TaskSpawner,
     pub(crate) writers: Writers,
     write_probe: WriteProbe,
+    pub(crate) coherence: SessionCoherence,
+    /// `None` when the coherence is `Off`.
+    pub(crate) cache: Option<DocCache>,
+    pub(crate) cache_stats: CacheStats,
+}
+
+/// How reads were answered, for [`SessionStats`].
+#[derive(Debug, Default)]
+pub(crate) struct CacheStats {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) register_errors: AtomicU64,
 }
 
 impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sessions")
             .field("backend", &self.inner.store.backend_name())
+            .field("coherence", &self.inner.coherence)
             .field("options", &self.inner.options)
             .field("stats", &self.stats())
             .finish()
     }
 }
+
+/// The task name the sweep is leased under.
+const SWEEP_LEASE: &str = "session-sweep";
 
 /// Counters of one node's session scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,17 +90,45 @@ pub struct SessionStats {
     pub commits: u64,
     /// PUTs that lost a compare-and-swap and were retried.
     pub conflicts: u64,
+    /// Reads answered from this node's cache (no store request).
+    pub cache_hits: u64,
+    /// Reads that went to the store (cache off, not cached, or not provably
+    /// current).
+    pub cache_misses: u64,
+    /// Reads that could not reach the shared revision register (and went to
+    /// the store).
+    pub register_errors: u64,
 }
 
 impl Sessions {
-    /// The session scope over `store`. Writer tasks run under `supervisor`, whose
-    /// shutdown commits every queued write before it returns.
+    /// The session scope over `store`, without a cache (every read goes to the
+    /// store: see [`Sessions::with_coherence`]). Writer tasks run under
+    /// `supervisor`, whose shutdown commits every queued write before it
+    /// returns.
     pub fn new(
         store: Arc<dyn DocumentStore>,
         secret: SessionSecret,
         options: SessionOptions,
         supervisor: &Supervisor,
     ) -> Self {
+        Self::with_coherence(store, secret, options, SessionCoherence::Off, supervisor)
+    }
+
+    /// The session scope over `store`, whose reads are answered from this
+    /// node's cache (of [`SessionOptions::cache_bytes`]) whenever `coherence`
+    /// proves it current.
+    pub fn with_coherence(
+        store: Arc<dyn DocumentStore>,
+        secret: SessionSecret,
+        options: SessionOptions,
+        coherence: SessionCoherence,
+        supervisor: &Supervisor,
+    ) -> Self {
+        let cache = match &coherence {
+            SessionCoherence::Off => None,
+            SessionCoherence::SingleNode => Some(DocCache::new(options.cache_bytes, true)),
+            SessionCoherence::Shared(_) => Some(DocCache::new(options.cache_bytes, false)),
+        };
         Sessions {
             inner: Arc::new(Inner {
                 store,
@@ -91,8 +137,16 @@ impl Sessions {
                 spawner: supervisor.spawner(),
                 writers: Writers::default(),
                 write_probe: WriteProbe::default(),
+                coherence,
+                cache,
+                cache_stats: CacheStats::default(),
             }),
         }
+    }
+
+    /// How this node's cache is kept current.
+    pub fn coherence(&self) -> &SessionCoherence {
+        &self.inner.coherence
     }
 
     /// The session of `browser`, as seen by a request from page `page` (needed to
@@ -133,6 +187,13 @@ impl Sessions {
             active_writers: writers.active(),
             commits: writers.commits.load(Ordering::Relaxed),
             conflicts: writers.conflicts.load(Ordering::Relaxed),
+            cache_hits: self.inner.cache_stats.hits.load(Ordering::Relaxed),
+            cache_misses: self.inner.cache_stats.misses.load(Ordering::Relaxed),
+            register_errors: self
+                .inner
+                .cache_stats
+                .register_errors
+                .load(Ordering::Relaxed),
         }
     }
 
@@ -177,21 +238,49 @@ impl Sessions {
                     0
                 }
             };
-            if last_seen <= cutoff_ms && store.delete(&listed.key, Some(&doc.etag)).await? {
+            if last_seen > cutoff_ms {
+                continue;
+            }
+            // A session created again after this starts its revisions from
+            // zero: the shared record of the old ones must go first.
+            if let Some(register) = self.inner.coherence.register() {
+                register.forget(&listed.key).await?;
+            }
+            if store.delete(&listed.key, Some(&doc.etag)).await? {
                 deleted += 1;
+            }
+            if let Some(cache) = &self.inner.cache {
+                cache.removed(listed.key);
             }
         }
         Ok(deleted)
     }
 
-    /// Runs [`Sessions::sweep`] every `every` under `supervisor`.
+    /// [`Sessions::sweep`], unless another node sharing this node's revision
+    /// register ([`SessionCoherence::Shared`]) has swept within `period`:
+    /// then `None`, and no store request. Without a shared register, every
+    /// call sweeps.
+    pub async fn sweep_leased(&self, period: Duration) -> Result<Option<usize>> {
+        if let Some(register) = self.inner.coherence.register()
+            && !register.lease(SWEEP_LEASE, period).await?
+        {
+            return Ok(None);
+        }
+        self.sweep().await.map(Some)
+    }
+
+    /// Runs [`Sessions::sweep_leased`] every `every` under `supervisor`: with a
+    /// shared register, one node of the fleet sweeps per interval.
     pub fn spawn_sweeper(&self, supervisor: &Supervisor, every: Duration) {
         let sessions = self.clone();
         supervisor.spawn_periodic("session-sweeper", every, move || {
             let sessions = sessions.clone();
             async move {
-                match sessions.sweep().await {
-                    Ok(deleted) => tracing::debug!(deleted, "session sweep done"),
+                // A lease a little shorter than the interval has lapsed by the
+                // next tick of whichever node holds it.
+                match sessions.sweep_leased(every - every / 10).await {
+                    Ok(Some(deleted)) => tracing::debug!(deleted, "session sweep done"),
+                    Ok(None) => tracing::debug!("session sweep left to another node"),
                     Err(err) => tracing::warn!(error = %err, "session sweep failed"),
                 }
             }

@@ -1,57 +1,52 @@
-//! One writer task per active session: group commit and compare-and-swap.
+//! Who commits a session's writes on this node: the caller, or the
+//! session's writer task (group commit).
 //!
-//! Every write of a session on this node goes through that session's writer, so
-//! one node never races itself. The writer commits in batches: the first write
-//! waiting starts a PUT, and everything that arrives while that PUT is in flight
-//! goes into the next one (group commit: fewer PUTs, same guarantee). A write is
+//! A write to a session nobody on this node is committing for commits from
+//! the caller's own task, at once: a lone write costs no task hop. A write
+//! that arrives while a commit is in flight goes to the session's writer task
+//! (started on demand), which commits everything queued meanwhile in its next
+//! PUT (group commit: fewer PUTs, same guarantee). Either way the committer
+//! holds the session's turn (a lock per stripe of sessions), so this node
+//! never races itself on one session's compare-and-swap. A write is
 //! acknowledged only once the PUT carrying it has been accepted by the store.
 //!
 //! Other nodes may write the same session: every PUT is conditional on the etag
-//! the writer last saw. On a conflict the writer reloads the document, re-applies
-//! the pending per-key changes to it and tries again, with jittered backoff, up
-//! to [`SessionOptions::max_attempts`](super::SessionOptions::max_attempts).
+//! last seen (the cached copy, with no GET first). On a conflict the document
+//! is reloaded, the pending per-key changes re-applied, and the PUT tried
+//! again, with jittered backoff, up to
+//! [`SessionOptions::max_attempts`](super::SessionOptions::max_attempts). That
+//! commit step is `session/commit.rs`.
 //!
-//! A writer idle for `writer_idle` retires itself and is started again by the
-//! next write. On shutdown it stops taking writes, commits what is queued, and
-//! exits; the [`Supervisor`](crate::Supervisor) waits for it.
-//!
-//! At most [`SessionOptions::max_writers`](super::SessionOptions::max_writers)
-//! writers live at once. A write to a session without a writer past that cap,
-//! like a write after shutdown began, commits from the caller's own task with
-//! the same compare-and-swap: a flood of one-write sessions then costs no task
-//! (and no idle wait) per session, only the requests themselves.
+//! A writer idle for `writer_idle` retires itself and is started again when
+//! needed. On shutdown it stops taking writes, commits what is queued, and
+//! exits; the [`Supervisor`](crate::Supervisor) waits for it. Writes that
+//! arrive after shutdown began, or when
+//! [`SessionOptions::max_writers`](super::SessionOptions::max_writers) writers
+//! are alive, wait for the session's turn and commit from the caller's task.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
+use super::SessionKey;
 use super::change::Change;
-use super::doc::SessionDoc;
+use super::commit::Committer;
 use super::service::Inner;
-use super::store::{Etag, PutCondition, PutOutcome};
-use super::{SessionKey, stored};
-use crate::log_limit::RepeatedErrors;
 use crate::{Error, Result};
-
-/// Sessions that several nodes fight over give up alike: one line per interval.
-static GAVE_UP: RepeatedErrors = RepeatedErrors::new(crate::log_limit::INTERVAL);
 
 /// Writes queued for one session beyond this make senders wait (backpressure).
 const QUEUE: usize = 512;
-const BACKOFF_BASE: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_millis(250);
 
 pub(crate) struct Job {
-    change: Change,
+    pub(crate) change: Change,
     /// `None` for fire-and-forget writes (refreshing `last_seen_at`).
     ack: Option<oneshot::Sender<Result<()>>>,
 }
 
 impl Job {
-    fn finish(self, result: Result<()>) {
+    pub(crate) fn finish(self, result: Result<()>) {
         if let Some(ack) = self.ack {
             // The caller may have given up waiting (its request was cancelled);
             // the write stands either way.
@@ -67,16 +62,17 @@ pub(crate) struct Writers {
     next_id: AtomicU64,
     pub(crate) commits: AtomicU64,
     pub(crate) conflicts: AtomicU64,
-    /// Serializes the commits made without a writer (past the cap, or during
-    /// shutdown) per stripe of sessions, so that such writes of this node to one
-    /// session never race each other's compare-and-swap, while writes to
-    /// different sessions mostly proceed side by side.
-    direct: [tokio::sync::Mutex<()>; DIRECT_STRIPES],
+    /// Whoever commits for a session on this node holds its stripe's turn
+    /// for the commit: a caller committing from its own task, or the
+    /// session's writer task. So this node never races itself on one
+    /// session's compare-and-swap, while different sessions mostly proceed
+    /// side by side.
+    turns: [Arc<tokio::sync::Mutex<()>>; STRIPES],
 }
 
-/// Stripes of [`Writers::direct`]: enough that a flood of distinct sessions
-/// rarely queues on one, few enough to cost nothing.
-const DIRECT_STRIPES: usize = 64;
+/// Stripes of [`Writers::turns`]: enough that sessions committing at once
+/// rarely share one, few enough to cost nothing.
+const STRIPES: usize = 1024;
 
 impl Default for Writers {
     fn default() -> Self {
@@ -85,16 +81,20 @@ impl Default for Writers {
             next_id: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
-            direct: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            turns: std::array::from_fn(|_| Arc::default()),
         }
     }
 }
 
 /// Where one write goes.
 enum Route {
-    /// The session's writer task.
+    /// Nobody is committing for the session: the caller commits, now, from
+    /// its own task, holding the turn.
+    Inline(OwnedMutexGuard<()>),
+    /// The session's writer task, which batches what arrives meanwhile.
     Writer(u64, mpsc::Sender<Job>),
-    /// The caller's own task: shutting down, or the writer cap is reached.
+    /// The caller's own task once the turn is free: shutting down, or the
+    /// writer cap is reached.
     Direct,
 }
 
@@ -115,25 +115,36 @@ impl Writers {
             map.remove(key);
         }
     }
+
+    fn turn(&self, key: &SessionKey) -> &Arc<tokio::sync::Mutex<()>> {
+        let [a, b, ..] = *key.as_bytes();
+        &self.turns[usize::from(u16::from_le_bytes([a, b])) % STRIPES]
+    }
 }
 
-/// The writer of `key`, started if there is none and the cap allows one.
+/// Where a write of `key` goes: inline when nobody commits for the session,
+/// else to its writer, started if there is none and the cap allows one.
 fn route(inner: &Arc<Inner>, key: SessionKey) -> Route {
     let mut map = inner.writers.lock();
     if let Some((id, tx)) = map.get(&key) {
         return Route::Writer(*id, tx.clone());
     }
-    if map.len() >= inner.options.max_writers {
+    // Taken under the map lock: a writer cannot appear for the session
+    // meanwhile, and one that exists is used above.
+    if let Ok(turn) = inner.writers.turn(&key).clone().try_lock_owned() {
+        return Route::Inline(turn);
+    }
+    if map.len() >= inner.options.max_writers || inner.spawner.is_shutting_down() {
         return Route::Direct;
     }
     let id = inner.writers.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer = Writer {
+        committer: Committer::new(inner.clone(), key),
         inner: inner.clone(),
         key,
         id,
         rx,
-        cached: None,
     };
     if !inner.spawner.spawn("session-writer", writer.run()) {
         return Route::Direct;
@@ -142,7 +153,9 @@ fn route(inner: &Arc<Inner>, key: SessionKey) -> Route {
     Route::Writer(id, tx)
 }
 
-/// Queues `change` on the session's writer and waits until it is durable.
+/// Commits `change` and returns once it is durable: from the caller's task
+/// when nobody else commits for the session (no task hop), else through the
+/// session's writer, in its next batch.
 pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) -> Result<()> {
     let (ack, acked) = oneshot::channel();
     let mut job = Job {
@@ -153,9 +166,16 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
     // send; the next lookup starts a fresh one. Three tries cover any such race.
     for _ in 0..3 {
         let (id, tx) = match route(inner, key) {
+            Route::Inline(turn) => {
+                Committer::new(inner.clone(), key).commit(vec![job]).await;
+                drop(turn);
+                return acked.await.unwrap_or(Err(Error::WriterStopped));
+            }
             Route::Writer(id, tx) if !inner.spawner.is_shutting_down() => (id, tx),
+            // Writers are draining: wait for the turn, then commit here.
             Route::Writer(..) | Route::Direct => {
-                commit_directly(inner, key, job).await;
+                let _turn = inner.writers.turn(&key).lock().await;
+                Committer::new(inner.clone(), key).commit(vec![job]).await;
                 return acked.await.unwrap_or(Err(Error::WriterStopped));
             }
         };
@@ -170,52 +190,34 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
     Err(Error::WriterStopped)
 }
 
-/// Commits one write from the caller's own task, with the same compare-and-swap
-/// and retries as a writer but without group commit. Used past the writer cap,
-/// and once shutdown has begun: writer tasks are draining then, yet requests
-/// still in flight (a server drains them after the signal) must not lose their
-/// writes.
-async fn commit_directly(inner: &Arc<Inner>, key: SessionKey, job: Job) {
-    // One at a time per stripe: unserialized writes to one session would each
-    // lose the compare-and-swap to the others in turn.
-    let stripe = usize::from(key.as_bytes()[0]) % DIRECT_STRIPES;
-    let _turn = inner.writers.direct[stripe].lock().await;
-    // A receiver nobody sends to: this writer only ever commits the one job.
-    let (_unused, rx) = mpsc::channel(1);
-    let mut writer = Writer {
-        inner: inner.clone(),
-        key,
-        id: u64::MAX,
-        rx,
-        cached: None,
-    };
-    writer.commit(vec![job]).await;
-}
-
-/// Queues `change` without waiting; dropped if the writer is busy or stopping,
-/// or if the writer cap leaves no room for one (it is only a refresh of
-/// `last_seen_at`, tried again by a later read).
+/// Queues `change` without waiting: on the session's writer, or in a task of
+/// its own when nobody commits for the session; dropped if the writer is busy
+/// or stopping, or if the writer cap leaves no room for one (it is only a
+/// refresh of `last_seen_at`, tried again by a later read).
 pub(crate) fn submit_detached(inner: &Arc<Inner>, key: SessionKey, change: Change) {
-    if let Route::Writer(_, tx) = route(inner, key) {
-        let _ = tx.try_send(Job { change, ack: None });
+    let job = Job { change, ack: None };
+    match route(inner, key) {
+        Route::Writer(_, tx) => {
+            let _ = tx.try_send(job);
+        }
+        Route::Inline(turn) => {
+            let mut committer = Committer::new(inner.clone(), key);
+            inner.spawner.spawn("session-touch", async move {
+                committer.commit(vec![job]).await;
+                drop(turn);
+            });
+        }
+        Route::Direct => {}
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
+/// The task that commits one session's queued writes, batch by batch.
 struct Writer {
+    committer: Committer,
     inner: Arc<Inner>,
     key: SessionKey,
     id: u64,
     rx: mpsc::Receiver<Job>,
-    /// The last document this writer read or wrote, and its etag (`None`: absent).
-    /// Trusted only until a PUT says otherwise.
-    cached: Option<(SessionDoc, Option<Etag>)>,
 }
 
 impl Writer {
@@ -231,8 +233,7 @@ impl Writer {
                 _ = tokio::time::sleep(idle) => None,
             };
             let Some(first) = first else { break };
-            let batch = self.take_batch(first);
-            self.commit(batch).await;
+            self.commit_from(first).await;
         }
         // Stop taking writes, then commit what was queued before that: a send
         // either landed before `close` (and is committed here) or fails (and the
@@ -240,9 +241,17 @@ impl Writer {
         self.inner.writers.retire(&self.key, self.id);
         self.rx.close();
         while let Ok(first) = self.rx.try_recv() {
-            let batch = self.take_batch(first);
-            self.commit(batch).await;
+            self.commit_from(first).await;
         }
+    }
+
+    /// Waits for the session's turn (a caller may be committing inline), then
+    /// commits `first` with everything queued by then.
+    async fn commit_from(&mut self, first: Job) {
+        let turn = self.inner.writers.turn(&self.key).clone();
+        let _turn = turn.lock().await;
+        let batch = self.take_batch(first);
+        self.committer.commit(batch).await;
     }
 
     fn take_batch(&mut self, first: Job) -> Vec<Job> {
@@ -254,128 +263,5 @@ impl Writer {
             }
         }
         batch
-    }
-
-    async fn load(&mut self) -> Result<(SessionDoc, Option<Etag>)> {
-        if let Some(cached) = self.cached.take() {
-            return Ok(cached);
-        }
-        Ok(
-            match stored::read(self.inner.store.as_ref(), &self.key).await? {
-                Some((doc, etag)) => (doc, Some(etag)),
-                None => (SessionDoc::default(), None),
-            },
-        )
-    }
-
-    /// Commits `jobs` in one PUT (more after conflicts) and answers each.
-    async fn commit(&mut self, mut jobs: Vec<Job>) {
-        let inner = self.inner.clone();
-        let attempts = inner.options.max_attempts;
-        let backend = inner.store.backend_name();
-        let conflicts = crate::observe::cas_conflicts("session", backend);
-        for attempt in 0..attempts {
-            let (current, etag) = match self.load().await {
-                Ok(loaded) => loaded,
-                Err(err) => return fail_all(jobs, err),
-            };
-            // Apply each change on its own so that one breaking a limit fails
-            // alone instead of failing the whole batch.
-            let mut next = current.clone();
-            let mut applied = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                match job.change.apply(&mut next, &inner.options) {
-                    Ok(()) => applied.push(job),
-                    Err(err) => job.finish(Err(err)),
-                }
-            }
-            if applied.is_empty() {
-                self.cached = Some((current, etag));
-                return;
-            }
-            next.rev = current.rev + 1;
-            next.last_seen_at = current.last_seen_at.max(now_ms());
-            let condition = match &etag {
-                Some(etag) => PutCondition::Matches(etag),
-                None => PutCondition::Absent,
-            };
-            let started = Instant::now();
-            let put = inner.store.put(&self.key, next.encode(), condition).await;
-            crate::observe::durable_write_seconds(backend).record(started.elapsed());
-            match put {
-                Ok(PutOutcome::Written(new_etag)) => {
-                    inner.writers.commits.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("hyperstate_session_commits_total", "backend" => backend)
-                        .increment(1);
-                    metrics::histogram!("hyperstate_session_batch_size", "backend" => backend)
-                        .record(applied.len() as f64);
-                    self.cached = Some((next, Some(new_etag)));
-                    for job in applied {
-                        job.finish(Ok(()));
-                    }
-                    return;
-                }
-                Ok(PutOutcome::Conflict) => {
-                    inner.writers.conflicts.fetch_add(1, Ordering::Relaxed);
-                    conflicts.increment(1);
-                    tracing::debug!(attempt, "session commit lost a compare-and-swap; reloading");
-                    jobs = applied;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(err) => return fail_all(applied, err),
-            }
-        }
-        if GAVE_UP.should_log(["session", "commit", backend, "conflict"]) {
-            tracing::warn!(attempts, "session commit gave up after repeated conflicts");
-        }
-        for job in jobs {
-            job.finish(Err(Error::SessionConflict { attempts }));
-        }
-    }
-}
-
-/// Exponential backoff with full jitter, so that colliding nodes spread out.
-fn backoff(attempt: u32) -> Duration {
-    let cap = BACKOFF_BASE
-        .saturating_mul(1 << attempt.min(16))
-        .min(BACKOFF_MAX);
-    let mut random = [0u8; 2];
-    // Jitter is best effort: without randomness the plain exponential still works.
-    let _ = getrandom::fill(&mut random);
-    cap.mul_f64(f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX))
-}
-
-/// Answers every job with (a shared copy of) `err`.
-fn fail_all(mut jobs: Vec<Job>, err: Error) {
-    if jobs.len() == 1 {
-        // The common case keeps the error as it is (and its HTTP status).
-        if let Some(job) = jobs.pop() {
-            job.finish(Err(err));
-        }
-        return;
-    }
-    let shared = Arc::new(err);
-    for job in jobs {
-        job.finish(Err(Error::Backend {
-            backend: "session writer",
-            operation: "commit",
-            source: Box::new(SharedError(shared.clone())),
-        }));
-    }
-}
-
-/// One error reported to every write of a failed batch.
-#[derive(Debug)]
-struct SharedError(Arc<Error>);
-
-impl std::fmt::Display for SharedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SharedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.0)
     }
 }

@@ -11,12 +11,13 @@ use serde::Deserialize;
 use crate::AppError;
 use crate::layout::{self, PageQuery};
 
-const ITEMS: &str = "cart_items";
+/// The tab's cart: item names, in the order they were added.
+const ITEMS: Key<Vec<String>> = Key::or_default("cart_items");
 const MAX_NAME_CHARS: usize = 100;
 
 /// `GET /cart`: the page, with this page's (empty) cart.
 pub(crate) async fn show(page: Page, Query(query): Query<PageQuery>) -> Result<Markup, AppError> {
-    let items: Vec<String> = page.get(ITEMS, Vec::new()).await?;
+    let items = page.get(&ITEMS).await?;
     Ok(layout::page(
         "Cart",
         query.htmx,
@@ -60,7 +61,7 @@ impl NewItem {
 pub(crate) async fn add_item(page: Page, Form(form): Form<NewItem>) -> Result<Markup, AppError> {
     let name = form.into_name()?;
     let items = page
-        .update(ITEMS, Vec::<String>::new(), |mut items| {
+        .update(&ITEMS, |mut items| {
             items.push(name.clone());
             items
         })
@@ -70,7 +71,7 @@ pub(crate) async fn add_item(page: Page, Form(form): Form<NewItem>) -> Result<Ma
 
 /// `POST /cart/clear` (htmx): empties the cart.
 pub(crate) async fn clear(page: Page) -> Result<Markup, AppError> {
-    page.delete(ITEMS).await?;
+    page.delete(&ITEMS).await?;
     Ok(list(&[]))
 }
 

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::AppError;
 use crate::layout::{self, HtmxVersion};
 
-const MESSAGES: &str = "messages";
+/// The room's messages, oldest first.
+const MESSAGES: Key<Vec<Message>> = Key::or_default("messages");
 /// Older messages are dropped from the room's state past this many.
 const KEEP_MESSAGES: usize = 50;
 const MAX_TEXT_CHARS: usize = 500;
@@ -37,7 +38,7 @@ pub(crate) fn rooms(state: &Hyperstate) -> ChatRooms {
     let spec = |_: &RoomKey| {
         RoomInit::new()
             .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ))
-            .value(MESSAGES, &Vec::<Message>::new())
+            .value(MESSAGES.name(), &MESSAGES.default_value())
     };
     ChatRooms(state.rooms(spec))
 }
@@ -174,7 +175,7 @@ pub(crate) async fn post(
     }
     let room = room(&rooms, &name)?;
     let message = Message { text };
-    room.update(&who, MESSAGES, Vec::<Message>::new(), |mut messages| {
+    room.update(&who, &MESSAGES, |mut messages| {
         messages.push(message.clone());
         let excess = messages.len().saturating_sub(KEEP_MESSAGES);
         messages.drain(..excess);

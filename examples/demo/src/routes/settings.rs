@@ -17,11 +17,11 @@ use serde::Deserialize;
 use crate::AppError;
 use crate::layout::{self, PageQuery};
 
-static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect("draft"));
+static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect(DRAFT.name()));
 
-const THEME: &str = "theme";
-const DRAFT: &str = "draft";
 const DEFAULT_THEME: &str = "light";
+const THEME: Key<String> = Key::new("theme", || DEFAULT_THEME.to_owned());
+const DRAFT: Key<String> = Key::or_default("draft");
 const MAX_THEME_CHARS: usize = 32;
 const MAX_DRAFT_CHARS: usize = 4000;
 
@@ -32,8 +32,8 @@ pub(crate) async fn show(
     Query(query): Query<PageQuery>,
 ) -> Result<Markup, AppError> {
     let state = session.view(&SETTINGS).load().await?;
-    let theme: String = state.get(THEME, DEFAULT_THEME.to_owned())?;
-    let draft: String = state.get(DRAFT, String::new())?;
+    let theme = state.get(&THEME)?;
+    let draft = state.get(&DRAFT)?;
     Ok(layout::page(
         "Settings",
         query.htmx,
@@ -80,7 +80,7 @@ pub(crate) async fn set_theme(
             "the theme must be at most 32 characters",
         ));
     }
-    session.view(&SETTINGS).put(THEME, theme).await?;
+    session.view(&SETTINGS).put(&THEME, theme).await?;
     Ok(theme_fragment(theme))
 }
 
@@ -102,16 +102,16 @@ pub(crate) async fn set_draft(
     }
     let view = session.view(&SETTINGS);
     if form.draft.is_empty() {
-        view.delete(DRAFT).await?;
+        view.delete(&DRAFT).await?;
     } else {
-        view.put(DRAFT, &form.draft).await?;
+        view.put(&DRAFT, &form.draft).await?;
     }
     Ok(draft_fragment(&form.draft))
 }
 
 /// `GET /settings/draft` (htmx with the page id): this tab's saved draft.
 pub(crate) async fn show_draft(session: Session) -> Result<Markup, AppError> {
-    let draft: String = session.view(&SETTINGS).get(DRAFT, String::new()).await?;
+    let draft = session.view(&SETTINGS).get(&DRAFT).await?;
     Ok(draft_fragment(&draft))
 }
 
