@@ -138,74 +138,123 @@
 //!
 //! # Room state: shared, live over SSE
 //!
-//! A registry of rooms ([`Hyperstate::rooms`]) gives each room key its initial
-//! state and ACL. Handlers read and write a room for a principal ([`Caller`]:
-//! the browser); browsers watch it over Server-Sent Events: [`RoomSse`] turns a
-//! subscription into a `text/event-stream` of HTML fragments whose event ids
-//! are room versions, and [`LastEventId`] lets a reconnecting browser resume
-//! without gaps. Render the page at a snapshot's version and attach from it, so
-//! nothing falls between the two. Take an [`SseSlot`] first: past the server's
-//! stream caps the request is refused before it attaches.
+//! Room state ([`hyperstate::room`]) is shared and live: every browser in a
+//! room sees each change as it happens, over Server-Sent Events. The app makes
+//! a registry of rooms with [`Hyperstate::rooms`] (its streams end when the
+//! server shuts down), renders the page at some room version, and points
+//! htmx's SSE extension (served by the library, [`assets`]) at a stream from
+//! that version on. [`LiveSse`] is that stream in one call: it resumes where
+//! the browser left off (`?since=` from the page, `Last-Event-ID` on a
+//! reconnect), keeps a typed mirror of the room ([`LiveRoom`]) and calls the
+//! app's renderer with it after every change; the renderer returns named
+//! fragments, which htmx swaps into the elements with the same `sse-swap`.
 //!
 //! ```
-//! use axum::{Extension, extract::{Path, Query}, response::{Html, IntoResponse, Response}};
+//! use axum::extract::{Extension, Path};
+//! use axum::{Router, response::Html, routing::{get, post}};
 //! use hyperstate_axum::prelude::*;
 //! use serde::Deserialize;
+//! use std::collections::BTreeMap;
 //!
-//! const VOTES: Key<u64> = Key::or_default("votes");
-//!
-//! fn registry(state: &Hyperstate) -> Rooms {
-//!     // Everyone may read and vote; rooms start empty (reads get the default).
-//!     let all = Rights::READ | Rights::WRITE;
-//!     state.rooms(move |_: &RoomKey| Ok(RoomInit::new().acl(Acl::new(all, all))))
+//! /// The room's state: one field per key of the room.
+//! #[derive(Deserialize)]
+//! struct Poll {
+//!     votes: BTreeMap<String, u64>,
 //! }
 //!
-//! // GET /polls/{name}: the count now, and a stream from exactly this version.
-//! async fn show(Extension(rooms): Extension<Rooms>, Path(name): Path<String>, Caller(who): Caller)
-//!     -> Result<Html<String>, Error>
-//! {
-//!     let snapshot = rooms.room(&name)?.snapshot(&who).await?;
-//!     Ok(Html(format!(r##"<!doctype html>
-//! <html><head><script src="{htmx}"></script><script src="{sse}"></script></head>
-//! <body hx-ext="sse" sse-connect="/polls/{name}/events?since={version}">
-//!   <b id="votes" sse-swap="votes">{votes}</b>
-//!   <button hx-post="/polls/{name}/vote" hx-swap="none">Vote</button>
-//! </body></html>"##, htmx = assets::HTMX_2, sse = assets::HTMX_2_SSE,
-//!         version = snapshot.version, votes = snapshot.get(&VOTES)?)))
+//! /// The key the votes are under, with its type and default.
+//! const VOTES: Key<BTreeMap<String, u64>> = Key::or_default("votes");
+//!
+//! fn tally(poll: &Poll) -> String {
+//!     poll.votes.iter().map(|(option, n)| format!("<li>{option}: {n}</li>")).collect()
 //! }
 //!
-//! // POST /polls/{name}/vote: every attached browser sees the new count.
-//! async fn vote(Extension(rooms): Extension<Rooms>, Path(name): Path<String>, Caller(who): Caller)
-//!     -> Result<(), Error>
-//! {
-//!     rooms.room(&name)?.update(&who, &VOTES, |n| n + 1).await?;
+//! // GET /polls/{id}: the tally now, and a stream from this version on.
+//! async fn show(
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//! ) -> Result<Html<String>, Error> {
+//!     let room = polls.room(&id)?;
+//!     let poll = LiveRoom::<Poll>::from_snapshot(&room.snapshot(&who).await?)?;
+//!     Ok(Html(format!(
+//!         r#"<script src="{}"></script><script src="{}"></script>
+//!         <button hx-post="/polls/{id}/votes" name="option" value="tea" hx-swap="none">tea</button>
+//!         <div hx-ext="sse" sse-connect="/polls/{id}/events?since={}">
+//!           <ul sse-swap="tally">{}</ul>
+//!           <span sse-swap="watching"></span> watching
+//!           <p sse-swap="hyperstate-error"></p>
+//!         </div>"#,
+//!         assets::HTMX_2,
+//!         assets::HTMX_2_SSE,
+//!         poll.version(),
+//!         tally(poll.state()),
+//!     )))
+//! }
+//!
+//! // GET /polls/{id}/events: re-rendered after every change.
+//! async fn events(
+//!     live: LiveSse,
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//! ) -> Result<RoomSse, Error> {
+//!     let room = polls.room(&id)?;
+//!     live.attach(&room, &who, |poll: &LiveRoom<Poll>, changed: &Changed| match changed {
+//!         Changed::Presence => vec![SseFragment::named("watching", poll.attached().to_string())],
+//!         _ => vec![SseFragment::named("tally", tally(poll.state()))],
+//!     })
+//!     .await
+//! }
+//!
+//! // POST /polls/{id}/votes
+//! async fn vote(
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//!     axum::Form(form): axum::Form<BTreeMap<String, String>>,
+//! ) -> Result<(), Error> {
+//!     let option = form.get("option").cloned().unwrap_or_default();
+//!     polls.room(&id)?.update(&who, &VOTES, |mut votes| {
+//!         *votes.entry(option.clone()).or_default() += 1;
+//!         votes
+//!     }).await?;
 //!     Ok(())
 //! }
 //!
-//! #[derive(Deserialize)]
-//! struct Since { since: Option<u64> }
-//!
-//! // GET /polls/{name}/events: `Last-Event-ID` (a reconnect) wins over `since`.
-//! async fn events(slot: SseSlot, Extension(rooms): Extension<Rooms>, Path(name): Path<String>,
-//!     Caller(who): Caller, LastEventId(last): LastEventId, Query(q): Query<Since>)
-//!     -> Result<Response, Error>
-//! {
-//!     let subscription = rooms.room(&name)?.attach(&who, last.or(q.since)).await?;
-//!     let render = |event: &RoomEvent| match event {
-//!         RoomEvent::Snapshot(s) | RoomEvent::Resync(s) => s.get(&VOTES).ok(),
-//!         RoomEvent::Diff(d) => d.value::<u64>().ok().flatten(),
-//!         _ => None,
-//!     }
-//!     .map(|n| vec![SseFragment::named("votes", n.to_string())])
-//!     .unwrap_or_default();
-//!     Ok(RoomSse::new(subscription, render).slot(slot).into_response())
-//! }
-//! # let _ = registry; let _ = axum::Router::<()>::new().route("/p/{name}", axum::routing::get(show))
-//! #     .route("/v/{name}", axum::routing::post(vote)).route("/e/{name}", axum::routing::get(events));
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
+//! // Every poll starts with no votes; anyone may read and vote.
+//! let polls = state.rooms(|_: &RoomKey| {
+//!     RoomInit::new()
+//!         .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ | Rights::WRITE))
+//!         .value(VOTES.name(), &VOTES.default_value())
+//! });
+//! let app: Router = Router::new()
+//!     .route("/polls/{id}", get(show))
+//!     .route("/polls/{id}/events", get(events))
+//!     .route("/polls/{id}/votes", post(vote))
+//!     .layer(Extension(polls))
+//!     .layer(state.layer())
+//!     .merge(assets::routes());
+//! # state.shutdown().await; }
 //! ```
 //!
-//! Rooms end their streams when the server shuts down ([`Server::hyperstate`]).
-//! Access denials answer 403.
+//! The renderer learns what changed ([`Changed`]): the whole state on a fresh
+//! stream, a resync (the browser fell behind, or resumed from a version the
+//! room no longer buffers) or a reset; one key; or only the number of
+//! attached browsers. Apps that append rather than replace (a chat log) render
+//! only the new item for a key change. A state that no longer decodes as the
+//! app's type is logged, sent as a [`hyperstate-error`](ERROR_EVENT) event and
+//! ends the stream. `examples/poll` is this app, whole, with its tests.
+//!
+//! For full control, [`RoomSse`] turns any
+//! [`Subscription`](::hyperstate::room::Subscription) into a
+//! `text/event-stream` whose event ids are room versions, with a renderer of
+//! raw [`RoomEvent`](::hyperstate::room::RoomEvent)s; [`LastEventId`] reads
+//! the id a reconnecting browser sends; [`Caller`] is the browser as a room
+//! principal. Access denials answer 403.
 //!
 //! # Rules
 //!
@@ -348,6 +397,8 @@ mod error;
 mod handle;
 mod inject;
 mod layer;
+mod live_room;
+mod live_sse;
 mod page;
 pub mod prelude;
 mod rate_limit;
@@ -373,6 +424,8 @@ pub use error::Error;
 pub use handle::{BackendHealth, Hyperstate};
 pub use inject::{META_NAME, head_tags};
 pub use layer::{HyperstateLayer, HyperstateService};
+pub use live_room::{Changed, LiveRoom};
+pub use live_sse::{ERROR_EVENT, LiveSse, SINCE_PARAM};
 pub use page::Page;
 pub use rate_limit::{ClientRateLimiter, RateLimit};
 pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
