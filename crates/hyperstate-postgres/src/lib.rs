@@ -69,7 +69,6 @@ mod connection;
 mod doc_store;
 mod migrations;
 mod page_store;
-mod recent_values;
 mod room_attach;
 mod room_codec;
 mod room_hub;

@@ -10,7 +10,7 @@ use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 
 use crate::connection::{BACKEND, Postgres, backend_error};
-use crate::recent_values::RecentValues;
+use hyperstate::backend::RecentValues;
 
 /// How many conflicting concurrent updates one `update` call rides out before
 /// failing. Each conflict means another writer succeeded, so the system as a

@@ -79,7 +79,6 @@ mod cluster_health;
 mod connection;
 mod eviction_policy;
 mod page_store;
-mod recent_values;
 mod room_feed;
 mod room_hub;
 mod room_keys;

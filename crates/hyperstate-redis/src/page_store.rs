@@ -11,8 +11,8 @@ use hyperstate::{Error, Result};
 use redis::Script;
 
 use crate::connection::{Redis, backend_error};
-use crate::recent_values::RecentValues;
 use crate::scripts;
+use hyperstate::backend::RecentValues;
 
 /// How many conflicting concurrent updates one `update` call rides out before
 /// failing. Each conflict means another writer succeeded, so the system as a whole

@@ -15,6 +15,7 @@
 
 mod handle;
 mod key;
+pub(crate) mod recent_values;
 pub(crate) mod store;
 
 pub use handle::{Page, PageStatus};

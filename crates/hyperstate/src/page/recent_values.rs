@@ -1,16 +1,17 @@
 //! The values this node last read or wrote, so that an `update` can send its
 //! compare-and-set straight away instead of reading first.
 //!
-//! Nothing here is trusted: `hyperstate_page_write` checks the expected value
-//! under the page's row lock, and on a mismatch hands back the value it found.
-//! A stale or missing entry therefore costs one extra round trip, never a wrong
-//! result. The cache is bounded in bytes, and large values are not kept. (The
-//! same cache as hyperstate-redis's, which keeps it private.)
+//! For stores whose `update` is a compare-and-set on the server (Redis's
+//! script, PostgreSQL's conditional write). Nothing here is trusted: the
+//! server checks the expected value, and on a mismatch hands back the value it
+//! found. A stale or missing entry therefore costs one extra round trip, never
+//! a wrong result. The cache is bounded in bytes, and large values are not
+//! kept.
 
 use std::sync::Mutex;
 
+use crate::page::PageKey;
 use hashlink::LruCache;
-use hyperstate::page::PageKey;
 
 /// Bytes of keys and values kept, across all pages (on top of a small
 /// per-entry overhead).
@@ -22,8 +23,9 @@ const MAX_VALUE_BYTES: usize = 16 << 10;
 /// A known value of one key: `None` means the key was absent.
 type Known = Option<Vec<u8>>;
 
+/// The values this node last read or wrote, per page and key.
 #[derive(Debug)]
-pub(crate) struct RecentValues {
+pub struct RecentValues {
     inner: Mutex<Inner>,
 }
 
@@ -37,8 +39,15 @@ fn cost(key: &str, value: &Known) -> usize {
     key.len() + value.as_ref().map_or(0, Vec::len)
 }
 
+impl Default for RecentValues {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl RecentValues {
-    pub(crate) fn new() -> Self {
+    /// An empty cache.
+    pub fn new() -> Self {
         RecentValues {
             inner: Mutex::new(Inner {
                 entries: LruCache::new_unbounded(),
@@ -48,14 +57,17 @@ impl RecentValues {
     }
 
     /// The value last seen for `key`, if this node remembers one.
-    pub(crate) fn get(&self, page: &PageKey, key: &str) -> Option<Known> {
+    /// The value last seen for `key` of `page`: `Some(None)` when it was
+    /// absent, `None` when this node does not know.
+    pub fn get(&self, page: &PageKey, key: &str) -> Option<Known> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.entries.get(&(*page, key.to_owned())).cloned()
     }
 
     /// Remembers `value` as the current value of `key` (copying it only when
     /// it is small enough to keep).
-    pub(crate) fn remember(&self, page: &PageKey, key: &str, value: Option<&[u8]>) {
+    /// Remembers `value` (`None`: absent) as `key`'s current value.
+    pub fn remember(&self, page: &PageKey, key: &str, value: Option<&[u8]>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let entry = (*page, key.to_owned());
         if let Some(old) = inner.entries.remove(&entry) {
@@ -76,7 +88,8 @@ impl RecentValues {
     }
 
     /// Forgets `key` (its value is no longer known).
-    pub(crate) fn forget(&self, page: &PageKey, key: &str) {
+    /// Forgets what this node knew of `key`.
+    pub fn forget(&self, page: &PageKey, key: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = inner.entries.remove(&(*page, key.to_owned())) {
             inner.bytes -= cost(key, &old);
@@ -87,7 +100,7 @@ impl RecentValues {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyperstate::{BrowserId, PageId};
+    use crate::{BrowserId, PageId};
 
     fn page() -> PageKey {
         PageKey::derive(&BrowserId::generate(), &PageId::generate())
