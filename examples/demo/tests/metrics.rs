@@ -116,7 +116,10 @@ async fn metrics_lists_every_documented_metric() {
         metrics.contains("hyperstate_durable_write_seconds_bucket{"),
         "durable write latency must be a histogram:\n{metrics}"
     );
-    let hits = sample(&metrics, r#"hyperstate_session_cache_hits_total{backend="fs"}"#);
+    let hits = sample(
+        &metrics,
+        r#"hyperstate_session_cache_hits_total{backend="fs"}"#,
+    );
     assert!(hits.is_some_and(|hits| hits >= 1.0), "{metrics}");
     let subscribers = r#"hyperstate_room_subscribers{backend="memory"}"#;
     assert_eq!(sample(&metrics, subscribers), Some(1.0), "{metrics}");

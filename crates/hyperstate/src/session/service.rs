@@ -120,9 +120,7 @@ impl Sessions {
         let backend = store.backend_name();
         let cache = match &coherence {
             SessionCoherence::Off => None,
-            SessionCoherence::SingleNode => {
-                Some(DocCache::new(options.cache_bytes, true, backend))
-            }
+            SessionCoherence::SingleNode => Some(DocCache::new(options.cache_bytes, true, backend)),
             SessionCoherence::Shared(_) => Some(DocCache::new(options.cache_bytes, false, backend)),
         };
         Sessions {
