@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use bytesize::ByteSize;
 use clap::Parser;
-use hyperstate::memory::{MemoryOptions, MemoryPageStore};
+use hyperstate::memory::{MemoryDocumentStore, MemoryOptions, MemoryPageStore};
 use hyperstate::page::{PageOptions, PageStore};
 use hyperstate::room::RoomStore;
-use hyperstate::session::SessionCoherence;
+use hyperstate::session::{DocumentStore, SessionCoherence};
 use hyperstate_axum::HttpConfig;
 use hyperstate_demo::{DemoConfig, S3Target, ServeArgs};
 use hyperstate_redis::RedisOptions;
@@ -61,6 +61,11 @@ struct Args {
     /// start), so several demo processes share carts, settings and chat.
     #[arg(long, env = "HYPERSTATE_POSTGRES", conflicts_with_all = ["redis", "s3_bucket"])]
     postgres: Option<String>,
+    /// Keep sessions in process memory instead of the data directory: nothing
+    /// survives the process. For benchmarks (the reference beside S3) and
+    /// throwaway runs.
+    #[arg(long, env = "HYPERSTATE_MEMORY_SESSIONS", conflicts_with_all = ["postgres", "s3_bucket"])]
+    memory_sessions: bool,
     /// Total memory the in-memory page store may hold (e.g. `64MiB`); idle pages
     /// are evicted first when it is full.
     #[arg(long, env = "HYPERSTATE_MEMORY_LIMIT", default_value = "256MiB")]
@@ -122,6 +127,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .session_coherence(coherence);
     if let Some(rooms) = rooms {
         config = config.rooms(rooms);
+    }
+    if args.memory_sessions {
+        tracing::info!("sessions in memory (lost when the process ends)");
+        let store: Arc<dyn DocumentStore> = Arc::new(MemoryDocumentStore::default());
+        sessions = Some(store);
     }
     if let Some(sessions) = sessions {
         config = config.sessions(sessions);

@@ -18,7 +18,7 @@ use tcp::{SseStream, browser_cookie, send, serve, text};
 
 /// Every metric DEPLOYMENT.md documents that this setup (memory pages and
 /// rooms, file sessions) reports.
-const DOCUMENTED: [&str; 11] = [
+const DOCUMENTED: [&str; 15] = [
     "hyperstate_operations_total",
     "hyperstate_live_pages",
     "hyperstate_live_rooms",
@@ -28,6 +28,10 @@ const DOCUMENTED: [&str; 11] = [
     "hyperstate_cas_conflicts_total",
     "hyperstate_session_commits_total",
     "hyperstate_session_batch_size",
+    "hyperstate_session_cache_hits_total",
+    "hyperstate_session_cache_misses_total",
+    "hyperstate_session_cache_evictions_total",
+    "hyperstate_session_register_errors_total",
     "hyperstate_room_subscribers",
     "hyperstate_room_resyncs_total",
 ];
@@ -84,6 +88,9 @@ async fn metrics_lists_every_documented_metric() {
     // A durable session write.
     let with_cookie = [(header::COOKIE.as_str(), cookie.clone())];
     htmx_post(addr, "/settings/theme", &with_cookie, "theme=dark").await;
+    // A session read the cache answers (this node wrote the document).
+    let (status, _) = get(addr, "/settings", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
     // A room attach, held open while /metrics is read.
     get(addr, "/rooms/lobby", &cookie).await;
     let sse = [
@@ -109,6 +116,11 @@ async fn metrics_lists_every_documented_metric() {
         metrics.contains("hyperstate_durable_write_seconds_bucket{"),
         "durable write latency must be a histogram:\n{metrics}"
     );
+    let hits = sample(
+        &metrics,
+        r#"hyperstate_session_cache_hits_total{backend="fs"}"#,
+    );
+    assert!(hits.is_some_and(|hits| hits >= 1.0), "{metrics}");
     let subscribers = r#"hyperstate_room_subscribers{backend="memory"}"#;
     assert_eq!(sample(&metrics, subscribers), Some(1.0), "{metrics}");
 

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 
@@ -63,11 +64,21 @@ impl std::fmt::Debug for DocCache {
 }
 
 impl DocCache {
-    /// A cache of at most `bytes` bytes of stored documents.
-    pub(crate) fn new(bytes: u64, authoritative: bool) -> Self {
+    /// A cache of at most `bytes` bytes of stored documents of `backend`.
+    /// Documents pushed out to stay within the budget count into
+    /// `hyperstate_session_cache_evictions_total{backend}`: a steady rate
+    /// there says the budget is smaller than the working set.
+    pub(crate) fn new(bytes: u64, authoritative: bool, backend: &'static str) -> Self {
+        let evictions =
+            metrics::counter!("hyperstate_session_cache_evictions_total", "backend" => backend);
         let entries = Cache::builder()
             .max_capacity(bytes)
             .weigher(|_key, cached: &Arc<Cached>| cached.bytes)
+            .eviction_listener(move |_key, _value, cause| {
+                if cause == RemovalCause::Size {
+                    evictions.increment(1);
+                }
+            })
             .build();
         DocCache {
             entries,

@@ -3,7 +3,6 @@
 //! the store (which then refills the cache).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::SessionKey;
 use super::cache::Cached;
@@ -26,7 +25,7 @@ pub(crate) async fn read(inner: &Inner, key: &SessionKey) -> Result<Option<Arc<C
         SessionCoherence::Off => {}
         SessionCoherence::SingleNode => {
             if let Some(hit) = cache.get(key) {
-                stats.hits.fetch_add(1, Ordering::Relaxed);
+                stats.hit();
                 return Ok(Some(hit));
             }
         }
@@ -36,7 +35,7 @@ pub(crate) async fn read(inner: &Inner, key: &SessionKey) -> Result<Option<Arc<C
                     && hit.etag == latest.etag
                     && hit.doc.rev == latest.rev
                 {
-                    stats.hits.fetch_add(1, Ordering::Relaxed);
+                    stats.hit();
                     return Ok(Some(hit));
                 }
             }
@@ -44,7 +43,7 @@ pub(crate) async fn read(inner: &Inner, key: &SessionKey) -> Result<Option<Arc<C
             // Correct and slower: without the register nothing proves the
             // cached copy current, so the store answers.
             Err(err) => {
-                stats.register_errors.fetch_add(1, Ordering::Relaxed);
+                stats.register_error();
                 let backend = register.backend_name();
                 if REGISTER_DOWN.should_log(["session", "coherence", backend, "latest"]) {
                     tracing::warn!(
@@ -56,7 +55,7 @@ pub(crate) async fn read(inner: &Inner, key: &SessionKey) -> Result<Option<Arc<C
             }
         },
     }
-    stats.misses.fetch_add(1, Ordering::Relaxed);
+    stats.miss();
     let started = cache.read_started();
     let loaded = stored::read(inner, key).await?;
     if let Some(loaded) = &loaded {

@@ -57,6 +57,7 @@
 
 mod batch;
 mod cache;
+mod cache_stats;
 mod change;
 mod coherence;
 mod commit;

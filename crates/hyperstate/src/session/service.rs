@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::cache::DocCache;
+use super::cache_stats::CacheStats;
 use super::coherence::SessionCoherence;
 use super::handle::Session;
 use super::health::WriteProbe;
@@ -56,14 +57,6 @@ pub(crate) struct Inner {
     /// `None` when the coherence is `Off`.
     pub(crate) cache: Option<DocCache>,
     pub(crate) cache_stats: CacheStats,
-}
-
-/// How reads were answered, for [`SessionStats`].
-#[derive(Debug, Default)]
-pub(crate) struct CacheStats {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) register_errors: AtomicU64,
 }
 
 impl fmt::Debug for Sessions {
@@ -124,10 +117,11 @@ impl Sessions {
         coherence: SessionCoherence,
         supervisor: &Supervisor,
     ) -> Self {
+        let backend = store.backend_name();
         let cache = match &coherence {
             SessionCoherence::Off => None,
-            SessionCoherence::SingleNode => Some(DocCache::new(options.cache_bytes, true)),
-            SessionCoherence::Shared(_) => Some(DocCache::new(options.cache_bytes, false)),
+            SessionCoherence::SingleNode => Some(DocCache::new(options.cache_bytes, true, backend)),
+            SessionCoherence::Shared(_) => Some(DocCache::new(options.cache_bytes, false, backend)),
         };
         Sessions {
             inner: Arc::new(Inner {
@@ -139,7 +133,7 @@ impl Sessions {
                 write_probe: WriteProbe::default(),
                 coherence,
                 cache,
-                cache_stats: CacheStats::default(),
+                cache_stats: CacheStats::new(backend),
             }),
         }
     }
