@@ -11,8 +11,8 @@ use hyperstate::PageId;
 use hyperstate::identity::{BrowserIdIssuer, IssuedBrowserId};
 
 use crate::context::PageSource;
-use crate::csrf::FetchSite;
 use crate::{ClientAddr, Error, Hyperstate, RequestContext};
+use hyperstate_http::csrf::{self, FetchSite};
 
 /// The header htmx requests carry the page id in.
 pub const PAGE_ID_HEADER: &str = "x-page-id";
@@ -31,11 +31,11 @@ pub(crate) async fn prepare(
     let headers = request.headers();
     let site = FetchSite::of(headers);
     if config.csrf_protection {
-        let target = crate::csrf::Target {
+        let target = csrf::Target {
             uri: request.uri(),
             https: config.secure_cookie,
         };
-        crate::csrf::check(
+        csrf::check(
             request.method(),
             target,
             site,

@@ -9,7 +9,9 @@ use cookie::{Cookie, SameSite};
 use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 
-use crate::{HttpConfig, RequestContext, inject};
+use hyperstate_http::inject;
+
+use crate::{HttpConfig, RequestContext};
 
 /// Marks responses built from session state `Cache-Control: private,
 /// no-store`, sets the browser-id cookie if the request minted an id or the
