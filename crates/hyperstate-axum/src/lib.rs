@@ -142,6 +142,9 @@ pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
 pub use error::Error;
 pub use handle::{BackendHealth, Hyperstate};
+pub use hyperstate::session::{
+    RequestSessionView as SessionView, RequestSessionWrite as SessionWrite,
+};
 pub use hyperstate_http::inject::{META_NAME, head_tags};
 pub use hyperstate_http::page_id::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use hyperstate_http::{ClientAddr, ClientIpSource};
@@ -151,7 +154,7 @@ pub use rate_limit::{ClientRateLimiter, RateLimit};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
 pub use serve::{ServeConfig, Server, serve, shutdown_signal};
-pub use session::{Session, SessionView, SessionWrite};
+pub use session::Session;
 pub use sse_slots::{SSE_BYTES_HTTP1, SSE_BYTES_HTTP2, SseSlot, SseSlots};
 
 // The README's usage example is compiled as a doctest of this crate.
