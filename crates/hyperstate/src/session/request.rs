@@ -189,3 +189,102 @@ impl RequestSessionWrite {
         self.0?.commit().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::Supervisor;
+    use crate::memory::MemoryDocumentStore;
+    use crate::session::{SessionOptions, SessionSecret};
+
+    /// A request of a browser that may have an id, on a page.
+    struct Request {
+        browser: Mutex<Option<BrowserId>>,
+        page: PageId,
+        fresh: bool,
+        from_another_site: bool,
+    }
+
+    impl RequestIdentity for Request {
+        fn browser_id(&self) -> Option<BrowserId> {
+            *self.browser.lock().unwrap()
+        }
+        fn browser_id_or_mint(&self) -> Result<BrowserId> {
+            Ok(*self
+                .browser
+                .lock()
+                .unwrap()
+                .get_or_insert_with(BrowserId::generate))
+        }
+        fn page_id(&self) -> Option<PageId> {
+            Some(self.page)
+        }
+        fn is_fresh_page_load(&self) -> bool {
+            self.fresh
+        }
+        fn is_from_another_site(&self) -> bool {
+            self.from_another_site
+        }
+    }
+
+    fn request(browser: Option<BrowserId>, page: PageId, fresh: bool, other: bool) -> Arc<Request> {
+        Arc::new(Request {
+            browser: Mutex::new(browser),
+            page,
+            fresh,
+            from_another_site: other,
+        })
+    }
+
+    const THEME: Key<String> = Key::new("theme", || "light".to_owned());
+    const DRAFT: Key<String> = Key::or_default("draft");
+
+    #[tokio::test]
+    async fn reads_never_mint_the_first_write_does_and_fresh_loads_clear_drafts() {
+        let supervisor = Supervisor::new();
+        let sessions = Sessions::new(
+            Arc::new(MemoryDocumentStore::default()),
+            SessionSecret::generate(),
+            SessionOptions::default(),
+            &supervisor,
+        );
+        let view = View::new("settings").reconnect(DRAFT.name());
+        let page = PageId::generate();
+
+        let first = request(None, page, true, false);
+        let session = RequestSession::new(sessions.clone(), first.clone());
+        assert_eq!(session.view(&view).get(&THEME).await.unwrap(), "light");
+        session.view(&view).delete(&THEME).await.unwrap();
+        session.view(&view).clear().await.unwrap();
+        assert_eq!(first.browser_id(), None, "a read or a no-op minted an id");
+        session
+            .view(&view)
+            .write()
+            .put(&THEME, "dark")
+            .put(&DRAFT, "Dear Sir,")
+            .commit()
+            .await
+            .unwrap();
+        let browser = first.browser_id().expect("the first write mints the id");
+
+        // An htmx request of the same page recovers the draft.
+        let htmx = request(Some(browser), page, false, false);
+        let settings = RequestSession::new(sessions.clone(), htmx).view(&view);
+        assert_eq!(settings.get(&DRAFT).await.unwrap(), "Dear Sir,");
+
+        // A page load another site started reads without clearing.
+        let linked = request(Some(browser), page, true, true);
+        let settings = RequestSession::new(sessions.clone(), linked).view(&view);
+        assert_eq!(settings.get(&DRAFT).await.unwrap(), "Dear Sir,");
+
+        // A fresh visit of this site's own starts a blank draft, keeps the theme.
+        let fresh = request(Some(browser), page, true, false);
+        let settings = RequestSession::new(sessions.clone(), fresh).view(&view);
+        let state = settings.load().await.unwrap();
+        assert_eq!(state.get(&DRAFT).unwrap(), "");
+        assert_eq!(state.get(&THEME).unwrap(), "dark");
+        supervisor.shutdown().await;
+    }
+}
