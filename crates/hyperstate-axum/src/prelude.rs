@@ -7,7 +7,7 @@
 pub use crate::assets;
 pub use crate::{
     Background, Caller, Error, HttpConfig, Hyperstate, LastEventId, Page, RequestContext, RoomSse,
-    Session, SessionView, SseFragment, SseSlot, serve, shutdown_signal,
+    Session, SessionView, SessionWrite, SseFragment, SseSlot, serve, shutdown_signal,
 };
 pub use hyperstate::fs::FsDocumentStore;
 pub use hyperstate::memory::{MemoryDocumentStore, MemoryPageStore, MemoryRoomStore};
@@ -15,6 +15,6 @@ pub use hyperstate::room::{
     Acl, Change, Diff, Principal, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms,
     Snapshot, State,
 };
-pub use hyperstate::session::{SessionCoherence, SessionWrite};
+pub use hyperstate::session::SessionCoherence;
 pub use hyperstate::session::{SessionOptions, SessionSecret, View, ViewState};
 pub use hyperstate::{BrowserId, ErrorKind, Key, PageId};
