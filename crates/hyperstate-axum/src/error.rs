@@ -67,6 +67,10 @@ pub enum Error {
         limit: usize,
     },
 
+    /// An event stream's `since` query parameter is not a room version.
+    #[error("the `since` query parameter must be a room version (a whole number)")]
+    BadSince,
+
     /// An error of the core crate.
     #[error(transparent)]
     State(#[from] hyperstate::Error),
@@ -76,7 +80,7 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::MissingPageId | Error::Body(_) => StatusCode::BAD_REQUEST,
+            Error::MissingPageId | Error::Body(_) | Error::BadSince => StatusCode::BAD_REQUEST,
             Error::CrossSite(_) => StatusCode::FORBIDDEN,
             Error::PageExpired => StatusCode::OK,
             Error::LayerMissing | Error::SessionsNotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,6 +109,7 @@ impl Error {
             Error::Body(_) => "body",
             Error::TooManyStreams => "too_many_streams",
             Error::TooManyClientStreams { .. } => "too_many_client_streams",
+            Error::BadSince => "bad_since",
             Error::State(err) => err.kind().as_str(),
         }
     }

@@ -1,52 +1,326 @@
-//! axum integration for [`hyperstate`]: server-side UI state for htmx apps.
+//! axum integration for [`hyperstate`]: server-side UI state for htmx apps, in
+//! three scopes — **page** (one tab), **session** (one browser, durable) and
+//! **room** (shared by key, live over SSE).
+//!
+//! This page is the guide: each scope with its Rust and the HTML that drives
+//! it, the rules an app must keep, and how to test handlers. The sections after
+//! it are the reference. Focused apps, each with HTTP tests, live in the
+//! repository's `examples/`: `wizard` (page), `prefs` (session), `readme`
+//! (page and session), `two-node` (every scope shared by two nodes through
+//! PostgreSQL), `demo` (all three scopes, every backend).
+//!
+//! # Setting up
+//!
+//! One import, one handle, one layer. [`Hyperstate::builder`] keeps pages and
+//! rooms in memory and sessions on the file system under `./data`
+//! ([`HyperstateBuilder::data_dir`]), with the secret from
+//! `HYPERSTATE_SESSION_SECRET` or a development secret generated into the data
+//! directory (with a warning). [`assets::routes`] serves htmx and its SSE
+//! extension, so there is nothing to vendor.
 //!
 //! ```
-//! use axum::{Router, response::Html, routing::{get, post}};
+//! use axum::Router;
 //! use hyperstate_axum::prelude::*;
 //!
-//! // GET /cart: a full page load. The layer issues a fresh page id and injects it
-//! // (a <meta> and a few lines of script) so every htmx request sends it back.
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
+//! let app: Router = Router::new()
+//!     // .route(...) for the handlers below
+//!     .layer(state.layer())
+//!     .merge(assets::routes()); // htmx at assets::HTMX_2, its SSE extension at assets::HTMX_2_SSE
+//! // serve(listener, app).hyperstate(&state).run(shutdown_signal()).await?;
+//! state.shutdown().await;
+//! # }
+//! ```
+//!
+//! State is read and written through typed keys, declared once with their type
+//! and their default ([`Key`]); a read of a key nothing was stored under
+//! returns the default, so every read is a `Result<T>`. Handlers return
+//! `Result<_, `[`Error`]`>`: a broken limit answers 413, a malformed id 400, a
+//! backend outage 503, each with a message.
+//!
+//! # Page state: one tab
+//!
+//! A full page load gets a fresh page id, which the layer injects into the
+//! HTML (a `<meta>` and a few lines of script); htmx then sends it back in
+//! `X-Page-Id` on every request, so the [`Page`] extractor finds the tab's
+//! state. A reload is a new page, empty. A whole struct can be one value:
+//! [`try_update`](hyperstate::page::Page::try_update) validates and writes it
+//! atomically, and writes nothing when the closure returns an error.
+//!
+//! ```
+//! use axum::{Form, http::StatusCode, response::{Html, IntoResponse, Response}};
+//! use hyperstate_axum::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! struct Cart { items: Vec<String> }
+//! const CART: Key<Cart> = Key::or_default("cart");
+//!
+//! // GET /cart
 //! async fn cart(page: Page) -> Result<Html<String>, Error> {
-//!     let items: Vec<String> = page.get_or("items", Vec::new()).await?;
+//!     let cart = page.get(&CART).await?;
+//!     Ok(Html(format!(r##"<!doctype html>
+//! <html><head><script src="{htmx}"></script></head><body>
+//!   <form hx-post="/cart/items" hx-target="#count"><input name="name"><button>Add</button></form>
+//!   <b id="count">{n}</b> items
+//! </body></html>"##, htmx = assets::HTMX_2, n = cart.items.len())))
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Item { name: String }
+//!
+//! // POST /cart/items, sent by htmx with the tab's X-Page-Id
+//! async fn add(page: Page, Form(item): Form<Item>) -> Result<Response, Error> {
+//!     let added = page.try_update(&CART, |mut cart| {
+//!         if cart.items.len() >= 10 { return Err("the cart is full"); }
+//!         cart.items.push(item.name.clone());
+//!         Ok(cart)
+//!     }).await?;
+//!     Ok(match added {
+//!         Ok(cart) => cart.items.len().to_string().into_response(),
+//!         Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, why).into_response(),
+//!     })
+//! }
+//! # let _ = axum::Router::<()>::new().route("/cart", axum::routing::get(cart)).route("/cart/items", axum::routing::post(add));
+//! ```
+//!
+//! A plain `<form method="post">` without htmx sends the id as a hidden
+//! `_page_id` field instead ([`PAGE_ID_FIELD`]).
+//!
+//! # Session state: one browser, durable
+//!
+//! The [`Session`] extractor gives the browser's session, split into *views*
+//! (one per feature, a `static` [`View`](hyperstate::session::View)). Reads of a browser that never wrote
+//! cost nothing and set no cookie; the first write mints the `hs_bid` cookie.
+//! Several keys written with [`SessionView::write`] are one durable commit.
+//!
+//! ```
+//! use std::sync::LazyLock;
+//! use axum::{Form, response::Html};
+//! use hyperstate_axum::prelude::*;
+//! use serde::Deserialize;
+//!
+//! static PREFS: LazyLock<View> = LazyLock::new(|| View::new("prefs"));
+//! const THEME: Key<String> = Key::new("theme", || "light".to_owned());
+//! const TEXT_SIZE: Key<u8> = Key::new("text_size", || 16);
+//!
+//! // GET /: takes `Page` too (see the rules) so the cookie is bound here.
+//! async fn home(_page: Page, session: Session) -> Result<Html<String>, Error> {
+//!     let prefs = session.view(&PREFS);
+//!     let (theme, size) = (prefs.get(&THEME).await?, prefs.get(&TEXT_SIZE).await?);
+//!     Ok(Html(format!(r##"<!doctype html>
+//! <html><head><script src="{htmx}"></script></head>
+//! <body class="{theme}" style="font-size: {size}px">
+//!   <form hx-post="/prefs" hx-target="#saved">
+//!     <select name="theme"><option>light</option><option>dark</option></select>
+//!     <input name="text_size" type="number" value="{size}">
+//!     <button>Save</button> <span id="saved"></span>
+//!   </form>
+//! </body></html>"##, htmx = assets::HTMX_2)))
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Prefs { theme: String, text_size: u8 }
+//!
+//! // POST /prefs: both keys or neither.
+//! async fn save(session: Session, Form(form): Form<Prefs>) -> Result<&'static str, Error> {
+//!     session.view(&PREFS).write()
+//!         .put(&THEME, &form.theme)
+//!         .put(&TEXT_SIZE, &form.text_size)
+//!         .commit()
+//!         .await?;
+//!     Ok("saved")
+//! }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(home)).route("/prefs", axum::routing::post(save));
+//! ```
+//!
+//! # Room state: shared, live over SSE
+//!
+//! Room state ([`hyperstate::room`]) is shared and live: every browser in a
+//! room sees each change as it happens, over Server-Sent Events. The app makes
+//! a registry of rooms with [`Hyperstate::rooms`] (its streams end when the
+//! server shuts down), renders the page at some room version, and points
+//! htmx's SSE extension (served by the library, [`assets`]) at a stream from
+//! that version on. [`LiveSse`] is that stream in one call: it resumes where
+//! the browser left off (`?since=` from the page, `Last-Event-ID` on a
+//! reconnect), keeps a typed mirror of the room ([`LiveRoom`]) and calls the
+//! app's renderer with it after every change; the renderer returns named
+//! fragments, which htmx swaps into the elements with the same `sse-swap`.
+//!
+//! ```
+//! use axum::extract::{Extension, Path};
+//! use axum::{Router, response::Html, routing::{get, post}};
+//! use hyperstate_axum::prelude::*;
+//! use serde::Deserialize;
+//! use std::collections::BTreeMap;
+//!
+//! /// The room's state: one field per key of the room.
+//! #[derive(Deserialize)]
+//! struct Poll {
+//!     votes: BTreeMap<String, u64>,
+//! }
+//!
+//! /// The key the votes are under, with its type and default.
+//! const VOTES: Key<BTreeMap<String, u64>> = Key::or_default("votes");
+//!
+//! fn tally(poll: &Poll) -> String {
+//!     poll.votes.iter().map(|(option, n)| format!("<li>{option}: {n}</li>")).collect()
+//! }
+//!
+//! // GET /polls/{id}: the tally now, and a stream from this version on.
+//! async fn show(
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//! ) -> Result<Html<String>, Error> {
+//!     let room = polls.room(&id)?;
+//!     let poll = LiveRoom::<Poll>::from_snapshot(&room.snapshot(&who).await?)?;
 //!     Ok(Html(format!(
-//!         "<!doctype html><html><head><script src=/htmx.js></script></head><body>\
-//!          <form hx-post=/cart/items hx-target=#items><input name=name></form>\
-//!          <ul id=items>{}</ul></body></html>",
-//!         items.len()
+//!         r#"<script src="{}"></script><script src="{}"></script>
+//!         <button hx-post="/polls/{id}/votes" name="option" value="tea" hx-swap="none">tea</button>
+//!         <div hx-ext="sse" sse-connect="/polls/{id}/events?since={}">
+//!           <ul sse-swap="tally">{}</ul>
+//!           <span sse-swap="watching"></span> watching
+//!           <p sse-swap="hyperstate-error"></p>
+//!         </div>"#,
+//!         assets::HTMX_2,
+//!         assets::HTMX_2_SSE,
+//!         poll.version(),
+//!         tally(poll.state()),
 //!     )))
 //! }
 //!
-//! // POST /cart/items, made by htmx: the same page's state.
-//! async fn add(page: Page, axum::Form(form): axum::Form<std::collections::HashMap<String, String>>)
-//!     -> Result<Html<String>, Error>
-//! {
-//!     let name = form.get("name").cloned().unwrap_or_default();
-//!     let items = page.update_or("items", Vec::<String>::new(), |mut items| { items.push(name.clone()); items }).await?;
-//!     Ok(Html(format!("{} items", items.len())))
+//! // GET /polls/{id}/events: re-rendered after every change.
+//! async fn events(
+//!     live: LiveSse,
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//! ) -> Result<RoomSse, Error> {
+//!     let room = polls.room(&id)?;
+//!     live.attach(&room, &who, |poll: &LiveRoom<Poll>, changed: &Changed| match changed {
+//!         Changed::Presence => vec![SseFragment::named("watching", poll.attached().to_string())],
+//!         _ => vec![SseFragment::named("tally", tally(poll.state()))],
+//!     })
+//!     .await
+//! }
+//!
+//! // POST /polls/{id}/votes
+//! async fn vote(
+//!     Extension(polls): Extension<Rooms>,
+//!     Path(id): Path<String>,
+//!     Caller(who): Caller,
+//!     axum::Form(form): axum::Form<BTreeMap<String, String>>,
+//! ) -> Result<(), Error> {
+//!     let option = form.get("option").cloned().unwrap_or_default();
+//!     polls.room(&id)?.update(&who, &VOTES, |mut votes| {
+//!         *votes.entry(option.clone()).or_default() += 1;
+//!         votes
+//!     }).await?;
+//!     Ok(())
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! # let dir = tempfile::tempdir().unwrap();
-//! // Pages and rooms in memory, sessions under ./data (here a temporary one).
-//! let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
+//! # let state = Hyperstate::builder().data_dir(dir.path()).build().unwrap();
+//! // Every poll starts with no votes; anyone may read and vote.
+//! let polls = state.rooms(|_: &RoomKey| {
+//!     RoomInit::new()
+//!         .acl(Acl::new(Rights::READ | Rights::WRITE, Rights::READ | Rights::WRITE))
+//!         .value(VOTES.name(), &VOTES.default_value())
+//! });
 //! let app: Router = Router::new()
-//!     .route("/cart", get(cart))
-//!     .route("/cart/items", post(add))
+//!     .route("/polls/{id}", get(show))
+//!     .route("/polls/{id}/events", get(events))
+//!     .route("/polls/{id}/votes", post(vote))
+//!     .layer(Extension(polls))
 //!     .layer(state.layer())
-//!     .merge(assets::routes()); // htmx, served by the library
+//!     .merge(assets::routes());
 //! # state.shutdown().await; }
 //! ```
 //!
-//! # Rooms
+//! The renderer learns what changed ([`Changed`]): the whole state on a fresh
+//! stream, a resync (the browser fell behind, or resumed from a version the
+//! room no longer buffers) or a reset; one key; or only the number of
+//! attached browsers. Apps that append rather than replace (a chat log) render
+//! only the new item for a key change. A state that no longer decodes as the
+//! app's type is logged, sent as a [`hyperstate-error`](ERROR_EVENT) event and
+//! ends the stream. `examples/poll` is this app, whole, with its tests.
 //!
-//! Room state ([`hyperstate::room`]) reaches browsers over Server-Sent Events:
-//! [`RoomSse`] turns a [`Subscription`](::hyperstate::room::Subscription) into a
-//! `text/event-stream` whose event ids are room versions; [`LastEventId`] reads
-//! the id a reconnecting browser sends, so it resumes without gaps or
-//! duplicates; [`Caller`] is the browser as a room principal. The app makes a
-//! registry of rooms with [`Hyperstate::rooms`], whose streams end when the
-//! server shuts down. The library serves the htmx SSE extension ([`assets`]).
-//! Access denials answer 403.
+//! For full control, [`RoomSse`] turns any
+//! [`Subscription`](::hyperstate::room::Subscription) into a
+//! `text/event-stream` whose event ids are room versions, with a renderer of
+//! raw [`RoomEvent`](::hyperstate::room::RoomEvent)s; [`LastEventId`] reads
+//! the id a reconnecting browser sends; [`Caller`] is the browser as a room
+//! principal. Access denials answer 403.
+//!
+//! # Rules
+//!
+//! - **A [`View`](hyperstate::session::View) is a `static`** (`static PREFS: LazyLock<View> = ...`): one
+//!   definition per view, built once, shared by every request. Keys are plain
+//!   `const`s.
+//! - **The full-page GET takes [`Page`]**, even when it reads nothing from it:
+//!   that request binds the page id to the browser's cookie. Without it the
+//!   first htmx requests of a fresh browser race to mint the cookie, and each
+//!   may land on a different, empty page.
+//! - **Rooms are live state, not storage.** A room lives while someone is
+//!   attached, then for its idle TTL (60 s by default); then it is dropped,
+//!   membership with it. A restart keeps memory rooms only with a snapshot
+//!   directory ([`HyperstateBuilder::snapshot_dir`]); a crash loses them. Keep
+//!   what must last in session state or the app's database.
+//!
+//! # Testing handlers
+//!
+//! Build the app's router on a [`Hyperstate`] of its own — a temporary data
+//! directory for sessions, or [`HyperstateBuilder::without_sessions`], or a
+//! [`MemoryDocumentStore`](hyperstate::memory::MemoryDocumentStore) through
+//! [`HyperstateBuilder::session_store`] — and send requests with
+//! `tower::ServiceExt::oneshot` (or serve it on a listener bound to
+//! `127.0.0.1:0` for a real client). Do as a browser does: load the page,
+//! keep the `Set-Cookie` and the injected page id (the `<meta name=`
+//! [`META_NAME`]`>`), and send both back with `HX-Request: true`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, body::Body, http::{Request, header}, response::Html, routing::{get, post}};
+//! use http_body_util::BodyExt;
+//! use hyperstate_axum::prelude::*;
+//! use tower::ServiceExt;
+//!
+//! const N: Key<u64> = Key::or_default("n");
+//! async fn home(page: Page) -> Result<Html<String>, Error> {
+//!     Ok(Html(format!("<html><head></head><body>{}</body></html>", page.get(&N).await?)))
+//! }
+//! async fn count(page: Page) -> Result<String, Error> {
+//!     Ok(page.update(&N, |n| n + 1).await?.to_string())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let state = Hyperstate::builder()
+//!     .session_store(Arc::new(MemoryDocumentStore::default()))
+//!     .session_secret(SessionSecret::generate())
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new().route("/", get(home)).route("/count", post(count)).layer(state.layer());
+//!
+//! let loaded = app.clone().oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+//! let cookie = loaded.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+//! let html = String::from_utf8(loaded.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+//! let marker = format!(r#"name="{}" content=""#, hyperstate_axum::META_NAME);
+//! let page_id = html.split(&marker).nth(1).unwrap().split('"').next().unwrap();
+//!
+//! let counted = app.oneshot(Request::post("/count")
+//!     .header(header::COOKIE, &cookie)
+//!     .header("hx-request", "true")
+//!     .header(hyperstate_axum::PAGE_ID_HEADER, page_id)
+//!     .body(Body::empty()).unwrap()).await.unwrap();
+//! let body = counted.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(&body[..], b"1");
+//! state.shutdown().await;
+//! # }
+//! ```
 //!
 //! # How a request finds its page
 //!
@@ -120,6 +394,8 @@ mod context;
 mod error;
 mod handle;
 mod layer;
+mod live_room;
+mod live_sse;
 mod page;
 pub mod prelude;
 mod rate_limit;
@@ -149,6 +425,8 @@ pub use hyperstate_http::inject::{META_NAME, head_tags};
 pub use hyperstate_http::page_id::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use hyperstate_http::{ClientAddr, ClientIpSource};
 pub use layer::{HyperstateLayer, HyperstateService};
+pub use live_room::{Changed, LiveRoom};
+pub use live_sse::{ERROR_EVENT, LiveSse, SINCE_PARAM};
 pub use page::Page;
 pub use rate_limit::{ClientRateLimiter, RateLimit};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};

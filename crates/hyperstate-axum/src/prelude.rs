@@ -6,8 +6,9 @@
 
 pub use crate::assets;
 pub use crate::{
-    Background, Caller, Error, HttpConfig, Hyperstate, LastEventId, Page, RequestContext, RoomSse,
-    Session, SessionView, SessionWrite, SseFragment, SseSlot, serve, shutdown_signal,
+    Background, Caller, Changed, Error, HttpConfig, Hyperstate, LastEventId, LiveRoom, LiveSse,
+    Page, RequestContext, RoomSse, Session, SessionView, SessionWrite, SseFragment, SseSlot, serve,
+    shutdown_signal,
 };
 pub use hyperstate::fs::FsDocumentStore;
 pub use hyperstate::memory::{MemoryDocumentStore, MemoryPageStore, MemoryRoomStore};

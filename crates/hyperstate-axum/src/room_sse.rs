@@ -87,14 +87,20 @@ impl SseFragment {
 /// .into_sse();
 /// # drop(response); Ok(()) }
 /// ```
-pub struct RoomSse<R> {
+pub struct RoomSse {
     subscription: Subscription,
-    render: R,
+    step: Step,
     keep_alive: Duration,
     slot: Option<SseSlot>,
 }
 
-impl<R> std::fmt::Debug for RoomSse<R> {
+/// Renders one event: the fragments to send, or the last one to send before
+/// the stream ends (a stream that cannot go on, such as a mirror whose state
+/// no longer decodes).
+pub(crate) type Step =
+    Box<dyn FnMut(&RoomEvent) -> Result<Vec<SseFragment>, SseFragment> + Send + 'static>;
+
+impl std::fmt::Debug for RoomSse {
     // By hand: the renderer is usually a closure, which has no `Debug`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoomSse")
@@ -105,10 +111,7 @@ impl<R> std::fmt::Debug for RoomSse<R> {
     }
 }
 
-impl<R> RoomSse<R>
-where
-    R: FnMut(&RoomEvent) -> Vec<SseFragment> + Send + 'static,
-{
+impl RoomSse {
     /// Streams `subscription`, rendering each event with `render`.
     ///
     /// The id of a versioned event (snapshot, resync, diff) is the room version,
@@ -116,10 +119,18 @@ where
     /// connection midway resumes at that event, not after it. A versioned event
     /// rendered to no fragment still advances the id. Presence events carry no
     /// id.
-    pub fn new(subscription: Subscription, render: R) -> Self {
+    pub fn new<R>(subscription: Subscription, mut render: R) -> Self
+    where
+        R: FnMut(&RoomEvent) -> Vec<SseFragment> + Send + 'static,
+    {
+        Self::stepping(subscription, Box::new(move |event| Ok(render(event))))
+    }
+
+    /// Streams `subscription` with a renderer that may end the stream.
+    pub(crate) fn stepping(subscription: Subscription, step: Step) -> Self {
         RoomSse {
             subscription,
-            render,
+            step,
             keep_alive: DEFAULT_KEEP_ALIVE,
             slot: None,
         }
@@ -141,39 +152,59 @@ where
 
     /// The response. The stream ends when the subscription does (registry
     /// shutdown) or fails (its error is logged; the browser reconnects and
-    /// resumes).
+    /// resumes), or when the renderer gives up (after its last fragment).
     pub fn into_sse(self) -> Sse<impl Stream<Item = Result<Event, Infallible>> + Send + 'static> {
         // The slot lives in the stream's state: dropped with the stream,
         // whether it ends or the client goes away.
-        let state = (self.subscription, self.render, VecDeque::new(), self.slot);
-        let stream = futures::stream::unfold(
-            state,
-            |(mut sub, mut render, mut queue, slot)| async move {
-                loop {
-                    if let Some(event) = queue.pop_front() {
-                        return Some((Ok(event), (sub, render, queue, slot)));
-                    }
-                    match sub.next().await {
-                        None => return None,
-                        Some(Err(err)) => {
-                            tracing::warn!(room = %sub.room().key(), error = %err, "room stream ended");
-                            return None;
-                        }
-                        Some(Ok(event)) => frame(&event, render(&event), &mut queue),
-                    }
+        let state = Streaming {
+            sub: self.subscription,
+            step: self.step,
+            queue: VecDeque::new(),
+            ending: false,
+            _slot: self.slot,
+        };
+        let stream = futures::stream::unfold(state, |mut s| async move {
+            loop {
+                if let Some(event) = s.queue.pop_front() {
+                    return Some((Ok(event), s));
                 }
-            },
-        );
+                if s.ending {
+                    return None;
+                }
+                match s.sub.next().await {
+                    None => return None,
+                    Some(Err(err)) => {
+                        tracing::warn!(room = %s.sub.room().key(), error = %err, "room stream ended");
+                        return None;
+                    }
+                    Some(Ok(event)) => match (s.step)(&event) {
+                        Ok(fragments) => frame(&event, fragments, &mut s.queue),
+                        Err(last) => {
+                            // No id: the browser's Last-Event-ID stays at the
+                            // last event it could apply.
+                            s.queue.push_back(last.into_event());
+                            s.ending = true;
+                        }
+                    },
+                }
+            }
+        });
         Sse::new(stream).keep_alive(KeepAlive::new().interval(self.keep_alive))
     }
 }
 
+/// The state of one open stream.
+struct Streaming {
+    sub: Subscription,
+    step: Step,
+    queue: VecDeque<Event>,
+    ending: bool,
+    _slot: Option<SseSlot>,
+}
+
 /// The stream as a response, with `X-Accel-Buffering: no` so that nginx (and
 /// proxies that honour it) pass each event on at once instead of buffering.
-impl<R> IntoResponse for RoomSse<R>
-where
-    R: FnMut(&RoomEvent) -> Vec<SseFragment> + Send + 'static,
-{
+impl IntoResponse for RoomSse {
     fn into_response(self) -> Response {
         ([("x-accel-buffering", "no")], self.into_sse()).into_response()
     }

@@ -32,6 +32,7 @@ pub mod doc_store;
 pub mod fault_proxy;
 pub mod faults;
 pub mod page;
+pub mod redis_cluster;
 pub mod room;
 pub mod services;
 pub mod session;

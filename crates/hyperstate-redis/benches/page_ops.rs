@@ -8,10 +8,10 @@
 
 #![allow(missing_docs)]
 
+mod reference;
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -92,34 +92,6 @@ async fn run(store: &Arc<dyn PageStore>, url: &str, op: &'static str, ops: usize
     (done / elapsed, round_trips(&before, &after) as f64 / done)
 }
 
-fn redis_benchmark(url: &str, ops: usize) -> HashMap<String, f64> {
-    let authority = url.trim_start_matches("redis://").trim_end_matches('/');
-    let (host, port) = authority.split_once(':').unwrap_or((authority, "6379"));
-    let output = Command::new("redis-benchmark")
-        .args([
-            "-h",
-            host,
-            "-p",
-            port,
-            "-c",
-            &CONCURRENCY.to_string(),
-            "-n",
-            &ops.to_string(),
-        ])
-        .args(["-t", "get,set", "--csv"])
-        .output()
-        .expect("running redis-benchmark");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split(',').map(|f| f.trim_matches('"'));
-            let name = fields.next()?.to_owned();
-            let rps = fields.next()?.parse().ok()?;
-            Some((name, rps))
-        })
-        .collect()
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let Some(url) = hyperstate_conformance::services::redis_url() else {
@@ -131,7 +103,7 @@ async fn main() {
     let store: Arc<dyn PageStore> = Arc::new(RedisPageStore::new(redis, PageOptions::default()));
 
     println!("concurrency {CONCURRENCY}, {ops} operations each");
-    let reference = redis_benchmark(&url, ops);
+    let reference = reference::redis_benchmark(&url, CONCURRENCY, ops, false);
     for (name, rps) in &reference {
         println!("redis-benchmark {name}: {rps:.0} req/s");
     }

@@ -17,9 +17,9 @@
 //!
 //! [`RedisOptions::allow_evicting_policy`]: crate::RedisOptions::allow_evicting_policy
 
-use redis::aio::ConnectionManager;
-
 use crate::connection::backend_error;
+use redis::Value;
+
 use hyperstate::{Error, Result};
 
 /// The one policy under which Redis never drops part of a room.
@@ -40,32 +40,50 @@ pub struct EvictingPolicy {
 }
 
 /// Fails with [`EvictingPolicy`] (inside [`Error::Backend`]) unless Redis runs
-/// with `noeviction` or `allowed` is set.
-pub(crate) async fn check(conn: &mut ConnectionManager, allowed: bool) -> Result<()> {
+/// with `noeviction` or `allowed` is set. On a Redis Cluster `INFO` goes to
+/// every primary, and each must run with `noeviction`.
+pub(crate) async fn check(
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+    allowed: bool,
+) -> Result<()> {
     if allowed {
         return Ok(());
     }
-    let info: String = redis::cmd("INFO")
+    let info: Value = redis::cmd("INFO")
         .arg("memory")
         .query_async(conn)
         .await
         .map_err(|err| backend_error("connect", err))?;
-    let policy = info
-        .lines()
-        .find_map(|line| line.strip_prefix("maxmemory_policy:"))
-        .map(str::trim)
-        // Redis 6.2+ always reports it; something that does not (a proxy
-        // answering INFO itself) is not Redis deciding evictions.
-        .unwrap_or(SAFE_POLICY);
-    if policy == SAFE_POLICY {
-        Ok(())
-    } else {
-        Err(Error::backend(
+    let mut texts = Vec::new();
+    info_texts(&info, &mut texts);
+    let evicting = texts.iter().find_map(|text| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("maxmemory_policy:"))
+            .map(str::trim)
+            // Redis 6.2+ always reports it; something that does not (a proxy
+            // answering INFO itself) is not Redis deciding evictions.
+            .filter(|policy| *policy != SAFE_POLICY)
+    });
+    match evicting {
+        None => Ok(()),
+        Some(policy) => Err(Error::backend(
             "redis",
             "connect",
             EvictingPolicy {
                 policy: policy.to_owned(),
             },
-        ))
+        )),
+    }
+}
+
+/// The `INFO` texts in a reply: one server's text, or (from a cluster) a map
+/// of each node's address to its text.
+fn info_texts(value: &Value, texts: &mut Vec<String>) {
+    match value {
+        Value::BulkString(bytes) => texts.push(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => texts.push(text.clone()),
+        Value::Map(pairs) => pairs.iter().for_each(|(_, v)| info_texts(v, texts)),
+        Value::Array(values) => values.iter().for_each(|v| info_texts(v, texts)),
+        _ => {}
     }
 }

@@ -59,17 +59,28 @@
 //! coherent: it records each session's latest revision, which a read compares
 //! with its cached copy (see its docs and `hyperstate::session::SessionCoherence`).
 //!
+//! # Redis Cluster
+//!
+//! [`Redis::connect`] tells a cluster node from a single server (`INFO
+//! cluster`), or takes a comma-separated seed list. Every script touches the
+//! keys of one page or one room, which share a hash tag, so the scripts run
+//! unchanged on a cluster; rooms then publish on sharded pub/sub (`SPUBLISH`
+//! on the room's channel, in the room's slot) and each node subscribes per
+//! shard. Health asks every primary for `cluster_state:ok`.
+//!
 //! # Outages
 //!
-//! The connection is a redis-rs `ConnectionManager`: it reconnects by itself after
-//! Redis restarts. While Redis is unreachable, operations fail fast with
+//! The connection is a redis-rs `ConnectionManager` (one server) or cluster
+//! connection: either reconnects by itself after Redis restarts. While Redis is unreachable, operations fail fast with
 //! [`hyperstate::Error::Backend`] (an HTTP 503 through `hyperstate-axum`) and
 //! succeed again once it is back, without restarting the app.
 
+mod cluster_health;
 mod connection;
 mod eviction_policy;
 mod page_store;
 mod recent_values;
+mod room_feed;
 mod room_hub;
 mod room_keys;
 mod room_leases;

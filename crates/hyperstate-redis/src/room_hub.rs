@@ -18,12 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use hyperstate::room::Diff;
-use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{broadcast, watch};
 
 use crate::connection::{Redis, backend_error};
+use crate::room_feed::{self, FeedSink, FeedStream, Message};
 use crate::room_keys::{RoomKeys, diff, number};
 
 /// One room with clients on this node.
@@ -61,7 +61,7 @@ pub(crate) struct Hub {
     rooms: Mutex<HashMap<String, Local>>,
     /// Serializes (un)subscribing and (re)connecting, and holds the sink of the
     /// live pub/sub connection (`None` until the first attach or after it broke).
-    sink: tokio::sync::Mutex<Option<PubSubSink>>,
+    sink: tokio::sync::Mutex<Option<FeedSink>>,
     /// Which connection is the current one (each `connect` takes the next
     /// number): the pump of an older one that ends must not touch the newer.
     connection: AtomicU64,
@@ -140,7 +140,7 @@ impl Hub {
 
     /// Opens the pub/sub connection, resubscribes the rooms that have clients
     /// here, and starts the task that fans messages out.
-    async fn connect(self: &Arc<Self>) -> hyperstate::Result<PubSubSink> {
+    async fn connect(self: &Arc<Self>) -> hyperstate::Result<FeedSink> {
         let (sink, stream, connection) = self.open().await?;
         tokio::spawn(pump(Arc::downgrade(self), stream, connection));
         Ok(sink)
@@ -148,13 +148,8 @@ impl Hub {
 
     /// Opens a pub/sub connection that becomes the current one and resubscribes
     /// the rooms that have clients here. Call with the sink lock held.
-    async fn open(&self) -> hyperstate::Result<(PubSubSink, PubSubStream, u64)> {
-        let pubsub = within(
-            self.redis.connection_timeout,
-            self.redis.client.get_async_pubsub(),
-        )
-        .await?;
-        let (mut sink, stream) = pubsub.split();
+    async fn open(&self) -> hyperstate::Result<(FeedSink, FeedStream, u64)> {
+        let (mut sink, stream) = room_feed::open(&self.redis).await?;
         let channels: Vec<String> = {
             let mut rooms = lock(&self.rooms);
             rooms.values_mut().for_each(|l| l.subscribed = false);
@@ -203,6 +198,22 @@ impl Hub {
         }
     }
 
+    /// Subscribes `channel` again after the server dropped the subscription
+    /// (its slot moved to another shard), if this node still has clients in
+    /// the room; the subscription then reaches the slot's new owner.
+    /// Boxed: it runs on a task the pump spawns, and the pump is itself
+    /// spawned by a subscribe.
+    fn resubscribe(self: Arc<Self>, channel: String) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            if self.with(&channel, |l| l.subscribed = false).is_none() {
+                return;
+            }
+            if let Err(err) = self.subscribe(&channel).await {
+                tracing::warn!(%err, channel, "room resubscribe after a slot move failed");
+            }
+        })
+    }
+
     fn dispatch(&self, channel: &str, payload: &[u8]) {
         let Some((&tag, body)) = payload.split_first() else {
             return;
@@ -242,7 +253,7 @@ impl Hub {
 /// pub/sub connection is redis-rs's own and has no timeout: without this, an
 /// attach while Redis is unreachable but silent (a network partition) would
 /// wait forever, holding the sink lock every other attach needs.
-async fn within<T>(
+pub(crate) async fn within<T>(
     limit: Duration,
     call: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> hyperstate::Result<T> {
@@ -255,8 +266,9 @@ async fn within<T>(
 /// Fans pub/sub messages out until the hub is dropped; when the connection
 /// ends, reconnects (see [`reconnect`]) and goes on with the new one, or ends if
 /// there is nothing to reconnect for. It does nothing else, so no bookkeeping
-/// delays a delivery (leases are refreshed by [`crate::room_leases`]).
-async fn pump(hub: Weak<Hub>, mut stream: PubSubStream, mut connection: u64) {
+/// delays a delivery (leases are refreshed by [`crate::room_leases`]). A room
+/// whose shard dropped its subscription (its slot moved) is subscribed again.
+async fn pump(hub: Weak<Hub>, mut stream: FeedStream, mut connection: u64) {
     loop {
         let Some(msg) = stream.next().await else {
             tracing::warn!("room pub/sub connection lost; reconnecting");
@@ -267,7 +279,13 @@ async fn pump(hub: Weak<Hub>, mut stream: PubSubStream, mut connection: u64) {
             continue;
         };
         let Some(hub) = hub.upgrade() else { return };
-        hub.dispatch(msg.get_channel_name(), msg.get_payload_bytes());
+        match msg {
+            Message::Published { channel, payload } => hub.dispatch(&channel, &payload),
+            Message::Unsubscribed(channel) => {
+                tokio::spawn(hub.resubscribe(channel));
+            }
+            Message::Other => {}
+        }
     }
 }
 
@@ -275,7 +293,7 @@ async fn pump(hub: Weak<Hub>, mut stream: PubSubStream, mut connection: u64) {
 /// works (answering the new connection's stream and number), a newer connection
 /// exists, no room here has clients (the next attach connects), or the hub is
 /// dropped (answering `None` for those).
-async fn reconnect(hub: &Weak<Hub>, connection: u64) -> Option<(PubSubStream, u64)> {
+async fn reconnect(hub: &Weak<Hub>, connection: u64) -> Option<(FeedStream, u64)> {
     let mut delay = RECONNECT_MIN;
     loop {
         let hub = hub.upgrade()?;

@@ -8,16 +8,21 @@
 //! that hands diffs to clients never waits behind them (one round trip per room
 //! on that task once delayed deliveries by seconds). Batches are sent one after
 //! another, so a batch in flight holds up this node's other commands on the
-//! shared connection for at most one batch's work in Redis.
+//! shared connection for at most one batch's work in Redis. On a Redis Cluster
+//! a pipeline must stay in one slot, so a batch is sent as concurrent script
+//! calls instead (each to its room's shard, multiplexed on the cluster
+//! connection).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
 use redis::{ErrorKind, RedisResult, ServerErrorKind};
 
-use crate::connection::Redis;
+use crate::connection::{Connection, Redis};
 use crate::room_hub::Hub;
 use crate::room_keys::RoomKeys;
 use crate::room_scripts::{HEARTBEAT, LEASE_MS};
@@ -62,9 +67,37 @@ async fn refresh_forever(redis: Redis, hub: Weak<Hub>) {
     }
 }
 
+/// Refreshes the leases of `rooms`.
+async fn refresh(conn: &mut Connection, rooms: &[Arc<RoomKeys>]) -> RedisResult<()> {
+    match conn {
+        Connection::Single(manager) => refresh_pipelined(manager, rooms).await,
+        Connection::Cluster(cluster) => refresh_concurrently(cluster, rooms).await,
+    }
+}
+
+/// Refreshes the leases of `rooms` (on a cluster, each in its own slot) as
+/// concurrent script calls; the first error, if any, after all have run.
+async fn refresh_concurrently(
+    conn: &ClusterConnection,
+    rooms: &[Arc<RoomKeys>],
+) -> RedisResult<()> {
+    let calls = rooms.iter().map(|keys| {
+        let mut conn = conn.clone();
+        async move {
+            let mut invocation = HEARTBEAT.prepare_invoke();
+            keys.apply(&mut invocation);
+            invocation.invoke_async::<()>(&mut conn).await
+        }
+    });
+    join_all(calls).await.into_iter().collect()
+}
+
 /// Refreshes the leases of `rooms` in one pipeline of `EVALSHA`s, loading the
 /// script first if Redis lost it (a restart, a failover).
-async fn refresh(conn: &mut ConnectionManager, rooms: &[Arc<RoomKeys>]) -> RedisResult<()> {
+async fn refresh_pipelined(
+    conn: &mut ConnectionManager,
+    rooms: &[Arc<RoomKeys>],
+) -> RedisResult<()> {
     let mut pipe = redis::pipe();
     for keys in rooms {
         let all = keys.all();

@@ -114,7 +114,7 @@ local function publish(change)
   table.insert(change, 1, vs)
   local msg = cjson.encode(change)
   log_diff(msg)
-  redis.call('PUBLISH', ARGV[3], 'd' .. msg)
+  redis.call(PUB, ARGV[3], 'd' .. msg)
   slot_used()
   refresh()
   return {'ok', msg}
@@ -136,11 +136,45 @@ return publish({old > 0 and 'updated' or 'inserted', f, val})
 "#;
 
 fn script(parts: &[&str]) -> Script {
+    Script::new(&body(parts))
+}
+
+fn body(parts: &[&str]) -> String {
     let mut body = format!("local LEASE = {LEASE_MS}\n");
     for part in parts {
         body.push_str(part);
     }
-    Script::new(&body)
+    body
+}
+
+/// A script that publishes on the room's channel, in two forms: `PUBLISH` for
+/// one server, `SPUBLISH` (sharded pub/sub) for a Redis Cluster, where a plain
+/// `PUBLISH` would be copied to every node over the cluster bus while
+/// `SPUBLISH` stays on the shard owning the room's slot (the channel carries
+/// the room's hash tag).
+#[derive(Debug)]
+pub(crate) struct Publishing {
+    plain: Script,
+    sharded: Script,
+}
+
+impl Publishing {
+    fn new(parts: &[&str]) -> Self {
+        let body = body(parts);
+        Publishing {
+            plain: Script::new(&format!("local PUB = 'PUBLISH'\n{body}")),
+            sharded: Script::new(&format!("local PUB = 'SPUBLISH'\n{body}")),
+        }
+    }
+
+    /// The form for `redis`.
+    pub(crate) fn on(&self, redis: &crate::connection::Redis) -> &Script {
+        if redis.is_cluster() {
+            &self.sharded
+        } else {
+            &self.plain
+        }
+    }
 }
 
 /// Starts the room unless it exists. ARGV: member rights, public rights, ttl ms,
@@ -196,13 +230,13 @@ return out
 });
 
 /// Sets a key. See [`PUT_BODY`] for ARGV.
-pub(crate) static PUT: LazyLock<Script> =
-    LazyLock::new(|| script(&[PRELUDE, CHECKED, PUBLISH, PUT_BODY]));
+pub(crate) static PUT: LazyLock<Publishing> =
+    LazyLock::new(|| Publishing::new(&[PRELUDE, CHECKED, PUBLISH, PUT_BODY]));
 
 /// A put that applies only if the key still holds ARGV[10] ('' = absent), else
 /// answers `{'conflict'}`.
-pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
-    script(&[
+pub(crate) static COMPARE_AND_SET: LazyLock<Publishing> = LazyLock::new(|| {
+    Publishing::new(&[
         PRELUDE,
         CHECKED,
         PUBLISH,
@@ -212,8 +246,8 @@ pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// Removes ARGV[5]; answers `{'none'}` when it was absent.
-pub(crate) static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    script(&[
+pub(crate) static DELETE: LazyLock<Publishing> = LazyLock::new(|| {
+    Publishing::new(&[
         PRELUDE,
         CHECKED,
         PUBLISH,
@@ -233,8 +267,8 @@ return publish({'deleted', f})
 
 /// Replaces state, ACL and TTL. ARGV[5] member rights, [6] public rights,
 /// [7] ttl ms, [8] bytes, then key/value pairs.
-pub(crate) static RESET: LazyLock<Script> = LazyLock::new(|| {
-    script(&[
+pub(crate) static RESET: LazyLock<Publishing> = LazyLock::new(|| {
+    Publishing::new(&[
         PRELUDE,
         CHECKED,
         PUBLISH,
@@ -298,7 +332,7 @@ const PRESENCE: &str = r#"
 local function presence()
   local n = attached()
   local seq = redis.call('HINCRBY', M, 'ps', 1)
-  redis.call('PUBLISH', ARGV[3], 'p' .. fmt(seq) .. ':' .. fmt(n))
+  redis.call(PUB, ARGV[3], 'p' .. fmt(seq) .. ':' .. fmt(n))
   return seq, n
 end
 "#;
@@ -306,8 +340,8 @@ end
 /// Attaches a client of node ARGV[4] (needs read, ARGV[2]); ARGV[3] channel;
 /// ARGV[5] the version to resume from ('' = none). Answers `{'ok', seq, count,
 /// 'snap', version, k1, v1, ...}` or `{'ok', seq, count, 'replay', diff...}`.
-pub(crate) static ATTACH: LazyLock<Script> = LazyLock::new(|| {
-    script(&[
+pub(crate) static ATTACH: LazyLock<Publishing> = LazyLock::new(|| {
+    Publishing::new(&[
         PRELUDE,
         CHECKED,
         PRESENCE,
@@ -350,8 +384,8 @@ return out
 /// Its first write is an `HDEL`, which a Redis out of memory (`noeviction`)
 /// allows, and a script that has written once runs to its end: a detach is
 /// never refused for memory, or the room's attach count would stay too high.
-pub(crate) static DETACH: LazyLock<Script> = LazyLock::new(|| {
-    script(&[
+pub(crate) static DETACH: LazyLock<Publishing> = LazyLock::new(|| {
+    Publishing::new(&[
         PRELUDE,
         PRESENCE,
         r#"

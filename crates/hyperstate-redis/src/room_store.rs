@@ -371,14 +371,26 @@ impl RoomStore for RedisRoomStore {
                 let mut args = common.to_vec();
                 args.extend([key.as_bytes(), value.as_bytes()]);
                 let reply = inner
-                    .run(call, "put", &scripts::PUT, Some(Right::Write), &args)
+                    .run(
+                        call,
+                        "put",
+                        scripts::PUT.on(&inner.redis),
+                        Some(Right::Write),
+                        &args,
+                    )
                     .await?;
                 ("put", reply)
             }
             Write::Delete { key } => {
                 let args = [common[0], common[1], key.as_bytes()];
                 let reply = inner
-                    .run(call, "delete", &scripts::DELETE, Some(Right::Delete), &args)
+                    .run(
+                        call,
+                        "delete",
+                        scripts::DELETE.on(&inner.redis),
+                        Some(Right::Delete),
+                        &args,
+                    )
                     .await?;
                 ("delete", reply)
             }
@@ -399,7 +411,13 @@ impl RoomStore for RedisRoomStore {
                     args.extend([key.as_bytes(), value.as_bytes()]);
                 }
                 let reply = inner
-                    .run(call, "reset", &scripts::RESET, Some(Right::Reset), &args)
+                    .run(
+                        call,
+                        "reset",
+                        scripts::RESET.on(&inner.redis),
+                        Some(Right::Reset),
+                        &args,
+                    )
                     .await?;
                 ("reset", reply)
             }
@@ -433,7 +451,7 @@ impl RoomStore for RedisRoomStore {
                 .run(
                     call,
                     "update",
-                    &scripts::COMPARE_AND_SET,
+                    scripts::COMPARE_AND_SET.on(&inner.redis),
                     Some(Right::Write),
                     &args,
                 )
@@ -491,7 +509,13 @@ impl RoomStore for RedisRoomStore {
             resume.as_bytes(),
         ];
         let reply = match inner
-            .run(call, "attach", &scripts::ATTACH, Some(Right::Read), &args)
+            .run(
+                call,
+                "attach",
+                scripts::ATTACH.on(&inner.redis),
+                Some(Right::Read),
+                &args,
+            )
             .await
         {
             Ok(reply) => reply,
@@ -600,7 +624,7 @@ impl Drop for Detach {
         };
         let (inner, keys) = (self.inner.clone(), self.keys.clone());
         runtime.spawn(async move {
-            let mut invocation = scripts::DETACH.prepare_invoke();
+            let mut invocation = scripts::DETACH.on(&inner.redis).prepare_invoke();
             keys.apply(&mut invocation);
             invocation
                 .arg("")

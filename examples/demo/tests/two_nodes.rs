@@ -2,7 +2,9 @@
 //! with the same session secret and no sticky routing. A browser's requests
 //! land on either node, and every scope behaves as on one node.
 //!
-//! Needs `HYPERSTATE_REDIS_URL` and `HYPERSTATE_S3_ENDPOINT` /
+//! Every case runs twice: on one Redis (`HYPERSTATE_REDIS_URL`) and on a
+//! 3-primary Redis Cluster (`HYPERSTATE_REDIS_CLUSTER_URL`), where the chat
+//! case uses a room on every shard. Both need `HYPERSTATE_S3_ENDPOINT` /
 //! `HYPERSTATE_S3_BUCKET`; see [`nodes::two_nodes`] for the skip.
 
 mod common;
@@ -13,16 +15,12 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use futures::future::join_all;
-use nodes::{TcpBrowser, free_port};
+use nodes::{Node, TcpBrowser, free_port};
 
 /// Concurrent cart additions in the lost-update test.
 const ADDITIONS: usize = 500;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
-    let Some((a, b)) = nodes::two_nodes().await else {
-        return;
-    };
+async fn a_page_made_on_one_node_is_read_and_changed_on_the_other(a: &Node, b: &Node) {
     let browser = TcpBrowser::new();
     let page = browser.load(a.addr, "/cart").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -49,11 +47,7 @@ async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
     assert_eq!(on_a.cart_items(), ["apple", "pear"], "{}", on_a.body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_additions_through_both_nodes_are_all_kept() {
-    let Some((a, b)) = nodes::two_nodes().await else {
-        return;
-    };
+async fn concurrent_additions_through_both_nodes_are_all_kept(a: &Node, b: &Node) {
     let browser = TcpBrowser::new();
     let id = browser.load(a.addr, "/cart").await.page_id().unwrap();
 
@@ -81,11 +75,7 @@ async fn concurrent_additions_through_both_nodes_are_all_kept() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_theme_set_on_one_node_is_seen_on_the_other() {
-    let Some((a, b)) = nodes::two_nodes().await else {
-        return;
-    };
+async fn a_theme_set_on_one_node_is_seen_on_the_other(a: &Node, b: &Node) {
     let browser = TcpBrowser::new();
     let theme = |reply: &common::Reply| reply.text_of("theme-value");
 
@@ -113,12 +103,8 @@ async fn a_theme_set_on_one_node_is_seen_on_the_other() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_posted_on_one_node_streams_from_the_other() {
-    let Some((a, b)) = nodes::two_nodes().await else {
-        return;
-    };
-    let room = format!("/rooms/two-nodes-{}", free_port());
+async fn a_message_posted_on_one_node_streams_from_the_other(a: &Node, b: &Node, name: &str) {
+    let room = format!("/rooms/{name}");
 
     // Alice visits and joins through A...
     let alice = TcpBrowser::new();
@@ -159,16 +145,12 @@ async fn a_message_posted_on_one_node_streams_from_the_other() {
 /// Session reads are served from each node's cache, kept coherent through
 /// Redis: a theme set on one node shows on the other on the very next request,
 /// every time.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once() {
+async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once(a: &Node, b: &Node) {
     const ALTERNATIONS: usize = 100;
-    let Some((a, b)) = nodes::two_nodes().await else {
-        return;
-    };
     let browser = TcpBrowser::new();
     let id = browser.load(a.addr, "/settings").await.page_id().unwrap();
     for round in 0..ALTERNATIONS {
-        let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let (writer, reader) = if round % 2 == 0 { (a, b) } else { (b, a) };
         let theme = if round % 4 < 2 { "dark" } else { "light" };
         let set = browser
             .htmx_post(
@@ -187,5 +169,95 @@ async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once() {
             Some(theme),
             "round {round}: the other node showed a stale theme"
         );
+    }
+}
+
+/// The cases on one Redis.
+mod on_redis {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
+        let Some((a, b)) = nodes::two_nodes().await else {
+            return;
+        };
+        super::a_page_made_on_one_node_is_read_and_changed_on_the_other(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_additions_through_both_nodes_are_all_kept() {
+        let Some((a, b)) = nodes::two_nodes().await else {
+            return;
+        };
+        super::concurrent_additions_through_both_nodes_are_all_kept(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_theme_set_on_one_node_is_seen_on_the_other() {
+        let Some((a, b)) = nodes::two_nodes().await else {
+            return;
+        };
+        super::a_theme_set_on_one_node_is_seen_on_the_other(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once() {
+        let Some((a, b)) = nodes::two_nodes().await else {
+            return;
+        };
+        super::a_theme_set_on_one_node_is_seen_on_the_other_at_once(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_posted_on_one_node_streams_from_the_other() {
+        let Some((a, b)) = nodes::two_nodes().await else {
+            return;
+        };
+        let name = format!("two-nodes-{}", free_port());
+        super::a_message_posted_on_one_node_streams_from_the_other(&a, &b, &name).await;
+    }
+}
+
+/// The same cases on a Redis Cluster.
+mod on_redis_cluster {
+    use super::*;
+    use hyperstate_conformance::redis_cluster;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
+        let Some((a, b, _)) = nodes::two_cluster_nodes().await else {
+            return;
+        };
+        super::a_page_made_on_one_node_is_read_and_changed_on_the_other(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_additions_through_both_nodes_are_all_kept() {
+        let Some((a, b, _)) = nodes::two_cluster_nodes().await else {
+            return;
+        };
+        super::concurrent_additions_through_both_nodes_are_all_kept(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_theme_set_on_one_node_is_seen_on_the_other() {
+        let Some((a, b, _)) = nodes::two_cluster_nodes().await else {
+            return;
+        };
+        super::a_theme_set_on_one_node_is_seen_on_the_other(&a, &b).await;
+    }
+
+    /// One chat room on every shard of the cluster.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_posted_on_one_node_stream_from_the_other_on_every_shard() {
+        let Some((a, b, seed)) = nodes::two_cluster_nodes().await else {
+            return;
+        };
+        let prefix = format!("two-nodes-{}", free_port());
+        let rooms = redis_cluster::rooms_on_every_shard(&seed, &prefix).await;
+        assert_eq!(rooms.len(), 3, "the test cluster has three primaries");
+        for name in &rooms {
+            super::a_message_posted_on_one_node_streams_from_the_other(&a, &b, name).await;
+        }
     }
 }

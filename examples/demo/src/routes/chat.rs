@@ -47,11 +47,11 @@ fn room(rooms: &ChatRooms, name: &str) -> Result<Room, AppError> {
     Ok(rooms.0.room(name)?)
 }
 
-fn messages_of(state: &State) -> Vec<Message> {
-    state
-        .get(MESSAGES.name())
-        .and_then(|v| v.decode(MESSAGES.name()).ok())
-        .unwrap_or_default()
+/// A room's state: one field per key.
+#[derive(Debug, Deserialize)]
+struct Chat {
+    #[serde(default)]
+    messages: Vec<Message>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,16 +69,16 @@ pub(crate) async fn show(
     Query(query): Query<ShowQuery>,
 ) -> Result<Markup, AppError> {
     let room = room(&rooms, &name)?;
-    let snapshot = room.snapshot(&who).await?;
+    let chat = LiveRoom::<Chat>::from_snapshot(&room.snapshot(&who).await?)?;
     let member = room.access(&who).await?.allows(Right::Write);
     let attached = room.attached().await?;
     let key = room.key().as_str();
     let events = format!(
         "/rooms/{key}/events?since={}&htmx={}",
-        snapshot.version,
+        chat.version(),
         query.htmx.as_query()
     );
-    let messages = messages_of(&snapshot.state);
+    let messages = &chat.state().messages;
     Ok(layout::page(
         &format!("Room {key}"),
         query.htmx,
@@ -94,14 +94,14 @@ pub(crate) async fn show(
                     div hx-ext="sse" sse-connect=(events) {
                         // Named events, each swapped where it belongs.
                         span hidden sse-swap="presence" hx-target="#presence" {}
-                        div #log sse-swap="resync" { (list(&messages)) }
+                        div #log sse-swap="resync" { (list(messages)) }
                     }
                 }
                 HtmxVersion::V4 => {
                     script src=(assets::HTMX_4_SSE) {}
                     // Unnamed events carrying out-of-band swaps.
                     div hx-sse:connect=(events) hidden {}
-                    div #log { (list(&messages)) }
+                    div #log { (list(messages)) }
                 }
             }
             @if member { (composer(key)) } @else { (join_form(key)) }
@@ -187,63 +187,46 @@ pub(crate) async fn post(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct EventsQuery {
-    /// The version the page was rendered at; `Last-Event-ID` wins when present.
-    since: Option<u64>,
     #[serde(default)]
     htmx: HtmxVersion,
 }
 
-/// `GET /rooms/{name}/events`: the room's SSE stream. Each new message is an
-/// event whose data is its `<li>`; presence counts and resyncs are events too.
-/// The slot is taken first: past the server's stream caps the request is
+/// `GET /rooms/{name}/events`: the room's SSE stream, from the version the
+/// page shows (`?since=`) or the last event a reconnecting browser got. Each
+/// new message is an event whose data is its `<li>`; presence counts and
+/// resyncs are events too. Past the server's stream caps the request is
 /// refused (503 / 429) before it attaches.
 pub(crate) async fn events(
-    slot: SseSlot,
+    live: LiveSse,
     Extension(rooms): Extension<ChatRooms>,
     Path(name): Path<String>,
     Caller(who): Caller,
-    LastEventId(last): LastEventId,
     Query(query): Query<EventsQuery>,
-) -> Result<axum::response::Response, AppError> {
-    use axum::response::IntoResponse;
+) -> Result<RoomSse, AppError> {
     let room = room(&rooms, &name)?;
-    let subscription = room.attach(&who, last.or(query.since)).await?;
-    let htmx = query.htmx;
-    Ok(RoomSse::new(subscription, move |event| render(htmx, event))
-        .slot(slot)
-        .into_response())
+    let rendered = move |chat: &_, changed: &_| render(query.htmx, chat, changed);
+    Ok(live.attach(&room, &who, rendered).await?)
 }
 
-/// One room event as SSE fragments: named events for htmx 2's `sse-swap`,
-/// unnamed out-of-band swaps for htmx 4 (which swaps only unnamed messages).
-fn render(htmx: HtmxVersion, event: &RoomEvent) -> Vec<SseFragment> {
-    let (name, target, style, html) = match event {
-        RoomEvent::Snapshot(s) | RoomEvent::Resync(s) => {
-            ("resync", "log", "innerHTML", list(&messages_of(&s.state)))
-        }
-        RoomEvent::Diff(diff) => match &diff.change {
-            // Messages only ever grow at the end (old ones drop off the front),
-            // so the newest is the last one.
-            Change::Inserted { .. } | Change::Updated { .. } => {
-                let messages: Vec<Message> = match diff.value() {
-                    Ok(messages) => messages.unwrap_or_default(),
-                    Err(err) => {
-                        // Only a deploy that changed `Message` could store one
-                        // this code cannot read: say so instead of rendering nothing.
-                        tracing::warn!(error = %err, "chat message could not be read");
-                        return Vec::new();
-                    }
-                };
-                let Some(newest) = messages.last() else {
-                    return Vec::new();
-                };
-                ("chat", "messages", "beforeend", item(newest))
-            }
-            Change::Reset { state } => ("resync", "log", "innerHTML", list(&messages_of(state))),
-            _ => return Vec::new(),
+/// What changed in the room as SSE fragments: named events for htmx 2's
+/// `sse-swap`, unnamed out-of-band swaps for htmx 4 (which swaps only unnamed
+/// messages).
+fn render(htmx: HtmxVersion, chat: &LiveRoom<Chat>, changed: &Changed) -> Vec<SseFragment> {
+    let messages = &chat.state().messages;
+    let (name, target, style, html) = match changed {
+        Changed::All => ("resync", "log", "innerHTML", list(messages)),
+        // Messages only ever grow at the end (old ones drop off the front),
+        // so the newest is the last one.
+        Changed::Key(_) => match messages.last() {
+            Some(newest) => ("chat", "messages", "beforeend", item(newest)),
+            None => return Vec::new(),
         },
-        RoomEvent::Presence(n) => ("presence", "presence", "innerHTML", html! { (n) }),
-        _ => return Vec::new(),
+        Changed::Presence => (
+            "presence",
+            "presence",
+            "innerHTML",
+            html! { (chat.attached()) },
+        ),
     };
     let fragment = match htmx {
         HtmxVersion::V2 => SseFragment::named(name, html.into_string()),

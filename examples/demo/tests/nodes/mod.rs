@@ -22,6 +22,14 @@ pub async fn two_nodes() -> Option<(Node, Node)> {
     Some(Services::from_env()?.two_nodes().await)
 }
 
+/// Two nodes on the Redis Cluster and S3 named in the environment, and the
+/// cluster's seed URL (`None` after a skip).
+pub async fn two_cluster_nodes() -> Option<(Node, Node, String)> {
+    let services = Services::cluster_from_env()?;
+    let (a, b) = services.two_nodes().await;
+    Some((a, b, services.redis_url().to_owned()))
+}
+
 /// The shared servers every node is started on.
 #[derive(Debug, Clone)]
 pub struct Services {
@@ -56,6 +64,22 @@ impl Services {
              scripts/services/s3.sh; start_redis; start_s3)"
         );
         None
+    }
+
+    /// The servers named in the environment with the Redis Cluster
+    /// (`HYPERSTATE_REDIS_CLUSTER_URL`, a seed node) in place of the single
+    /// Redis; `None` (after saying so) when one is missing outside CI.
+    pub fn cluster_from_env() -> Option<Services> {
+        let cluster = hyperstate_conformance::services::redis_cluster_url()?;
+        Some(Services {
+            redis: cluster,
+            ..Services::from_env()?
+        })
+    }
+
+    /// The Redis URL the nodes are started with.
+    pub fn redis_url(&self) -> &str {
+        &self.redis
     }
 
     /// Two nodes on these servers.

@@ -45,6 +45,11 @@ impl Node {
             // The same secret on every node, as in production.
             .env("HYPERSTATE_SESSION_SECRET", "ab".repeat(32))
             .env("RUST_LOG", "warn")
+            // The S3 and Redis settings the test services export would put
+            // sessions or pages elsewhere (the demo refuses S3 with PostgreSQL).
+            .env_remove("HYPERSTATE_S3_BUCKET")
+            .env_remove("HYPERSTATE_S3_ENDPOINT")
+            .env_remove("HYPERSTATE_REDIS")
             .stdout(Stdio::null())
             .spawn()
             .expect("starting the demo");
