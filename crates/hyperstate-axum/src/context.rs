@@ -8,19 +8,9 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use hyperstate::identity::IssuedBrowserId;
 use hyperstate::{BrowserId, PageId};
+use hyperstate_http::page_id::PageSource;
 
 use crate::{ClientAddr, Error, Hyperstate};
-
-/// Where the request's page id came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PageSource {
-    /// Issued by the layer for this full page load.
-    Fresh(PageId),
-    /// Sent back by the browser (`X-Page-Id` header or `_page_id` form field).
-    Carried(PageId),
-    /// None: not a full page load, and none was sent.
-    Absent,
-}
 
 /// The per-request identity the [`HyperstateLayer`](crate::HyperstateLayer) works
 /// out: the browser id from the cookie, the page id, and whether this is an htmx
@@ -131,10 +121,7 @@ impl RequestContext {
     /// The page id of this request, if any: issued now for a full page load, or
     /// sent back by the page.
     pub fn page_id(&self) -> Option<PageId> {
-        match self.inner.page {
-            PageSource::Fresh(id) | PageSource::Carried(id) => Some(id),
-            PageSource::Absent => None,
-        }
+        self.inner.page.id()
     }
 
     /// True when this request is a full page load that was issued a new page id.

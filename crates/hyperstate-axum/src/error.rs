@@ -6,6 +6,7 @@ use axum_htmx::HX_REFRESH;
 use http::{HeaderValue, StatusCode, header};
 use hyperstate::ErrorKind;
 use hyperstate::log_limit::RepeatedErrors;
+use hyperstate_http::status_of;
 
 /// An error of the axum integration, or of the core crate, ready to answer with.
 ///
@@ -91,32 +92,6 @@ impl Error {
     }
 }
 
-/// The HTTP status of each kind of core error. Exhaustive on purpose: a new
-/// kind does not compile until it says how it answers.
-fn status_of(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::MalformedId
-        | ErrorKind::InvalidKey
-        | ErrorKind::RoomFull
-        | ErrorKind::Json
-        | ErrorKind::PageIdRequired
-        | ErrorKind::Declined => StatusCode::BAD_REQUEST,
-        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::AccessDenied => StatusCode::FORBIDDEN,
-        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        // Transient: a retry may well succeed (`Retry-After` is set).
-        ErrorKind::TooManyRooms
-        | ErrorKind::StoreFull
-        | ErrorKind::Backend
-        | ErrorKind::BackendUnavailable
-        | ErrorKind::ShuttingDown
-        | ErrorKind::Conflict
-        | ErrorKind::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
-        // The server's own data or configuration: nothing the client can fix.
-        ErrorKind::Corrupt | ErrorKind::InvalidSecret => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 /// A backend that is down fails every request alike: one ERROR per kind per
 /// interval, then a count of the rest (see [`hyperstate::log_limit`]).
 static FAILED_REQUESTS: RepeatedErrors = RepeatedErrors::new(hyperstate::log_limit::INTERVAL);
@@ -192,19 +167,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_core_error_kind_maps_to_a_status_of_its_class() {
-        for kind in ErrorKind::ALL {
-            let status = status_of(kind);
-            assert_eq!(
-                status.is_client_error(),
-                kind.is_client_error(),
-                "{kind:?} answers {status}"
-            );
-            assert!(
-                status.is_client_error() || status.is_server_error(),
-                "{kind:?} answers {status}"
-            );
-        }
+    fn core_errors_answer_with_the_status_of_their_kind() {
         let err = Error::from(hyperstate::Error::TooManyViews { limit: 1 });
         assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let err = Error::from(hyperstate::Error::TooManyMembers { limit: 1 });

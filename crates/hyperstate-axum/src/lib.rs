@@ -388,14 +388,11 @@ pub mod assets;
 mod background;
 mod breakers;
 mod builder;
-mod client;
 mod client_counts;
 mod config;
 mod context;
-mod csrf;
 mod error;
 mod handle;
-mod inject;
 mod layer;
 mod live_room;
 mod live_sse;
@@ -417,22 +414,25 @@ pub use ::hyperstate;
 pub use ::hyperstate::{ErrorKind, Key};
 pub use background::Background;
 pub use builder::{BuildError, DEFAULT_DATA_DIR, HyperstateBuilder};
-pub use client::{ClientAddr, ClientIpSource};
 pub use config::{ExpiredPage, HttpConfig};
 pub use context::RequestContext;
 pub use error::Error;
 pub use handle::{BackendHealth, Hyperstate};
-pub use inject::{META_NAME, head_tags};
+pub use hyperstate::session::{
+    RequestSessionView as SessionView, RequestSessionWrite as SessionWrite,
+};
+pub use hyperstate_http::inject::{META_NAME, head_tags};
+pub use hyperstate_http::page_id::{PAGE_ID_FIELD, PAGE_ID_HEADER};
+pub use hyperstate_http::{ClientAddr, ClientIpSource};
 pub use layer::{HyperstateLayer, HyperstateService};
 pub use live_room::{Changed, LiveRoom};
 pub use live_sse::{ERROR_EVENT, LiveSse, SINCE_PARAM};
 pub use page::Page;
 pub use rate_limit::{ClientRateLimiter, RateLimit};
-pub use request::{PAGE_ID_FIELD, PAGE_ID_HEADER};
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
 pub use serve::{ServeConfig, Server, serve, shutdown_signal};
-pub use session::{Session, SessionView, SessionWrite};
+pub use session::Session;
 pub use sse_slots::{SSE_BYTES_HTTP1, SSE_BYTES_HTTP2, SseSlot, SseSlots};
 
 // The README's usage example is compiled as a doctest of this crate.

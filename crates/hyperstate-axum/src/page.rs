@@ -6,8 +6,8 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use hyperstate::page::{self, PageStatus};
 
-use crate::context::PageSource;
 use crate::{Error, ExpiredPage, RequestContext};
+use hyperstate_http::page_id::PageSource;
 
 /// The state of the page this request came from (or, on a full page load, of the
 /// page being rendered). Dereferences to [`hyperstate::page::Page`]: `get`, `put`,

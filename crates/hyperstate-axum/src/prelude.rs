@@ -7,7 +7,7 @@
 pub use crate::assets;
 pub use crate::{
     Background, Caller, Changed, Error, HttpConfig, Hyperstate, LastEventId, LiveRoom, LiveSse,
-    Page, RequestContext, RoomSse, Session, SessionView, SseFragment, SseSlot, serve,
+    Page, RequestContext, RoomSse, Session, SessionView, SessionWrite, SseFragment, SseSlot, serve,
     shutdown_signal,
 };
 pub use hyperstate::fs::FsDocumentStore;
@@ -16,6 +16,6 @@ pub use hyperstate::room::{
     Acl, Change, Diff, Principal, Right, Rights, Room, RoomEvent, RoomInit, RoomKey, Rooms,
     Snapshot, State,
 };
-pub use hyperstate::session::{SessionCoherence, SessionWrite};
+pub use hyperstate::session::SessionCoherence;
 pub use hyperstate::session::{SessionOptions, SessionSecret, View, ViewState};
 pub use hyperstate::{BrowserId, ErrorKind, Key, PageId};

@@ -1,25 +1,18 @@
 //! The inbound half of the layer: who is asking, and from which page.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
-use axum_htmx::HX_REQUEST;
+use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Method, Request, header};
+use http::Request;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use std::time::SystemTime;
 
-use hyperstate::PageId;
-use hyperstate::identity::{BrowserIdIssuer, IssuedBrowserId};
+use hyperstate_http::csrf::{self, FetchSite};
+use hyperstate_http::page_id::{self, PageSource};
+use hyperstate_http::{ClientAddr, browser_cookie};
 
-use crate::context::PageSource;
-use crate::csrf::FetchSite;
-use crate::{ClientAddr, Error, Hyperstate, RequestContext};
-
-/// The header htmx requests carry the page id in.
-pub const PAGE_ID_HEADER: &str = "x-page-id";
-/// [`PAGE_ID_HEADER`] as a name ready to look up (a `&str` is parsed on every lookup).
-const PAGE_ID: HeaderName = HeaderName::from_static(PAGE_ID_HEADER);
-/// The form field plain form posts carry the page id in.
-pub const PAGE_ID_FIELD: &str = "_page_id";
+use crate::{Error, Hyperstate, RequestContext};
 
 /// Works out the request's context; for form posts without the header, reads the
 /// body to find the `_page_id` field and puts the body back.
@@ -31,11 +24,11 @@ pub(crate) async fn prepare(
     let headers = request.headers();
     let site = FetchSite::of(headers);
     if config.csrf_protection {
-        let target = crate::csrf::Target {
+        let target = csrf::Target {
             uri: request.uri(),
             https: config.secure_cookie,
         };
-        crate::csrf::check(
+        csrf::check(
             request.method(),
             target,
             site,
@@ -44,39 +37,23 @@ pub(crate) async fn prepare(
         )
         .map_err(Error::CrossSite)?;
     }
-    let htmx = headers.get(HX_REQUEST).is_some_and(|v| v == "true");
-    let browser = browser_from_cookies(headers, &config.cookie_name, hyperstate.browser_ids());
+    let htmx = page_id::is_htmx(headers);
+    let browser = browser_cookie::read(headers, &config.cookie_name, hyperstate.browser_ids());
 
-    let header_id = headers
-        .get(PAGE_ID)
-        .map(|value| {
-            let text = value.to_str().map_err(|_| hyperstate::Error::MalformedId {
-                what: "page id",
-                reason: "not ASCII",
-            })?;
-            PageId::parse(text)
-        })
-        .transpose()?;
-    let form = header_id.is_none() && is_form(headers);
-
+    let header_id = page_id::from_header(headers)?;
+    let form = header_id.is_none() && page_id::is_form(headers);
     let (request, carried) = match header_id {
         Some(id) => (request, Some(id)),
-        None if form => {
-            let (request, field) = page_id_from_form(request, config.form_body_limit).await?;
-            (request, field.map(|text| PageId::parse(&text)).transpose()?)
-        }
+        None if form => page_id_from_form(request, config.form_body_limit).await?,
         None => (request, None),
     };
 
-    // A plain GET that htmx did not make is the browser loading a document: it
-    // starts a new page. Anything else continues the page it names, if any.
-    let is_document_load = !htmx && matches!(*request.method(), Method::GET | Method::HEAD);
-    let page = match carried {
-        Some(id) => PageSource::Carried(id),
-        None if is_document_load => PageSource::Fresh(PageId::generate()),
-        None => PageSource::Absent,
-    };
-    let client = ClientAddr::of_request(&config.client_ip, request.headers(), request.extensions());
+    let page = PageSource::resolve(carried, htmx, request.method());
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let client = ClientAddr::of_request(&config.client_ip, request.headers(), peer);
     let context = RequestContext::new(
         hyperstate.clone(),
         browser,
@@ -88,53 +65,12 @@ pub(crate) async fn prepare(
     Ok((request, context))
 }
 
-/// The browser id from the cookie, if this server issued it. A missing,
-/// malformed, forged or expired cookie is no browser id (a new one is minted
-/// when needed): a bad cookie must not lock a browser out, and a planted one
-/// must not let its planter in. With several cookies of the name (a sibling
-/// domain can add its own), the first one issued here counts.
-fn browser_from_cookies(
-    headers: &HeaderMap,
-    name: &str,
-    issuer: &BrowserIdIssuer,
-) -> Option<IssuedBrowserId> {
-    // Read lazily, one cookie at a time: the first valid one ends the search.
-    let values = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| cookie_values(header, name));
-    issuer.read(values, SystemTime::now())
-}
-
-/// The values of the cookies called `name` in one `Cookie` header, as the
-/// `cookie` crate's `Cookie::split_parse` reads them (`name=value` pairs
-/// between semicolons, each side trimmed, pieces without `=` or with an empty
-/// name skipped), without building a `Cookie` for each.
-fn cookie_values<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
-    header.split(';').filter_map(move |piece| {
-        let (piece_name, value) = piece.split_once('=')?;
-        let piece_name = piece_name.trim();
-        (!piece_name.is_empty() && piece_name == name).then(|| value.trim())
-    })
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|mime| {
-                mime.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        })
-}
-
+/// Buffers a form body (up to `limit` bytes), finds the page id in it, and
+/// puts the body back for the handler.
 async fn page_id_from_form(
     request: Request<Body>,
     limit: usize,
-) -> Result<(Request<Body>, Option<String>), Error> {
+) -> Result<(Request<Body>, Option<hyperstate::PageId>), Error> {
     let (parts, body) = request.into_parts();
     let bytes: Bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -143,74 +79,6 @@ async fn page_id_from_form(
         }
         Err(err) => return Err(Error::Body(axum::Error::new(err))),
     };
-    let field = form_urlencoded::parse(&bytes)
-        .find(|(key, _)| key == PAGE_ID_FIELD)
-        .map(|(_, value)| value.into_owned());
-    Ok((Request::from_parts(parts, Body::from(bytes)), field))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http::HeaderValue;
-    use hyperstate::BrowserId;
-    use hyperstate::identity::{BrowserIdKey, BrowserIdKeys};
-    use std::time::Duration;
-
-    #[test]
-    fn only_an_issued_browser_cookie_is_found_among_others() {
-        let issuer = BrowserIdIssuer::new(
-            BrowserIdKeys::new(BrowserIdKey::random()),
-            Duration::from_secs(3600),
-            Duration::from_secs(60),
-        );
-        let id = BrowserId::generate();
-        let mut headers = HeaderMap::new();
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_str(&format!("a=1; hs_bid=garbage; hs_bid={id}")).unwrap(),
-        );
-        assert_eq!(browser_from_cookies(&headers, "hs_bid", &issuer), None);
-        let value = issuer.issue(&id, SystemTime::now());
-        headers.append(
-            header::COOKIE,
-            HeaderValue::from_str(&format!("x=y; hs_bid={value}")).unwrap(),
-        );
-        let found = browser_from_cookies(&headers, "hs_bid", &issuer);
-        assert_eq!(found.map(|issued| issued.id), Some(id));
-    }
-
-    #[test]
-    fn cookie_values_are_read_as_the_cookie_crate_reads_them() {
-        let headers = [
-            "a=1; hs_bid=x; hs_bid = y ;hs_bid=",
-            " ; flag; =z; hs_bid=\"q\"; hs_bidx=1; xhs_bid=2;hs_bid=a=b",
-            "hs_bid",
-            "",
-        ];
-        for header in headers {
-            let expected: Vec<String> = cookie::Cookie::split_parse(header)
-                .filter_map(Result::ok)
-                .filter(|c| c.name() == "hs_bid")
-                .map(|c| c.value().to_owned())
-                .collect();
-            let got: Vec<&str> = cookie_values(header, "hs_bid").collect();
-            assert_eq!(got, expected, "{header:?}");
-        }
-    }
-
-    #[test]
-    fn form_content_type_is_recognised() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
-        );
-        assert!(is_form(&headers));
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        assert!(!is_form(&headers));
-    }
+    let id = page_id::from_form(&bytes)?;
+    Ok((Request::from_parts(parts, Body::from(bytes)), id))
 }

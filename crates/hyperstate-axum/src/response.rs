@@ -5,11 +5,12 @@ use std::time::SystemTime;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
-use cookie::{Cookie, SameSite};
 use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 
-use crate::{HttpConfig, RequestContext, inject};
+use hyperstate_http::{browser_cookie, inject};
+
+use crate::{HttpConfig, RequestContext};
 
 /// Marks responses built from session state `Cache-Control: private,
 /// no-store`, sets the browser-id cookie if the request minted an id or the
@@ -30,16 +31,14 @@ pub(crate) async fn finish(
     let now = SystemTime::now();
     if let Some(browser) = context.browser_id_to_issue(now) {
         let issuer = context.hyperstate().browser_ids();
-        let max_age = cookie::time::Duration::try_from(issuer.lifetime())
-            .unwrap_or(cookie::time::Duration::MAX);
-        let cookie = Cookie::build((config.cookie_name.as_str(), issuer.issue(&browser, now)))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(config.secure_cookie)
-            .max_age(max_age)
-            .build();
-        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        let cookie = browser_cookie::issue(
+            issuer,
+            &browser,
+            &config.cookie_name,
+            config.secure_cookie,
+            now,
+        );
+        if let Some(value) = cookie {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }

@@ -1,12 +1,12 @@
 //! The `Session` extractor: durable state of the browser's session.
 
-use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use hyperstate::session::{self as core, Sessions, View, ViewState};
-use hyperstate::{Key, KeyFor, KeyName};
-use serde::{Serialize, de::DeserializeOwned};
+use hyperstate::session::{RequestIdentity, RequestSession};
+use hyperstate::{BrowserId, PageId};
 
 use crate::{Error, RequestContext};
 
@@ -48,41 +48,18 @@ use crate::{Error, RequestContext};
 /// Rejections: [`Error::SessionsNotConfigured`] (500) when the [`Hyperstate`](crate::Hyperstate)
 /// was built without a session store. A first write refused by the client's
 /// allowance of new browser ids is [`hyperstate::Error::RateLimited`] (429).
-#[derive(Clone)]
-pub struct Session {
-    context: RequestContext,
-    sessions: Sessions,
-}
+///
+/// The rule (reads never mint, the first write does; a fresh page load clears
+/// `Reconnect` values unless another site started it) is the core's
+/// [`RequestSession`]: this extractor is that type, for axum, and dereferences
+/// to it.
+#[derive(Debug, Clone)]
+pub struct Session(pub RequestSession);
 
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("context", &self.context)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    /// The handle on one view's slice of the session.
-    pub fn view(&self, view: &View) -> SessionView {
-        SessionView {
-            session: self.clone(),
-            view: view.clone(),
-        }
-    }
-
-    /// The core handle for reads: `None` when the browser has no id yet (and so
-    /// no session), which must not mint one.
-    fn existing(&self) -> Option<core::Session> {
-        let browser = self.context.browser_id()?;
-        Some(self.sessions.session(&browser, self.context.page_id()))
-    }
-
-    /// The core handle for writes, minting the browser id if needed (which
-    /// the client's allowance of new ids may refuse).
-    fn minted(&self) -> Result<core::Session, Error> {
-        let browser = self.context.browser_id_or_mint()?;
-        Ok(self.sessions.session(&browser, self.context.page_id()))
+impl Deref for Session {
+    type Target = RequestSession;
+    fn deref(&self) -> &RequestSession {
+        &self.0
     }
 }
 
@@ -98,114 +75,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .ok_or(Error::SessionsNotConfigured)?;
         // Whatever the handler renders from here may be this browser's own.
         context.mark_private();
-        Ok(Session { context, sessions })
+        Ok(Session(RequestSession::new(sessions, Arc::new(context))))
     }
 }
 
-/// One view's slice of the browser's session, for one request.
-#[derive(Debug, Clone)]
-pub struct SessionView {
-    session: Session,
-    view: View,
-}
-
-impl SessionView {
-    /// Everything this request may recover from the view, in one read.
-    ///
-    /// On a full page load (a fresh page id) this is a fresh navigation to the
-    /// view: its `Reconnect` values are dropped first (one write, only if there
-    /// are any), so a new visit starts with a blank draft. Only a navigation of
-    /// this site's own (or a typed address, a bookmark) does that: a page load
-    /// another site started ([`RequestContext::is_from_another_site`]) reads
-    /// without clearing, so a link elsewhere cannot erase a draft.
-    pub async fn load(&self) -> Result<ViewState, Error> {
-        let context = &self.session.context;
-        let Some(session) = self.session.existing() else {
-            return Ok(ViewState::empty(&self.view, context.page_id()));
-        };
-        let view = session.view(&self.view);
-        let state = if context.is_fresh_page_load() && !context.is_from_another_site() {
-            view.fresh_load().await?
-        } else {
-            view.load().await?
-        };
-        Ok(state)
+impl RequestIdentity for RequestContext {
+    fn browser_id(&self) -> Option<BrowserId> {
+        RequestContext::browser_id(self)
     }
 
-    /// The value of `key` this request may recover, or the key's default.
-    pub async fn get<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<T, Error> {
-        Ok(self.load().await?.get(key)?)
+    fn browser_id_or_mint(&self) -> hyperstate::Result<BrowserId> {
+        RequestContext::browser_id_or_mint(self)
     }
 
-    /// The value of the string key `key` this request may recover, or
-    /// `default`. Prefer a typed [`Key`] and [`get`](Self::get).
-    pub async fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, Error> {
-        Ok(self.load().await?.get_or(key, default)?)
+    fn page_id(&self) -> Option<PageId> {
+        RequestContext::page_id(self)
     }
 
-    /// Stores `value` under `key` (a [`Key<T>`] for a `T`, or a string key),
-    /// durably. Mints the browser id on the first write.
-    pub async fn put<K, T>(&self, key: &K, value: &T) -> Result<(), Error>
-    where
-        K: KeyFor<T> + ?Sized,
-        T: Serialize + ?Sized,
-    {
-        let session = self.session.minted()?;
-        Ok(session.view(&self.view).put(key, value).await?)
+    fn is_fresh_page_load(&self) -> bool {
+        RequestContext::is_fresh_page_load(self)
     }
 
-    /// Starts a write of several keys committed as one unit, in one durable
-    /// write (see [`hyperstate::session::SessionWrite`]). Mints the browser id
-    /// on the first write.
-    pub fn write(&self) -> SessionWrite {
-        SessionWrite(
-            self.session
-                .minted()
-                .map(|session| session.view(&self.view).write()),
-        )
-    }
-
-    /// Removes `key`. A browser without a session has nothing to remove.
-    pub async fn delete<K: KeyName + ?Sized>(&self, key: &K) -> Result<(), Error> {
-        match self.session.existing() {
-            Some(session) => Ok(session.view(&self.view).delete(key).await?),
-            None => Ok(()),
-        }
-    }
-
-    /// Drops the whole slice.
-    pub async fn clear(&self) -> Result<(), Error> {
-        match self.session.existing() {
-            Some(session) => Ok(session.view(&self.view).clear().await?),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Several writes to one view of the browser's session, stored by
-/// [`commit`](Self::commit) in one durable write: all of them or none.
-/// Obtained from [`SessionView::write`].
-#[derive(Debug)]
-#[must_use = "nothing is written until `commit().await`"]
-pub struct SessionWrite(Result<core::SessionWrite, Error>);
-
-impl SessionWrite {
-    /// Adds storing `value` under `key`.
-    pub fn put<K, T>(self, key: &K, value: &T) -> Self
-    where
-        K: KeyFor<T> + ?Sized,
-        T: Serialize + ?Sized,
-    {
-        SessionWrite(self.0.map(|write| write.put(key, value)))
-    }
-
-    /// Adds removing `key`.
-    pub fn delete<K: KeyName + ?Sized>(self, key: &K) -> Self {
-        SessionWrite(self.0.map(|write| write.delete(key)))
-    }
-
-    /// Stores every write in one durable commit, or none of them.
-    pub async fn commit(self) -> Result<(), Error> {
-        Ok(self.0?.commit().await?)
+    fn is_from_another_site(&self) -> bool {
+        RequestContext::is_from_another_site(self)
     }
 }

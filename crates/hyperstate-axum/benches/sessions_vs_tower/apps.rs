@@ -259,6 +259,6 @@ mod hyperstate_app {
         session: Session,
         Path(key): Path<String>,
     ) -> Result<String, Error> {
-        session.view(&VIEW).get_or(&key, String::new()).await
+        Ok(session.view(&VIEW).get_or(&key, String::new()).await?)
     }
 }

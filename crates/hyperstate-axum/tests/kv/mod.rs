@@ -23,7 +23,7 @@ pub async fn set(
 
 /// `GET /kv/{key}`: the key's value, empty when unset.
 pub async fn get_one(session: Session, Path(key): Path<String>) -> Result<String, Error> {
-    session.view(&KV).get_or(&key, String::new()).await
+    Ok(session.view(&KV).get_or(&key, String::new()).await?)
 }
 
 /// `GET /kv`: the keys set, comma-separated.

@@ -9,17 +9,15 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use axum::extract::ConnectInfo;
-use http::{Extensions, HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName};
 
 /// Where the client's address is read from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ClientIpSource {
     /// The connection's peer address (the default): right when the server
-    /// faces the internet itself. The server must record it as
-    /// `ConnectInfo<SocketAddr>`, as [`serve`](crate::serve) does (and
-    /// `axum::serve` with `into_make_service_with_connect_info::<SocketAddr>()`).
+    /// faces the internet itself. The server must record it where the
+    /// integration finds it (with axum, as `ConnectInfo<SocketAddr>`).
     #[default]
     Peer,
     /// The last address of this header (`X-Forwarded-For`, `X-Real-IP`, ...),
@@ -57,29 +55,22 @@ impl ClientAddr {
         self.0
     }
 
-    /// The client of a request with these `headers` and `extensions`, or
-    /// `None` when the server recorded no peer address and no trusted header
-    /// names one. Callers skip per-client limits then, rather than lump every
-    /// client into one key.
+    /// The client of a request with these `headers` on a connection from
+    /// `peer`, or `None` when the server recorded no peer address and no
+    /// trusted header names one. Callers skip per-client limits then, rather
+    /// than lump every client into one key.
     pub fn of_request(
         source: &ClientIpSource,
         headers: &HeaderMap,
-        extensions: &Extensions,
+        peer: Option<IpAddr>,
     ) -> Option<Self> {
         if let ClientIpSource::TrustedHeader(name) = source {
             if let Some(ip) = last_address(headers, name) {
                 return Some(ClientAddr::new(ip));
             }
         }
-        peer_address(extensions).map(ClientAddr::new)
+        peer.map(ClientAddr::new)
     }
-}
-
-/// The peer address the server recorded as axum's `ConnectInfo<SocketAddr>`.
-fn peer_address(extensions: &Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 /// The last comma-separated entry of the header's last occurrence, if it is an
@@ -116,18 +107,17 @@ mod tests {
             "x-forwarded-for",
             HeaderValue::from_static("6.6.6.6, 10.1.2.3"),
         );
-        let mut extensions = Extensions::new();
-        extensions.insert(ConnectInfo::<SocketAddr>("127.0.0.1:9".parse().unwrap()));
+        let connection = Some("127.0.0.1".parse().unwrap());
         let header = ClientIpSource::TrustedHeader(HeaderName::from_static("x-forwarded-for"));
-        let got = ClientAddr::of_request(&header, &headers, &extensions).unwrap();
+        let got = ClientAddr::of_request(&header, &headers, connection).unwrap();
         assert_eq!(got.ip(), "10.1.2.3".parse::<IpAddr>().unwrap());
-        let peer = ClientAddr::of_request(&ClientIpSource::Peer, &headers, &extensions).unwrap();
+        let peer = ClientAddr::of_request(&ClientIpSource::Peer, &headers, connection).unwrap();
         assert_eq!(peer.ip(), "127.0.0.1".parse::<IpAddr>().unwrap());
         headers.clear();
-        let fallback = ClientAddr::of_request(&header, &headers, &extensions).unwrap();
+        let fallback = ClientAddr::of_request(&header, &headers, connection).unwrap();
         assert_eq!(fallback, peer);
         assert_eq!(
-            ClientAddr::of_request(&ClientIpSource::Peer, &headers, &Extensions::new()),
+            ClientAddr::of_request(&ClientIpSource::Peer, &headers, None),
             None
         );
     }

@@ -1,15 +1,15 @@
 //! Putting the page id into full-page HTML, so htmx sends it back.
 //!
-//! The layer inserts [`head_tags`] into every full-page HTML response (before
-//! `</head>`). The tags are a `<meta>` holding the id and a constant script that
+//! An integration's layer inserts [`head_tags`] into every full-page HTML
+//! response (before `</head>`) with [`inject`]. The tags are a `<meta>` holding the id and a constant script that
 //! adds the `X-Page-Id` header to every same-origin htmx request — through
 //! `htmx:configRequest` on htmx 2.x and `htmx:config:request` on htmx 4.x, whose
 //! attribute inheritance differs, so no `hx-headers` attribute is relied on — and
 //! a hidden `_page_id` field to every same-origin plain form on submit.
 //!
-//! Apps that stream their own `<head>`, or send documents larger than
-//! [`HttpConfig::inject_limit`](crate::HttpConfig::inject_limit), call
-//! [`head_tags`] themselves; the layer sees the marker and does not inject twice.
+//! Apps that stream their own `<head>`, or send documents larger than the
+//! integration buffers, call [`head_tags`] themselves; [`inject`] sees the
+//! marker and does not inject twice.
 
 use hyperstate::PageId;
 
@@ -53,7 +53,7 @@ fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Inserts the head tags into an HTML document. Returns `None` when the body
 /// already has them or is not a document (no `</head>`, `<body` or doctype),
 /// e.g. a fragment.
-pub(crate) fn inject(html: &[u8], page_id: PageId) -> Option<Vec<u8>> {
+pub fn inject(html: &[u8], page_id: PageId) -> Option<Vec<u8>> {
     if find_ignore_case(html, META_NAME.as_bytes()).is_some() {
         return None;
     }

@@ -13,8 +13,7 @@
 //! is the request URI's when it has one (HTTP/2's `:authority`, an
 //! absolute-form HTTP/1.1 target), else the `Host` header. The scheme is the
 //! URI's when it has one, else `https` on an HTTPS deployment (TLS ended at a
-//! proxy, [`HttpConfig::secure_cookie`](crate::HttpConfig::secure_cookie))
-//! and `http` otherwise. Default ports (80, 443) are implied.
+//! proxy: [`Target::https`]) and `http` otherwise. Default ports (80, 443) are implied.
 //!
 //! A request with neither header is let through: it does not come from a browser
 //! that could be tricked into sending it (curl, a server-side client), or comes
@@ -28,10 +27,10 @@ use http::{HeaderMap, HeaderName, Method, Uri, header};
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// Where the browser says a request comes from (`Sec-Fetch-Site`), read once
-/// per request for both the CSRF check and
-/// [`RequestContext::is_from_another_site`](crate::RequestContext::is_from_another_site).
+/// per request for both the CSRF check and the session rule that a page load
+/// another site started must not clear a draft.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FetchSite {
+pub enum FetchSite {
     /// No header, or one that is not visible ASCII (no browser sends that):
     /// the browser says nothing.
     Unknown,
@@ -49,7 +48,7 @@ pub(crate) enum FetchSite {
 
 impl FetchSite {
     /// What `headers` say.
-    pub(crate) fn of(headers: &HeaderMap) -> Self {
+    pub fn of(headers: &HeaderMap) -> Self {
         let Some(value) = headers.get(SEC_FETCH_SITE) else {
             return FetchSite::Unknown;
         };
@@ -64,23 +63,24 @@ impl FetchSite {
     }
 
     /// Another site started the request (a sibling subdomain counts).
-    pub(crate) fn is_another_site(self) -> bool {
+    pub fn is_another_site(self) -> bool {
         matches!(self, FetchSite::SameSite | FetchSite::CrossSite)
     }
 }
 
 /// Where a request was sent, as far as its origin is concerned.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Target<'a> {
+pub struct Target<'a> {
     /// The request URI (absolute in HTTP/2 and absolute-form HTTP/1.1).
-    pub(crate) uri: &'a Uri,
+    pub uri: &'a Uri,
     /// The deployment is served over HTTPS (perhaps by a proxy in front).
-    pub(crate) https: bool,
+    pub https: bool,
 }
 
-/// Why a request was refused. `site` is what `headers` say in `Sec-Fetch-Site`
-/// ([`FetchSite::of`]).
-pub(crate) fn check(
+/// Passes a request, or says why it is refused (answer 403 with the message).
+/// `site` is what `headers` say in `Sec-Fetch-Site` ([`FetchSite::of`]);
+/// `trusted_origins` are origins accepted besides the request's own.
+pub fn check(
     method: &Method,
     target: Target<'_>,
     site: FetchSite,
