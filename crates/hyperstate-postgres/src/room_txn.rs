@@ -336,7 +336,22 @@ impl Inner {
              ), logged AS (
                  INSERT INTO hyperstate_room_diffs (room, version, diff) VALUES ($1, $6, $10)
              ), trimmed AS (
-                 DELETE FROM hyperstate_room_diffs WHERE room = $1 AND version <= $6 - $11
+                 -- Kept: the newest `replay` diffs, and of those only as many
+                 -- (newest first, this one included) as fit in `replay_bytes`;
+                 -- this one always, since a diff too large to NOTIFY is read
+                 -- from here (a client resuming from before a dropped diff
+                 -- resyncs). The insert above is not visible to this
+                 -- statement, hence its size added by hand.
+                 DELETE FROM hyperstate_room_diffs WHERE room = $1 AND (
+                     version <= $6 - $11
+                     OR version <= coalesce((
+                         SELECT max(version) FROM (
+                             SELECT version, octet_length($10) + sum(octet_length(diff))
+                                 OVER (ORDER BY version DESC) AS kept
+                             FROM hyperstate_room_diffs WHERE room = $1
+                         ) newest WHERE kept > $16
+                     ), -1)
+                 )
              )
              SELECT pg_notify('{CHANNEL}', $15)"
         );
@@ -357,6 +372,7 @@ impl Inner {
             .bind(acl.map(|a| i16::from(a.public.bits())))
             .bind(ttl)
             .bind(notice)
+            .bind(signed(self.options.replay_bytes))
             .execute(&mut *tx)
             .await
             .map_err(|err| backend_error(operation, err))?;
