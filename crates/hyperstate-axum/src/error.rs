@@ -6,7 +6,7 @@ use axum_htmx::HX_REFRESH;
 use http::{HeaderValue, StatusCode, header};
 use hyperstate::ErrorKind;
 use hyperstate::log_limit::RepeatedErrors;
-use hyperstate_http::status_of;
+use hyperstate_http::{SseRefused, status_of};
 
 /// An error of the axum integration, or of the core crate, ready to answer with.
 ///
@@ -88,6 +88,15 @@ impl Error {
             Error::TooManyStreams => StatusCode::SERVICE_UNAVAILABLE,
             Error::TooManyClientStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::State(err) => status_of(err.kind()),
+        }
+    }
+}
+
+impl From<SseRefused> for Error {
+    fn from(refused: SseRefused) -> Self {
+        match refused {
+            SseRefused::TooManyStreams => Error::TooManyStreams,
+            SseRefused::TooManyClientStreams { limit } => Error::TooManyClientStreams { limit },
         }
     }
 }

@@ -385,55 +385,49 @@
 //! to [`RoomSse::slot`]. See [`ServeConfig`] for running behind a proxy.
 
 pub mod assets;
-mod background;
-mod breakers;
-mod builder;
-mod client_counts;
-mod config;
-mod context;
 mod error;
 mod handle;
 mod layer;
-mod live_room;
 mod live_sse;
 mod page;
 pub mod prelude;
-mod rate_limit;
 mod request;
+mod request_context;
 mod response;
 mod room_extract;
-mod room_join;
 mod room_sse;
 mod serve;
 mod session;
-mod sse_slots;
+mod sse_slot;
 
 /// The core crate, for what the [`prelude`] leaves out (backend traits, options):
 /// an app needs no dependency on it of its own.
 pub use ::hyperstate;
 pub use ::hyperstate::{ErrorKind, Key};
-pub use background::Background;
-pub use builder::{BuildError, DEFAULT_DATA_DIR, HyperstateBuilder};
-pub use config::{ExpiredPage, HttpConfig};
-pub use context::RequestContext;
+/// The framework-neutral half of the integration, for what the crate root
+/// leaves out (the pieces another framework's integration is built from).
+pub use ::hyperstate_http;
 pub use error::Error;
-pub use handle::{BackendHealth, Hyperstate};
+pub use handle::{Hyperstate, HyperstateBuilder};
 pub use hyperstate::session::{
     RequestSessionView as SessionView, RequestSessionWrite as SessionWrite,
 };
 pub use hyperstate_http::inject::{META_NAME, head_tags};
 pub use hyperstate_http::page_id::{PAGE_ID_FIELD, PAGE_ID_HEADER};
-pub use hyperstate_http::{ClientAddr, ClientIpSource};
+pub use hyperstate_http::{
+    BackendHealth, Background, BuildError, Changed, ClientAddr, ClientIpSource, ClientRateLimiter,
+    DEFAULT_DATA_DIR, ExpiredPage, HttpConfig, LiveRoom, RateLimit, SSE_BYTES_HTTP1,
+    SSE_BYTES_HTTP2, SseSlots,
+};
 pub use layer::{HyperstateLayer, HyperstateService};
-pub use live_room::{Changed, LiveRoom};
 pub use live_sse::{ERROR_EVENT, LiveSse, SINCE_PARAM};
 pub use page::Page;
-pub use rate_limit::{ClientRateLimiter, RateLimit};
+pub use request_context::RequestContext;
 pub use room_extract::{Caller, LAST_EVENT_ID_HEADER, LastEventId};
 pub use room_sse::{DEFAULT_KEEP_ALIVE, RoomSse, SseFragment};
 pub use serve::{ServeConfig, Server, serve, shutdown_signal};
 pub use session::Session;
-pub use sse_slots::{SSE_BYTES_HTTP1, SSE_BYTES_HTTP2, SseSlot, SseSlots};
+pub use sse_slot::SseSlot;
 
 // The README's usage example is compiled as a doctest of this crate.
 #[doc = include_str!("../../../README.md")]

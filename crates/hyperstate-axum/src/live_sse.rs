@@ -15,8 +15,7 @@ use http::request::Parts;
 use hyperstate::room::{Principal, Room, RoomEvent};
 use serde::de::DeserializeOwned;
 
-use crate::live_room::{Changed, LiveRoom};
-use crate::{Error, LastEventId, RoomSse, SseFragment, SseSlot};
+use crate::{Changed, Error, LastEventId, LiveRoom, RoomSse, SseFragment, SseSlot};
 
 /// The query parameter naming the version a page was rendered at.
 pub const SINCE_PARAM: &str = "since";

@@ -10,9 +10,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use hyperstate_http::csrf::{self, FetchSite};
 use hyperstate_http::page_id::{self, PageSource};
-use hyperstate_http::{ClientAddr, browser_cookie};
+use hyperstate_http::{ClientAddr, Hyperstate, RequestContext, browser_cookie};
 
-use crate::{Error, Hyperstate, RequestContext};
+use crate::Error;
 
 /// Works out the request's context; for form posts without the header, reads the
 /// body to find the `_page_id` field and puts the body back.

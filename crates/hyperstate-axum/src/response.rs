@@ -8,9 +8,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 
-use hyperstate_http::{browser_cookie, inject};
-
-use crate::{HttpConfig, RequestContext};
+use hyperstate_http::{HttpConfig, RequestContext, browser_cookie, inject};
 
 /// Marks responses built from session state `Cache-Control: private,
 /// no-store`, sets the browser-id cookie if the request minted an id or the

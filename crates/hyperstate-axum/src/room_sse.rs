@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use hyperstate::room::{RoomEvent, Subscription};
 
-use crate::SseSlot;
+use hyperstate_http::SseSlot;
 
 /// How often an idle stream sends a keep-alive comment: below the 30–60 s
 /// idle timeouts common in proxies and load balancers.
@@ -137,10 +137,12 @@ impl RoomSse {
     }
 
     /// Holds `slot` (the stream's place under the server's caps) until the
-    /// stream ends. Take the slot as an extractor *before* attaching to the
-    /// room, so a request over the caps never attaches.
-    pub fn slot(mut self, slot: SseSlot) -> Self {
-        self.slot = Some(slot);
+    /// stream ends. Take the slot as an extractor ([`SseSlot`](crate::SseSlot))
+    /// *before* attaching to the room, so a request over the caps never
+    /// attaches; a slot from [`SseSlots::acquire`](crate::SseSlots::acquire)
+    /// serves too.
+    pub fn slot(mut self, slot: impl Into<SseSlot>) -> Self {
+        self.slot = Some(slot.into());
         self
     }
 

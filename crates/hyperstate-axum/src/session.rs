@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use hyperstate::session::{RequestIdentity, RequestSession};
-use hyperstate::{BrowserId, PageId};
+use hyperstate::session::RequestSession;
 
 use crate::{Error, RequestContext};
 
@@ -75,28 +74,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .ok_or(Error::SessionsNotConfigured)?;
         // Whatever the handler renders from here may be this browser's own.
         context.mark_private();
-        Ok(Session(RequestSession::new(sessions, Arc::new(context))))
-    }
-}
-
-impl RequestIdentity for RequestContext {
-    fn browser_id(&self) -> Option<BrowserId> {
-        RequestContext::browser_id(self)
-    }
-
-    fn browser_id_or_mint(&self) -> hyperstate::Result<BrowserId> {
-        RequestContext::browser_id_or_mint(self)
-    }
-
-    fn page_id(&self) -> Option<PageId> {
-        RequestContext::page_id(self)
-    }
-
-    fn is_fresh_page_load(&self) -> bool {
-        RequestContext::is_fresh_page_load(self)
-    }
-
-    fn is_from_another_site(&self) -> bool {
-        RequestContext::is_from_another_site(self)
+        Ok(Session(RequestSession::new(sessions, Arc::new(context.0))))
     }
 }

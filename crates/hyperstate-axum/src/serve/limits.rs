@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::ClientAddr;
-use crate::client_counts::{ClientCounts, Over};
+use hyperstate_http::ClientAddr;
+use hyperstate_http::client_counts::{ClientCounts, Over};
 
 /// Which cap refused a connection.
 pub(crate) type Refused = Over;

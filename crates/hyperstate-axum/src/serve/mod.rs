@@ -36,7 +36,7 @@ use activity::Activity;
 use limits::ConnectionLimits;
 use service::ConnectionService;
 
-use crate::Hyperstate;
+use hyperstate_http::Hyperstate;
 
 /// Serves `app` on `listener` with the default [`ServeConfig`]; see [`Server`].
 ///

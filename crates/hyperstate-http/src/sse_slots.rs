@@ -5,18 +5,16 @@
 //! browser keeps it open: the connection's buffers and hyper's state, the
 //! room subscription, the renderer. Without a cap, one client opening
 //! streams by the thousand takes memory from everyone. A handler takes an
-//! [`SseSlot`] (an extractor) before it attaches to a room, and hands it to
-//! [`RoomSse::slot`](crate::RoomSse::slot): the slot is given back when the
-//! stream ends, however it ends.
+//! [`SseSlot`] before it attaches to a room (the integration's extractor
+//! does), and hands it to the stream it answers with: the slot is given back
+//! when the stream ends, however it ends.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::FromRequestParts;
 use http::Version;
-use http::request::Parts;
 
+use crate::ClientAddr;
 use crate::client_counts::{ClientCounts, Over};
-use crate::{ClientAddr, Error, RequestContext};
 
 /// Estimated memory of one idle stream over HTTP/1.1, in bytes: the
 /// connection's buffers and hyper's state, the task, the room subscription.
@@ -67,10 +65,14 @@ impl SseSlots {
     }
 
     /// Takes a slot for a stream to `client` over `version`, or refuses:
-    /// [`Error::TooManyStreams`] (503) when the server is full,
-    /// [`Error::TooManyClientStreams`] (429) when this client is. A client
-    /// that is not known (`None`) counts only against the total.
-    pub fn acquire(&self, client: Option<ClientAddr>, version: Version) -> Result<SseSlot, Error> {
+    /// [`SseRefused::TooManyStreams`] (503) when the server is full,
+    /// [`SseRefused::TooManyClientStreams`] (429) when this client is. A
+    /// client that is not known (`None`) counts only against the total.
+    pub fn acquire(
+        &self,
+        client: Option<ClientAddr>,
+        version: Version,
+    ) -> Result<SseSlot, SseRefused> {
         let bytes = if version >= Version::HTTP_2 {
             SSE_BYTES_HTTP2
         } else {
@@ -84,8 +86,8 @@ impl SseSlots {
         {
             metrics::counter!("hyperstate_sse_refused_total", "cap" => over.label()).increment(1);
             return Err(match over {
-                Over::Total => Error::TooManyStreams,
-                Over::PerClient { limit } => Error::TooManyClientStreams { limit },
+                Over::Total => SseRefused::TooManyStreams,
+                Over::PerClient { limit } => SseRefused::TooManyClientStreams { limit },
             });
         }
         open.bytes += bytes;
@@ -113,9 +115,31 @@ fn report(open: &Open) {
     metrics::gauge!("hyperstate_sse_bytes").set(open.bytes as f64);
 }
 
+/// Why [`SseSlots::acquire`] refused a stream.
+// Exhaustive on purpose: an integration maps each refusal to its status, and a
+// new one should not compile there until it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SseRefused {
+    /// The server has as many event streams open as it may
+    /// ([`HttpConfig::max_sse_streams`](crate::HttpConfig::max_sse_streams)):
+    /// 503, the server's limit.
+    #[error("this server has too many open event streams; retry later")]
+    TooManyStreams,
+    /// This client has as many event streams open as it may
+    /// ([`HttpConfig::max_sse_streams_per_client`](crate::HttpConfig::max_sse_streams_per_client)):
+    /// 429, the client's.
+    #[error(
+        "too many open event streams from this client (at most {limit}): close a tab, or retry later"
+    )]
+    TooManyClientStreams {
+        /// The configured cap.
+        limit: usize,
+    },
+}
+
 /// One open event stream's place under the caps; dropping it gives the place
-/// back. Take it as an extractor (it answers 503 or 429 when the caps are
-/// reached) and hand it to [`RoomSse::slot`](crate::RoomSse::slot).
+/// back. An integration takes it before a stream attaches (answering 503 or
+/// 429 when the caps are reached) and keeps it in the stream's body.
 #[derive(Debug)]
 #[must_use = "a slot is given back when dropped: hand it to the stream"]
 pub struct SseSlot {
@@ -138,18 +162,6 @@ impl Drop for SseSlot {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for SseSlot {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let context = RequestContext::from_request_parts(parts, state).await?;
-        context
-            .hyperstate()
-            .sse_slots()
-            .acquire(context.client(), parts.version)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +177,7 @@ mod tests {
         let _a2 = slots.acquire(client(1), Version::HTTP_2).unwrap();
         assert!(matches!(
             slots.acquire(client(1), Version::HTTP_11),
-            Err(Error::TooManyClientStreams { limit: 2 })
+            Err(SseRefused::TooManyClientStreams { limit: 2 })
         ));
         assert_eq!(
             slots.inner.open.lock().unwrap().bytes,
@@ -174,7 +186,7 @@ mod tests {
         let _b = slots.acquire(None, Version::HTTP_11).unwrap();
         assert!(matches!(
             slots.acquire(client(2), Version::HTTP_11),
-            Err(Error::TooManyStreams)
+            Err(SseRefused::TooManyStreams)
         ));
         drop(a1);
         assert_eq!(slots.open(), 2);

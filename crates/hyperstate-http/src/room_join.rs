@@ -22,18 +22,18 @@ impl RequestContext {
     /// whose client address is unknown, it only joins.
     ///
     /// ```no_run
-    /// use axum::extract::Path;
-    /// use hyperstate::room::Rooms;
-    /// use hyperstate_axum::{Caller, Error, RequestContext};
+    /// use hyperstate::room::{Principal, Rooms};
+    /// use hyperstate_http::RequestContext;
     ///
+    /// // A handler's body, with the context and caller its extractors gave.
     /// async fn join(
-    ///     context: RequestContext,
-    ///     Caller(who): Caller,
-    ///     Path(name): Path<String>,
-    ///     rooms: Rooms,
-    /// ) -> Result<&'static str, Error> {
-    ///     let room = rooms.room(&name)?;
-    ///     context.join_room(&room, &who).await?;
+    ///     context: &RequestContext,
+    ///     who: &Principal,
+    ///     rooms: &Rooms,
+    ///     name: &str,
+    /// ) -> hyperstate::Result<&'static str> {
+    ///     let room = rooms.room(name)?;
+    ///     context.join_room(&room, who).await?;
     ///     Ok("joined")
     /// }
     /// # let _ = join;

@@ -1,18 +1,17 @@
-//! What the layer learned about a request, shared with the extractors.
+//! What an integration's middleware learned about a request, shared with its
+//! extractors.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::FromRequestParts;
-use http::request::Parts;
 use hyperstate::identity::IssuedBrowserId;
 use hyperstate::{BrowserId, PageId};
-use hyperstate_http::page_id::PageSource;
 
-use crate::{ClientAddr, Error, Hyperstate};
+use crate::page_id::PageSource;
+use crate::{ClientAddr, Hyperstate};
 
-/// The per-request identity the [`HyperstateLayer`](crate::HyperstateLayer) works
+/// The per-request identity the integration's middleware works
 /// out: the browser id from the cookie, the page id, and whether this is an htmx
 /// request. Extractors for each scope build on it; apps rarely need it directly.
 ///
@@ -54,7 +53,11 @@ impl fmt::Debug for RequestContext {
 }
 
 impl RequestContext {
-    pub(crate) fn new(
+    /// The context of one request, made by the integration's middleware from
+    /// what it read of the request (see [`crate::browser_cookie::read`],
+    /// [`PageSource::resolve`], [`crate::csrf::FetchSite`],
+    /// [`ClientAddr::of_request`]).
+    pub fn new(
         hyperstate: Hyperstate,
         cookie_browser: Option<IssuedBrowserId>,
         page: PageSource,
@@ -108,8 +111,9 @@ impl RequestContext {
 
     /// The browser id the response must set as a cookie: one minted during this
     /// request, or the cookie's own when it is due to be issued again (signed by
-    /// an older key, or older than the refresh interval).
-    pub(crate) fn browser_id_to_issue(&self, now: std::time::SystemTime) -> Option<BrowserId> {
+    /// an older key, or older than the refresh interval). The integration's
+    /// middleware issues it (see [`crate::browser_cookie::issue`]).
+    pub fn browser_id_to_issue(&self, now: std::time::SystemTime) -> Option<BrowserId> {
         if let Some(minted) = self.inner.minted_browser.get() {
             return Some(*minted);
         }
@@ -139,12 +143,14 @@ impl RequestContext {
 
     /// Marks the response as per-browser content: the layer then answers with
     /// `Cache-Control: private, no-store` unless the handler set its own.
-    /// The [`Session`](crate::Session) extractor calls it.
+    /// The integration's `Session` extractor calls it.
     pub fn mark_private(&self) {
         self.inner.private.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn is_private(&self) -> bool {
+    /// True when a handler marked the response per-browser
+    /// ([`Self::mark_private`]).
+    pub fn is_private(&self) -> bool {
         self.inner.private.load(Ordering::Relaxed)
     }
 
@@ -160,19 +166,9 @@ impl RequestContext {
         self.inner.client
     }
 
-    pub(crate) fn page_source(&self) -> PageSource {
+    /// How this request found its page: what the integration's `Page`
+    /// extractor opens.
+    pub fn page_source(&self) -> PageSource {
         self.inner.page
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<RequestContext>()
-            .cloned()
-            .ok_or(Error::LayerMissing)
     }
 }

@@ -8,16 +8,19 @@ use crate::ClientAddr;
 
 /// Which cap a new one would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Over {
+pub enum Over {
     /// The cap on the total.
     Total,
-    /// The cap per client, here `limit`.
-    PerClient { limit: usize },
+    /// The cap per client.
+    PerClient {
+        /// The cap.
+        limit: usize,
+    },
 }
 
 impl Over {
     /// The `cap` label of the refusal metrics.
-    pub(crate) fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Over::Total => "total",
             Over::PerClient { .. } => "per_client",
@@ -28,7 +31,7 @@ impl Over {
 /// The open count in total and per client. Not synchronised: the owner keeps
 /// it under its own lock, with whatever else it counts beside.
 #[derive(Debug, Default)]
-pub(crate) struct ClientCounts {
+pub struct ClientCounts {
     total: usize,
     // Only clients with something open: the map never outgrows what is open.
     per_client: HashMap<ClientAddr, usize>,
@@ -38,7 +41,7 @@ impl ClientCounts {
     /// Counts one more for `client`, unless that breaks `max_total` or
     /// `max_per_client` (`None`: no cap). A client that is not known counts
     /// only against the total.
-    pub(crate) fn add(
+    pub fn add(
         &mut self,
         client: Option<ClientAddr>,
         max_total: Option<usize>,
@@ -59,7 +62,7 @@ impl ClientCounts {
     }
 
     /// Counts one fewer for `client` (one that [`add`](Self::add) admitted).
-    pub(crate) fn remove(&mut self, client: Option<ClientAddr>) {
+    pub fn remove(&mut self, client: Option<ClientAddr>) {
         self.total = self.total.saturating_sub(1);
         if let Some(client) = client {
             if let Some(n) = self.per_client.get_mut(&client) {
@@ -72,7 +75,7 @@ impl ClientCounts {
     }
 
     /// Open in total.
-    pub(crate) fn total(&self) -> usize {
+    pub fn total(&self) -> usize {
         self.total
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use hyperstate_axum::{Background, Hyperstate};
+/// use hyperstate_http::{Background, Hyperstate};
 ///
 /// let builder = Hyperstate::builder()
 ///     .background(Background::default().session_sweep(Duration::from_secs(600)));

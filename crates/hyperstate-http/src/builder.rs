@@ -2,6 +2,8 @@
 //! — pages and rooms in memory, sessions on the file system under a data
 //! directory — and every setting takes effect whatever the order of the calls.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,8 +32,12 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 /// secret from `HYPERSTATE_SESSION_SECRET` or, without it, a development secret
 /// generated once into the data directory (with a warning: a secret on the same
 /// disk as the data protects little; set the variable in production).
-#[derive(Debug)]
-pub struct HyperstateBuilder {
+///
+/// `H` is the handle [`build`](Self::build) returns: this crate's
+/// [`Hyperstate`], or a web framework integration's own handle made from it
+/// (one that adds, say, the framework's middleware), so that an app's
+/// `Hyperstate::builder()...build()` gives the type it names.
+pub struct HyperstateBuilder<H = Hyperstate> {
     pages: Option<Arc<dyn PageStore>>,
     rooms: Option<Arc<dyn RoomStore>>,
     session_store: SessionStore,
@@ -44,6 +50,27 @@ pub struct HyperstateBuilder {
     background: Background,
     breakers: Option<BreakerOptions>,
     snapshot_dir: Option<PathBuf>,
+    // `fn() -> H`: the builder holds no `H`, so it is `Send`/`Sync` whatever `H` is.
+    handle: PhantomData<fn() -> H>,
+}
+
+impl<H> fmt::Debug for HyperstateBuilder<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HyperstateBuilder")
+            .field("pages", &self.pages)
+            .field("rooms", &self.rooms)
+            .field("session_store", &self.session_store)
+            .field("session_secret", &self.session_secret)
+            .field("session_options", &self.session_options)
+            .field("session_coherence", &self.session_coherence)
+            .field("data_dir", &self.data_dir)
+            .field("browser_id_keys", &self.browser_id_keys)
+            .field("config", &self.config)
+            .field("background", &self.background)
+            .field("breakers", &self.breakers)
+            .field("snapshot_dir", &self.snapshot_dir)
+            .finish()
+    }
 }
 
 /// Where session documents go.
@@ -76,7 +103,7 @@ pub enum BuildError {
     },
 }
 
-impl Default for HyperstateBuilder {
+impl<H> Default for HyperstateBuilder<H> {
     fn default() -> Self {
         HyperstateBuilder {
             pages: None,
@@ -91,11 +118,12 @@ impl Default for HyperstateBuilder {
             background: Background::default(),
             breakers: Some(BreakerOptions::default()),
             snapshot_dir: None,
+            handle: PhantomData,
         }
     }
 }
 
-impl HyperstateBuilder {
+impl<H: From<Hyperstate>> HyperstateBuilder<H> {
     /// The page-state backend. Default: a [`MemoryPageStore`] with default options.
     pub fn pages(mut self, store: Arc<dyn PageStore>) -> Self {
         self.pages = Some(store);
@@ -220,7 +248,7 @@ impl HyperstateBuilder {
     /// Builds the handle and starts its background tasks. Must run inside a
     /// tokio runtime. Fails only on the session setup: an invalid secret, or a
     /// data directory that cannot be written.
-    pub fn build(self) -> Result<Hyperstate, BuildError> {
+    pub fn build(self) -> Result<H, BuildError> {
         let session_parts = self.session_parts()?;
         let mut breakers = Breakers::new(self.breakers);
         let pages = self
@@ -290,7 +318,8 @@ impl HyperstateBuilder {
                 sse_slots,
                 snapshot,
             }),
-        })
+        }
+        .into())
     }
 
     /// The session store and secret, unless sessions are off: the defaults are
