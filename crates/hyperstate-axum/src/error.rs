@@ -182,4 +182,15 @@ mod tests {
         let err = Error::from(hyperstate::Error::TooManyMembers { limit: 1 });
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
+
+    /// The server's stream cap is the server's limit (503), a client's its
+    /// own (429, with the cap in the message).
+    #[test]
+    fn refused_streams_answer_with_whose_limit_it_is() {
+        let full = Error::from(SseRefused::TooManyStreams);
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let greedy = Error::from(SseRefused::TooManyClientStreams { limit: 16 });
+        assert_eq!(greedy.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(greedy.to_string().contains("16"), "{greedy}");
+    }
 }

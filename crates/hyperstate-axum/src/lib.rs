@@ -140,7 +140,7 @@
 //!
 //! Room state ([`hyperstate::room`]) is shared and live: every browser in a
 //! room sees each change as it happens, over Server-Sent Events. The app makes
-//! a registry of rooms with [`Hyperstate::rooms`] (its streams end when the
+//! a registry of rooms with [`Hyperstate::rooms`](hyperstate_http::Hyperstate::rooms) (its streams end when the
 //! server shuts down), renders the page at some room version, and points
 //! htmx's SSE extension (served by the library, [`assets`]) at a stream from
 //! that version on. [`LiveSse`] is that stream in one call: it resumes where
@@ -380,7 +380,7 @@
 //! header-read and an idle timeout, connection caps per client address and
 //! in total (below the open-file limit, whose soft value it raises), and a
 //! graceful shutdown that ends room streams ([`Server::hyperstate`]; with
-//! another server, [`Hyperstate::end_streams`]). Event
+//! another server, [`Hyperstate::end_streams`](hyperstate_http::Hyperstate::end_streams)). Event
 //! streams are capped too: take an [`SseSlot`] before attaching and hand it
 //! to [`RoomSse::slot`]. See [`ServeConfig`] for running behind a proxy.
 

@@ -57,7 +57,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Server {
 /// A server for an axum [`Router`], built on hyper-util's HTTP/1-and-2
 /// connection builder. Every request carries axum's
 /// `ConnectInfo<SocketAddr>`, so [`ClientAddr`](crate::ClientAddr) and
-/// [`RequestContext::client`](crate::RequestContext::client) know the peer.
+/// [`RequestContext::client`](hyperstate_http::RequestContext::client) know the peer.
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
