@@ -56,7 +56,10 @@ impl CompareAndSet for FakeStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<Written> {
-        self.expected.lock().unwrap().push(expected.map(<[u8]>::to_vec));
+        self.expected
+            .lock()
+            .unwrap()
+            .push(expected.map(<[u8]>::to_vec));
         if self.broken.load(Ordering::Relaxed) {
             return Err(Error::backend("fake", "put", "connection reset"));
         }
@@ -162,7 +165,13 @@ async fn a_failed_write_forgets_the_remembered_value() {
     store.broken.store(true, Ordering::Relaxed);
     let err = cas.update(&store, &recent, &page, "k", &mut append).await;
     assert!(
-        matches!(err, Err(Error::Backend { operation: "put", .. })),
+        matches!(
+            err,
+            Err(Error::Backend {
+                operation: "put",
+                ..
+            })
+        ),
         "{err:?}"
     );
     assert_eq!(recent.get(&page, "k"), None);
