@@ -56,7 +56,6 @@ impl RecentValues {
         }
     }
 
-    /// The value last seen for `key`, if this node remembers one.
     /// The value last seen for `key` of `page`: `Some(None)` when it was
     /// absent, `None` when this node does not know.
     pub fn get(&self, page: &PageKey, key: &str) -> Option<Known> {
@@ -64,9 +63,8 @@ impl RecentValues {
         inner.entries.get(&(*page, key.to_owned())).cloned()
     }
 
-    /// Remembers `value` as the current value of `key` (copying it only when
-    /// it is small enough to keep).
-    /// Remembers `value` (`None`: absent) as `key`'s current value.
+    /// Remembers `value` (`None`: absent) as `key`'s current value, copying it
+    /// only when it is small enough to keep.
     pub fn remember(&self, page: &PageKey, key: &str, value: Option<&[u8]>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let entry = (*page, key.to_owned());
@@ -87,7 +85,6 @@ impl RecentValues {
         }
     }
 
-    /// Forgets `key` (its value is no longer known).
     /// Forgets what this node knew of `key`.
     pub fn forget(&self, page: &PageKey, key: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
