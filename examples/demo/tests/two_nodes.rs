@@ -2,7 +2,7 @@
 //! with the same session secret and no sticky routing. A browser's requests
 //! land on either node, and every scope behaves as on one node.
 //!
-//! Every case runs twice: on one Redis (`HYPERSTATE_REDIS_URL`) and on a
+//! The cases are [`nodes::cases`]; every one runs twice: on one Redis (`HYPERSTATE_REDIS_URL`) and on a
 //! 3-primary Redis Cluster (`HYPERSTATE_REDIS_CLUSTER_URL`), where the chat
 //! case uses a room on every shard. Both need `HYPERSTATE_S3_ENDPOINT` /
 //! `HYPERSTATE_S3_BUCKET`; see [`nodes::redis::two_nodes`] for the skip.
@@ -50,29 +50,7 @@ async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once(a: &Node, b: &Node
 mod on_redis {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
-        let Some((a, b)) = two_nodes().await else {
-            return;
-        };
-        cases::a_page_made_on_one_node_is_read_and_changed_on_the_other(&a, &b).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_additions_through_both_nodes_are_all_kept() {
-        let Some((a, b)) = two_nodes().await else {
-            return;
-        };
-        cases::concurrent_additions_through_both_nodes_are_all_kept(&a, &b).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_theme_set_on_one_node_is_seen_on_the_other() {
-        let Some((a, b)) = two_nodes().await else {
-            return;
-        };
-        cases::a_theme_set_on_one_node_is_seen_on_the_other(&a, &b).await;
-    }
+    crate::nodes::cases::two_node_tests!(two_nodes(), rooms: "two-nodes");
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_theme_set_on_one_node_is_seen_on_the_other_at_once() {
@@ -81,15 +59,6 @@ mod on_redis {
         };
         super::a_theme_set_on_one_node_is_seen_on_the_other_at_once(&a, &b).await;
     }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_message_posted_on_one_node_streams_from_the_other() {
-        let Some((a, b)) = two_nodes().await else {
-            return;
-        };
-        let name = format!("two-nodes-{}", free_port());
-        cases::a_message_posted_on_one_node_streams_from_the_other(&a, &b, &name).await;
-    }
 }
 
 /// The same cases on a Redis Cluster.
@@ -97,29 +66,9 @@ mod on_redis_cluster {
     use super::*;
     use hyperstate_conformance::redis_cluster;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_page_made_on_one_node_is_read_and_changed_on_the_other() {
-        let Some((a, b, _)) = two_cluster_nodes().await else {
-            return;
-        };
-        cases::a_page_made_on_one_node_is_read_and_changed_on_the_other(&a, &b).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_additions_through_both_nodes_are_all_kept() {
-        let Some((a, b, _)) = two_cluster_nodes().await else {
-            return;
-        };
-        cases::concurrent_additions_through_both_nodes_are_all_kept(&a, &b).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_theme_set_on_one_node_is_seen_on_the_other() {
-        let Some((a, b, _)) = two_cluster_nodes().await else {
-            return;
-        };
-        cases::a_theme_set_on_one_node_is_seen_on_the_other(&a, &b).await;
-    }
+    crate::nodes::cases::two_node_tests!(async {
+        two_cluster_nodes().await.map(|(a, b, _)| (a, b))
+    });
 
     /// One chat room on every shard of the cluster.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

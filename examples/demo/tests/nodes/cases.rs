@@ -135,3 +135,42 @@ pub async fn a_message_posted_on_one_node_streams_from_the_other(a: &Node, b: &N
         .until(|e| e.event.as_deref() == Some("chat") && e.data.contains("across-nodes"))
         .await;
 }
+
+/// Expands the cases into one `#[tokio::test]` each, every test on the two
+/// nodes `$start` (a future of `Option<(Node, Node)>`: `None` after a skip)
+/// brings up; with `rooms: "prefix"`, the chat case too, in a room of that
+/// prefix.
+macro_rules! two_node_tests {
+    (@each $start:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some((a, b)) = $start.await else {
+                    return;
+                };
+                $crate::nodes::cases::$case(&a, &b).await;
+            }
+        )*
+    };
+    ($start:expr $(, rooms: $prefix:literal)?) => {
+        $crate::nodes::cases::two_node_tests!(@each $start;
+            a_page_made_on_one_node_is_read_and_changed_on_the_other,
+            concurrent_additions_through_both_nodes_are_all_kept,
+            a_theme_set_on_one_node_is_seen_on_the_other
+        );
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_message_posted_on_one_node_streams_from_the_other() {
+                let Some((a, b)) = $start.await else {
+                    return;
+                };
+                let name = format!("{}-{}", $prefix, $crate::nodes::free_port());
+                $crate::nodes::cases::a_message_posted_on_one_node_streams_from_the_other(
+                    &a, &b, &name,
+                )
+                .await;
+            }
+        )?
+    };
+}
+pub(crate) use two_node_tests;

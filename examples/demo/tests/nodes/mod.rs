@@ -3,7 +3,7 @@
 //! [`redis`] and S3 or on [`postgres`]; a browser that talks to any of them;
 //! and the [`cases`] every shared backend passes.
 
-#![allow(dead_code, unreachable_pub, unused_imports)] // each test binary uses part of it
+#![allow(dead_code, unreachable_pub, unused_imports, unused_macros)] // each test binary uses part of it
 
 mod browser;
 pub mod cases;
