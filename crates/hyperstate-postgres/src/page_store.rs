@@ -133,11 +133,7 @@ impl PageStore for PgPageStore {
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
         let written = self.write(page, key, text(&value)?, None).await;
-        match written {
-            Ok(_) => self.recent.remember(page, key, Some(&value)),
-            // A write whose reply was lost may or may not have landed.
-            Err(_) => self.recent.forget(page, key),
-        }
+        self.recent.put(page, key, &value, &written);
         written.map(drop)
     }
 

@@ -85,6 +85,16 @@ impl RecentValues {
         }
     }
 
+    /// Keeps what a put of `value` to `key` left known: the value after a put
+    /// that succeeded; nothing after one that failed, since a write whose
+    /// reply was lost may or may not have landed.
+    pub fn put<T>(&self, page: &PageKey, key: &str, value: &[u8], outcome: &crate::Result<T>) {
+        match outcome {
+            Ok(_) => self.remember(page, key, Some(value)),
+            Err(_) => self.forget(page, key),
+        }
+    }
+
     /// Forgets what this node knew of `key`.
     pub fn forget(&self, page: &PageKey, key: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -112,6 +122,16 @@ mod tests {
         assert_eq!(recent.get(&page, "a"), Some(Some(b"1".to_vec())));
         assert_eq!(recent.get(&page, "b"), Some(None));
         recent.forget(&page, "a");
+        assert_eq!(recent.get(&page, "a"), None);
+    }
+
+    #[test]
+    fn a_put_is_remembered_and_a_failed_one_forgotten() {
+        let (recent, page) = (RecentValues::new(), page());
+        recent.put(&page, "a", b"1", &Ok(()));
+        assert_eq!(recent.get(&page, "a"), Some(Some(b"1".to_vec())));
+        let lost: crate::Result<()> = Err(crate::Error::backend("fake", "put", "reply lost"));
+        recent.put(&page, "a", b"2", &lost);
         assert_eq!(recent.get(&page, "a"), None);
     }
 
