@@ -1,33 +1,17 @@
 //! Page state in PostgreSQL.
 
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use hyperstate::backend::UpdateFn;
+use hyperstate::backend::{CasLoop, CompareAndSet, RecentValues, UpdateFn, Written};
 use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 
 use crate::connection::{BACKEND, Postgres, backend_error};
-use hyperstate::backend::RecentValues;
 
-/// How many conflicting concurrent updates one `update` call rides out before
-/// failing. Each conflict means another writer succeeded, so the system as a
-/// whole always makes progress; the bound only stops one caller starving.
-const MAX_UPDATE_ATTEMPTS: usize = 100;
-/// Stripes of the local update locks (see [`PgPageStore::update`]).
-const UPDATE_LOCK_STRIPES: usize = 256;
 /// Most expired pages one sweep statement deletes, so a sweep is many short
 /// transactions, never one long one.
 const SWEEP_BATCH: i64 = 500;
-
-/// An `update` lost the compare-and-set race more times than allowed.
-#[derive(Debug, thiserror::Error)]
-#[error("gave up after {attempts} conflicting concurrent updates of one key")]
-struct TooMuchContention {
-    attempts: usize,
-}
 
 /// Page state in PostgreSQL (table `hyperstate_pages`), shared by every node
 /// on the same database. Cheap to clone.
@@ -36,25 +20,16 @@ pub struct PgPageStore {
     db: Postgres,
     options: PageOptions,
     ttl_ms: i64,
-    /// Updates of one page on this node take turns (striped by page), so the
-    /// compare-and-set only races writers on *other* nodes.
-    update_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// The compare-and-set loop of `update`: its turns per page, back-off and
+    /// `hyperstate_cas_conflicts_total{scope="page", backend="postgres"}`.
+    cas: Arc<CasLoop>,
     /// Values this node last saw, so most updates skip the read.
     recent: Arc<RecentValues>,
-    jitter: RandomState,
-    /// `hyperstate_cas_conflicts_total{scope="page", backend="postgres"}`.
-    conflicts: metrics::Counter,
 }
 
-/// What a write did.
-enum Written {
-    Done,
-    /// The compare-and-set found another value (`None`: the key was absent).
-    Conflict(Option<String>),
-}
-
-fn text(value: Vec<u8>) -> Result<String> {
-    String::from_utf8(value).map_err(|err| Error::backend(BACKEND, "put", err))
+/// Values are JSON text in the table.
+fn text(value: &[u8]) -> Result<&str> {
+    std::str::from_utf8(value).map_err(|err| Error::backend(BACKEND, "put", err))
 }
 
 impl PgPageStore {
@@ -64,12 +39,8 @@ impl PgPageStore {
             ttl_ms: i64::try_from(options.ttl.as_millis().max(1)).unwrap_or(i64::MAX),
             db,
             options,
-            update_locks: (0..UPDATE_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            cas: Arc::new(CasLoop::new(BACKEND)),
             recent: Arc::new(RecentValues::new()),
-            jitter: RandomState::new(),
-            conflicts: hyperstate::backend::cas_conflicts("page", BACKEND),
         }
     }
 
@@ -98,7 +69,7 @@ impl PgPageStore {
                 .map_err(|err| backend_error("put", err))?;
         match verdict.as_str() {
             "ok" => Ok(Written::Done),
-            "conflict" => Ok(Written::Conflict(detail)),
+            "conflict" => Ok(Written::Conflict(detail.map(String::into_bytes))),
             "keys" => Err(Error::TooManyKeys {
                 scope: "page",
                 limit: limits.max_keys,
@@ -114,20 +85,6 @@ impl PgPageStore {
                 format!("unexpected write verdict {other:?}"),
             )),
         }
-    }
-
-    /// The current value, without refreshing the TTL (the write that follows does).
-    async fn read(&self, page: &PageKey, key: &str) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT entries ->> $2 FROM hyperstate_pages
-             WHERE page = $1 AND expires_at > clock_timestamp()",
-        )
-        .bind(page.as_bytes().as_slice())
-        .bind(key)
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(|err| backend_error("update", err))?;
-        Ok(row.and_then(|(value,)| value))
     }
 }
 
@@ -175,13 +132,8 @@ impl PageStore for PgPageStore {
     }
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
-        let value = text(value)?;
-        let written = self.write(page, key, &value, None).await;
-        match written {
-            Ok(_) => self.recent.remember(page, key, Some(value.as_bytes())),
-            // A write whose reply was lost may or may not have landed.
-            Err(_) => self.recent.forget(page, key),
-        }
+        let written = self.write(page, key, text(&value)?, None).await;
+        self.recent.put(page, key, &value, &written);
         written.map(drop)
     }
 
@@ -191,52 +143,7 @@ impl PageStore for PgPageStore {
     /// value it found, and the next attempt uses that: a conflict costs one
     /// more round trip, never a separate read.
     async fn update(&self, page: &PageKey, key: &str, f: UpdateFn<'_>) -> Result<Vec<u8>> {
-        let stripe = page.as_bytes()[0] as usize % UPDATE_LOCK_STRIPES;
-        let _turn = self.update_locks[stripe].lock().await;
-        let known = self.recent.get(page, key);
-        let mut current = match known {
-            Some(value) => value.map(text).transpose()?,
-            None => self.read(page, key).await?,
-        };
-        for attempt in 0..MAX_UPDATE_ATTEMPTS {
-            let new = match f(current.as_deref().map(str::as_bytes)).and_then(text) {
-                Ok(new) => new,
-                Err(err) => {
-                    // The closure may have judged a stale value: forget it.
-                    self.recent.forget(page, key);
-                    return Err(err);
-                }
-            };
-            match self.write(page, key, &new, Some(current.as_deref())).await {
-                Ok(Written::Done) => {
-                    self.recent.remember(page, key, Some(new.as_bytes()));
-                    return Ok(new.into_bytes());
-                }
-                Ok(Written::Conflict(found)) => {
-                    self.conflicts.increment(1);
-                    current = found;
-                }
-                Err(err) => {
-                    self.recent.forget(page, key);
-                    return Err(err);
-                }
-            }
-            if attempt > 0 {
-                // Another node won twice in a row: back off, with jitter so two
-                // nodes do not retry in lockstep. A first conflict is usually
-                // this node's stale memory, not contention.
-                let base = 1u64 << attempt.min(5); // 2, 4 ... 32 ms
-                let jitter = self.jitter.hash_one((page, attempt)) % base;
-                tokio::time::sleep(Duration::from_millis(base + jitter)).await;
-            }
-        }
-        Err(Error::backend(
-            BACKEND,
-            "update",
-            TooMuchContention {
-                attempts: MAX_UPDATE_ATTEMPTS,
-            },
-        ))
+        self.cas.update(self, &self.recent, page, key, f).await
     }
 
     async fn delete(&self, page: &PageKey, key: &str) -> Result<bool> {
@@ -285,5 +192,35 @@ impl PageStore for PgPageStore {
 
     async fn check_health(&self) -> Result<()> {
         self.db.ping().await
+    }
+}
+
+/// The statements of [`CasLoop::update`].
+#[async_trait]
+impl CompareAndSet for PgPageStore {
+    /// The current value, without refreshing the TTL (the write that follows does).
+    async fn read(&self, page: &PageKey, key: &str) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT entries ->> $2 FROM hyperstate_pages
+             WHERE page = $1 AND expires_at > clock_timestamp()",
+        )
+        .bind(page.as_bytes().as_slice())
+        .bind(key)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(|err| backend_error("update", err))?;
+        Ok(row.and_then(|(value,)| value).map(String::into_bytes))
+    }
+
+    async fn compare_and_set(
+        &self,
+        page: &PageKey,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<Written> {
+        let new = text(new)?;
+        let expected = expected.map(text).transpose()?;
+        self.write(page, key, new, Some(expected)).await
     }
 }

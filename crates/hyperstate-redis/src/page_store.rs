@@ -1,32 +1,15 @@
 //! Page state in Redis.
 
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use hyperstate::backend::UpdateFn;
+use hyperstate::backend::{CasLoop, CompareAndSet, RecentValues, UpdateFn, Written};
 use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 use redis::Script;
 
 use crate::connection::{Redis, backend_error};
 use crate::scripts;
-use hyperstate::backend::RecentValues;
-
-/// How many conflicting concurrent updates one `update` call rides out before
-/// failing. Each conflict means another writer succeeded, so the system as a whole
-/// always makes progress; the bound only stops one caller from starving forever.
-const MAX_UPDATE_ATTEMPTS: usize = 100;
-/// Stripes of the local update locks (see [`RedisPageStore::update`]).
-const UPDATE_LOCK_STRIPES: usize = 256;
-
-/// An `update` lost the compare-and-set race more times than allowed.
-#[derive(Debug, thiserror::Error)]
-#[error("gave up after {attempts} conflicting concurrent updates of one key")]
-struct TooMuchContention {
-    attempts: usize,
-}
 
 /// Page state in Redis, shared by every node connected to the same Redis.
 /// Cheap to clone.
@@ -35,23 +18,11 @@ pub struct RedisPageStore {
     redis: Redis,
     options: PageOptions,
     ttl_ms: u64,
-    /// Updates of one page on this node take turns (striped by page), so the
-    /// compare-and-set only ever races writers on *other* nodes. Without this,
-    /// a burst of concurrent updates of one key on one node would mostly fail
-    /// their CAS and retry, round trip after round trip.
-    update_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// The compare-and-set loop of `update`: its turns per page, back-off and
+    /// `hyperstate_cas_conflicts_total{scope="page", backend="redis"}`.
+    cas: Arc<CasLoop>,
     /// Values this node last saw, so most updates skip the read.
     recent: Arc<RecentValues>,
-    jitter: RandomState,
-    /// `hyperstate_cas_conflicts_total{scope="page", backend="redis"}`.
-    conflicts: metrics::Counter,
-}
-
-/// What a write script did.
-enum Written {
-    Done,
-    /// The compare-and-set found another value (`None`: the key was absent).
-    Conflict(Option<Vec<u8>>),
 }
 
 impl RedisPageStore {
@@ -61,12 +32,8 @@ impl RedisPageStore {
             ttl_ms: options.ttl.as_millis().max(1) as u64,
             redis,
             options,
-            update_locks: (0..UPDATE_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            cas: Arc::new(CasLoop::new("redis")),
             recent: Arc::new(RecentValues::new()),
-            jitter: RandomState::new(),
-            conflicts: hyperstate::backend::cas_conflicts("page", "redis"),
         }
     }
 
@@ -161,11 +128,7 @@ impl PageStore for RedisPageStore {
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
         let written = self.write(&scripts::PUT, page, key, &value, None).await;
-        match written {
-            Ok(_) => self.recent.remember(page, key, Some(&value)),
-            // A write whose reply was lost may or may not have landed.
-            Err(_) => self.recent.forget(page, key),
-        }
+        self.recent.put(page, key, &value, &written);
         written.map(drop)
     }
 
@@ -175,55 +138,7 @@ impl PageStore for RedisPageStore {
     /// value it found, and the next attempt uses that: a conflict costs one
     /// more round trip, never a separate read.
     async fn update(&self, page: &PageKey, key: &str, f: UpdateFn<'_>) -> Result<Vec<u8>> {
-        let stripe = page.as_bytes()[0] as usize % UPDATE_LOCK_STRIPES;
-        let _turn = self.update_locks[stripe].lock().await;
-        let mut current = match self.recent.get(page, key) {
-            Some(known) => known,
-            None => self.get(page, key).await?,
-        };
-        for attempt in 0..MAX_UPDATE_ATTEMPTS {
-            let new = match f(current.as_deref()) {
-                Ok(new) => new,
-                Err(err) => {
-                    // The closure may have judged a stale value: forget it.
-                    self.recent.forget(page, key);
-                    return Err(err);
-                }
-            };
-            let expected = Some(current.as_deref());
-            let written = self
-                .write(&scripts::COMPARE_AND_SET, page, key, &new, expected)
-                .await;
-            match written {
-                Ok(Written::Done) => {
-                    self.recent.remember(page, key, Some(&new));
-                    return Ok(new);
-                }
-                Ok(Written::Conflict(found)) => {
-                    self.conflicts.increment(1);
-                    current = found;
-                }
-                Err(err) => {
-                    self.recent.forget(page, key);
-                    return Err(err);
-                }
-            }
-            if attempt > 0 {
-                // Another writer won twice in a row: back off (exponentially,
-                // with jitter so two nodes do not retry in lockstep). A first
-                // conflict is usually this node's stale memory, not contention.
-                let base = 1u64 << attempt.min(5); // 2, 4 ... 32 ms
-                let jitter = self.jitter.hash_one((page, attempt)) % base;
-                tokio::time::sleep(Duration::from_millis(base + jitter)).await;
-            }
-        }
-        Err(Error::backend(
-            "redis",
-            "update",
-            TooMuchContention {
-                attempts: MAX_UPDATE_ATTEMPTS,
-            },
-        ))
+        self.cas.update(self, &self.recent, page, key, f).await
     }
 
     async fn delete(&self, page: &PageKey, key: &str) -> Result<bool> {
@@ -256,5 +171,25 @@ impl PageStore for RedisPageStore {
 
     async fn check_health(&self) -> Result<()> {
         self.redis.ping().await
+    }
+}
+
+/// The round trips of [`CasLoop::update`].
+#[async_trait]
+impl CompareAndSet for RedisPageStore {
+    /// A get: it also refreshes the TTL and remembers the value.
+    async fn read(&self, page: &PageKey, key: &str) -> Result<Option<Vec<u8>>> {
+        self.get(page, key).await
+    }
+
+    async fn compare_and_set(
+        &self,
+        page: &PageKey,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<Written> {
+        let script = &scripts::COMPARE_AND_SET;
+        self.write(script, page, key, new, Some(expected)).await
     }
 }

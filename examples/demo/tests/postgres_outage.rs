@@ -9,7 +9,6 @@
 
 mod common;
 mod nodes;
-mod postgres;
 mod tcp;
 
 use std::time::Duration;
@@ -26,7 +25,7 @@ async fn the_demo_answers_503_while_postgres_is_down_and_recovers_by_itself() {
     let Some(url) = private_postgres() else {
         return;
     };
-    let node = postgres::Node::start(&url).await;
+    let node = nodes::postgres::node(&url).await;
     let browser = TcpBrowser::new();
     let id = browser.load(node.addr, "/cart").await.page_id().unwrap();
     let added = browser

@@ -13,6 +13,7 @@
 //! (default 1 hour) that every access refreshes in O(1). Expired state is never
 //! returned, even before the sweeper has freed it.
 
+pub(crate) mod cas_loop;
 mod handle;
 mod key;
 pub(crate) mod recent_values;

@@ -56,7 +56,6 @@ impl RecentValues {
         }
     }
 
-    /// The value last seen for `key`, if this node remembers one.
     /// The value last seen for `key` of `page`: `Some(None)` when it was
     /// absent, `None` when this node does not know.
     pub fn get(&self, page: &PageKey, key: &str) -> Option<Known> {
@@ -64,9 +63,8 @@ impl RecentValues {
         inner.entries.get(&(*page, key.to_owned())).cloned()
     }
 
-    /// Remembers `value` as the current value of `key` (copying it only when
-    /// it is small enough to keep).
-    /// Remembers `value` (`None`: absent) as `key`'s current value.
+    /// Remembers `value` (`None`: absent) as `key`'s current value, copying it
+    /// only when it is small enough to keep.
     pub fn remember(&self, page: &PageKey, key: &str, value: Option<&[u8]>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let entry = (*page, key.to_owned());
@@ -87,7 +85,16 @@ impl RecentValues {
         }
     }
 
-    /// Forgets `key` (its value is no longer known).
+    /// Keeps what a put of `value` to `key` left known: the value after a put
+    /// that succeeded; nothing after one that failed, since a write whose
+    /// reply was lost may or may not have landed.
+    pub fn put<T>(&self, page: &PageKey, key: &str, value: &[u8], outcome: &crate::Result<T>) {
+        match outcome {
+            Ok(_) => self.remember(page, key, Some(value)),
+            Err(_) => self.forget(page, key),
+        }
+    }
+
     /// Forgets what this node knew of `key`.
     pub fn forget(&self, page: &PageKey, key: &str) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -115,6 +122,16 @@ mod tests {
         assert_eq!(recent.get(&page, "a"), Some(Some(b"1".to_vec())));
         assert_eq!(recent.get(&page, "b"), Some(None));
         recent.forget(&page, "a");
+        assert_eq!(recent.get(&page, "a"), None);
+    }
+
+    #[test]
+    fn a_put_is_remembered_and_a_failed_one_forgotten() {
+        let (recent, page) = (RecentValues::new(), page());
+        recent.put(&page, "a", b"1", &Ok(()));
+        assert_eq!(recent.get(&page, "a"), Some(Some(b"1".to_vec())));
+        let lost: crate::Result<()> = Err(crate::Error::backend("fake", "put", "reply lost"));
+        recent.put(&page, "a", b"2", &lost);
         assert_eq!(recent.get(&page, "a"), None);
     }
 
