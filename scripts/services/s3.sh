@@ -5,7 +5,8 @@
 # it on a free loopback port, creates the bucket and exports what the S3 tests
 # and benchmarks read:
 #   HYPERSTATE_S3_ENDPOINT, HYPERSTATE_S3_BUCKET, AWS_ACCESS_KEY_ID,
-#   AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION
+#   AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, and HYPERSTATE_S3_LOG (moto's
+#   log, one line per request: benchmarks count the store's GETs in it)
 # stop_s3 stops the server. Both return non-zero on failure; scripts/test decides
 # whether that is a warning (locally) or an error (CI=true).
 
@@ -50,6 +51,7 @@ start_s3() {
 
   export HYPERSTATE_S3_ENDPOINT="http://127.0.0.1:$port"
   export HYPERSTATE_S3_BUCKET="hyperstate-test"
+  export HYPERSTATE_S3_LOG="$_s3_log"
   export AWS_ACCESS_KEY_ID="testing"
   export AWS_SECRET_ACCESS_KEY="testing"
   export AWS_DEFAULT_REGION="us-east-1"
@@ -74,7 +76,7 @@ PY
     sleep 0.2
   done
   stop_s3
-  unset HYPERSTATE_S3_ENDPOINT HYPERSTATE_S3_BUCKET
+  unset HYPERSTATE_S3_ENDPOINT HYPERSTATE_S3_BUCKET HYPERSTATE_S3_LOG
   return 1
 }
 

@@ -75,6 +75,12 @@ struct Args {
     /// back on start).
     #[arg(long, env = "HYPERSTATE_NO_SNAPSHOT")]
     no_snapshot: bool,
+    /// Read every session from its store, with no node-local cache
+    /// (`SessionCoherence::Off`): what several processes sharing one data
+    /// directory without Redis need, and the reference of the session-cache
+    /// benchmark.
+    #[arg(long, env = "HYPERSTATE_NO_SESSION_CACHE")]
+    no_session_cache: bool,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -122,6 +128,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = args
         .s3_bucket
         .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
+    if args.no_session_cache {
+        tracing::info!("session cache off: every session read goes to the store");
+        coherence = SessionCoherence::Off;
+    }
     let mut config = DemoConfig::new(&args.data_dir)
         .pages(pages)
         .session_coherence(coherence);
