@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(recover(&slice, &view, "draft", None), None);
         assert_eq!(recover(&slice, &view, "theme", None), Some(&json!("dark")));
         Change {
-            view: Some(*view),
+            view: Some(view),
             op: Op::ClearReconnect,
         }
         .apply(&mut doc, &options)
@@ -316,7 +316,7 @@ mod tests {
             page: None,
         };
         let batch = |ops: Vec<Op>| Change {
-            view: Some(*view),
+            view: Some(view),
             op: Op::Batch(ops),
         };
         let mut doc = SessionDoc::default();
