@@ -12,7 +12,7 @@
 //! measures what axum and the request plumbing cost without any session layer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -237,7 +237,7 @@ mod tower_app {
 mod hyperstate_app {
     use super::*;
 
-    static VIEW: LazyLock<View> = LazyLock::new(|| View::new("bench"));
+    static VIEW: View = View::new("bench");
 
     pub(super) async fn count(session: Session) -> Result<String, Error> {
         let view = session.view(&VIEW);
