@@ -327,4 +327,32 @@ mod tests {
         assert_eq!(state.get(&THEME).unwrap(), "dark");
         supervisor.shutdown().await;
     }
+
+    #[tokio::test]
+    async fn a_declined_update_mints_nothing_an_accepted_one_mints_and_writes() {
+        const SEATS: Key<u32> = Key::new("seats", || 1);
+        static BOOKING: View = View::new("booking");
+        let supervisor = Supervisor::new();
+        let sessions = Sessions::new(
+            Arc::new(MemoryDocumentStore::default()),
+            SessionSecret::generate(),
+            SessionOptions::default(),
+            &supervisor,
+        );
+        let take = |seats: u32| seats.checked_sub(1).ok_or("sold out");
+        let request = request(None, PageId::generate(), false, false);
+        let booking = RequestSession::new(sessions.clone(), request.clone()).view(&BOOKING);
+
+        let declined = booking.try_update(&SEATS, |_| Err::<u32, _>("closed"));
+        assert_eq!(declined.await.unwrap(), Err("closed"));
+        assert_eq!(request.browser_id(), None, "a declined update minted an id");
+
+        assert_eq!(booking.try_update(&SEATS, take).await.unwrap(), Ok(0));
+        let browser = request.browser_id().expect("an accepted update mints the id");
+        assert_eq!(booking.try_update(&SEATS, take).await.unwrap(), Err("sold out"));
+        assert_eq!(booking.update(&SEATS, |n| n + 2).await.unwrap(), 2);
+        let stored = sessions.session(&browser, None).view(&BOOKING);
+        assert_eq!(stored.get(&SEATS).await.unwrap(), 2);
+        supervisor.shutdown().await;
+    }
 }
