@@ -390,7 +390,10 @@ pub async fn a_declined_update_writes_nothing_and_an_accepted_one_writes_once(c:
     let before = store.get(&session.key()).await.unwrap().expect("stored");
 
     // Declined on a stored value: the document is untouched.
-    assert_eq!(view.try_update(&SEATS, take).await.unwrap(), Err("sold out"));
+    assert_eq!(
+        view.try_update(&SEATS, take).await.unwrap(),
+        Err("sold out")
+    );
     assert_eq!(counting.puts(), 2, "a declined update wrote");
     let after = store.get(&session.key()).await.unwrap().expect("stored");
     assert_eq!((after.body, after.etag), (before.body, before.etag));

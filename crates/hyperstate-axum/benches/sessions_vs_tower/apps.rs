@@ -11,8 +11,8 @@
 //! The bare app has no session: its counter is a process-wide atomic, so it
 //! measures what axum and the request plumbing cost without any session layer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;

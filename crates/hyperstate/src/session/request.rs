@@ -348,8 +348,13 @@ mod tests {
         assert_eq!(request.browser_id(), None, "a declined update minted an id");
 
         assert_eq!(booking.try_update(&SEATS, take).await.unwrap(), Ok(0));
-        let browser = request.browser_id().expect("an accepted update mints the id");
-        assert_eq!(booking.try_update(&SEATS, take).await.unwrap(), Err("sold out"));
+        let browser = request
+            .browser_id()
+            .expect("an accepted update mints the id");
+        assert_eq!(
+            booking.try_update(&SEATS, take).await.unwrap(),
+            Err("sold out")
+        );
         assert_eq!(booking.update(&SEATS, |n| n + 2).await.unwrap(), 2);
         let stored = sessions.session(&browser, None).view(&BOOKING);
         assert_eq!(stored.get(&SEATS).await.unwrap(), 2);
