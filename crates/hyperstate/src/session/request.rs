@@ -136,8 +136,9 @@ impl RequestSessionView {
     }
 
     /// Atomically replaces the value of `key` (or its default) with `f(value)`,
-    /// durably, and returns the new value (see [`SessionView::update`]). Mints
-    /// the browser id on the first write.
+    /// durably, and returns the new value (see
+    /// [`SessionView::update`](super::SessionView::update)). Mints the browser
+    /// id on the first write.
     pub async fn update<T, F>(&self, key: &Key<T>, mut f: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send,
@@ -151,8 +152,9 @@ impl RequestSessionView {
 
     /// Like [`update`](Self::update), but `f` may decline with an error of its
     /// own: then nothing is written and its error is returned as
-    /// `Ok(Err(error))` (see [`SessionView::try_update`]). A declined update
-    /// of a browser without a session mints no browser id.
+    /// `Ok(Err(error))` (see
+    /// [`SessionView::try_update`](super::SessionView::try_update)). A declined
+    /// update of a browser without a session mints no browser id.
     pub async fn try_update<T, E, F>(&self, key: &Key<T>, mut f: F) -> Result<Result<T, E>>
     where
         T: Serialize + DeserializeOwned + Send,
