@@ -92,17 +92,19 @@
 //! # Session state: one browser, durable
 //!
 //! The [`Session`] extractor gives the browser's session, split into *views*
-//! (one per feature, a `static` [`View`](hyperstate::session::View)). Reads of a browser that never wrote
-//! cost nothing and set no cookie; the first write mints the `hs_bid` cookie.
-//! Several keys written with [`SessionView::write`] are one durable commit.
+//! (one per feature, a [`View`](hyperstate::session::View) declared once as a
+//! `static` or `const`). Reads of a browser that never wrote cost nothing and
+//! set no cookie; the first write mints the `hs_bid` cookie. Several keys
+//! written with [`SessionView::write`] are one durable commit;
+//! [`SessionView::try_update`] changes one key atomically and writes nothing
+//! when its closure declines.
 //!
 //! ```
-//! use std::sync::LazyLock;
 //! use axum::{Form, response::Html};
 //! use hyperstate_axum::prelude::*;
 //! use serde::Deserialize;
 //!
-//! static PREFS: LazyLock<View> = LazyLock::new(|| View::new("prefs"));
+//! static PREFS: View = View::new("prefs");
 //! const THEME: Key<String> = Key::new("theme", || "light".to_owned());
 //! const TEXT_SIZE: Key<u8> = Key::new("text_size", || 16);
 //!
@@ -258,9 +260,10 @@
 //!
 //! # Rules
 //!
-//! - **A [`View`](hyperstate::session::View) is a `static`** (`static PREFS: LazyLock<View> = ...`): one
-//!   definition per view, built once, shared by every request. Keys are plain
-//!   `const`s.
+//! - **Declare a [`View`](hyperstate::session::View) once, as a `static` or
+//!   `const`** (`static PREFS: View = View::new("prefs");`; its builder methods
+//!   are `const fn`s): one definition per view, shared by every request, so two
+//!   definitions cannot drift apart. Keys are plain `const`s.
 //! - **The full-page GET takes [`Page`]**, even when it reads nothing from it:
 //!   that request binds the page id to the browser's cookie. Without it the
 //!   first htmx requests of a fresh browser race to mint the cookie, and each

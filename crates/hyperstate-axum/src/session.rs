@@ -20,10 +20,10 @@ use crate::{Error, RequestContext};
 /// use axum::{Form, Router, routing::{get, post}};
 /// use hyperstate::session::View;
 /// use hyperstate_axum::{Error, Key, Session};
-/// use std::sync::LazyLock;
 ///
-/// static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect("draft"));
 /// const THEME: Key<String> = Key::new("theme", || "light".to_owned());
+/// const DRAFT: Key<String> = Key::or_default("draft");
+/// static SETTINGS: View = View::new("settings").reconnect(&[DRAFT.name()]);
 ///
 /// async fn show(session: Session) -> Result<String, Error> {
 ///     let state = session.view(&SETTINGS).load().await?;

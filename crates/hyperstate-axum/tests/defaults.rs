@@ -187,7 +187,7 @@ async fn prelude_is_enough(
     session: hyperstate_axum::prelude::Session,
 ) -> Result<String, Error> {
     use hyperstate_axum::prelude::*;
-    static V: std::sync::LazyLock<View> = std::sync::LazyLock::new(|| View::new("v"));
+    static V: View = View::new("v");
     let n: u64 = page.get_or("n", 0).await?;
     let t: String = session.view(&V).get_or("t", String::new()).await?;
     let _ = HttpConfig::default();

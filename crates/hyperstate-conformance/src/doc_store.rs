@@ -283,6 +283,8 @@ macro_rules! document_store_suite {
             a_stale_etag_never_wins_even_with_identical_contents,
             a_new_vsn_replaces_the_slice_through_the_migration, reconnect_values_follow_their_page,
             limits_fail_only_the_offending_write, a_burst_is_group_committed,
+            a_declined_update_writes_nothing_and_an_accepted_one_writes_once,
+            concurrent_updates_on_two_nodes_lose_nothing,
             shutdown_drains_and_later_writes_still_commit, sweep_deletes_only_sessions_unseen_for_the_ttl,
             an_unreadable_document_is_moved_aside_and_the_session_goes_on);
     };

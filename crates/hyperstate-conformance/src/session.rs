@@ -16,7 +16,7 @@ use hyperstate::session::{
     DocumentStore, PutCondition, PutOutcome, RevisionRegister, SessionCoherence, SessionOptions,
     SessionSecret, Sessions, View,
 };
-use hyperstate::{BrowserId, Error, Limits, PageId, Supervisor};
+use hyperstate::{BrowserId, Error, Key, Limits, PageId, Supervisor};
 use serde_json::json;
 
 use crate::counting::CountingStore;
@@ -314,7 +314,7 @@ pub async fn a_new_vsn_replaces_the_slice_through_the_migration(c: &Cluster<'_>)
 
 pub async fn reconnect_values_follow_their_page(c: &Cluster<'_>) {
     let ns = fresh_namespace();
-    let view = View::new("form").reconnect("draft");
+    let view = View::new("form").reconnect(&["draft"]);
     let (browser, tab) = (BrowserId::generate(), PageId::generate());
     let first = c.node(&ns, SessionOptions::default());
     let err = first
@@ -355,6 +355,129 @@ pub async fn reconnect_values_follow_their_page(c: &Cluster<'_>) {
     assert_eq!(here.get_or("draft", String::new()).await.unwrap(), "");
     assert_eq!(here.get_or("theme", String::new()).await.unwrap(), "dark");
     second.supervisor.shutdown().await;
+}
+
+/// The view and keys of the update cases: seats counted down, and a
+/// `Reconnect` list of seats this tab holds.
+static BOOKING: View = View::new("booking").reconnect(&[HELD.name()]);
+const SEATS: Key<u32> = Key::new("seats", || 2);
+const HELD: Key<Vec<String>> = Key::or_default("held");
+
+pub async fn a_declined_update_writes_nothing_and_an_accepted_one_writes_once(c: &Cluster<'_>) {
+    let ns = fresh_namespace();
+    let store = c.store(&ns);
+    let counting = Arc::new(CountingStore::new(store.clone(), Duration::ZERO));
+    let n = c.node_over(&ns, counting.clone(), SessionOptions::default());
+    let browser = BrowserId::generate();
+    let session = n.sessions.session(&browser, None);
+    let view = session.view(&BOOKING);
+    let take = |seats: u32| seats.checked_sub(1).ok_or("sold out");
+
+    // Declined before the session has a document: none is created.
+    let declined = view
+        .try_update(&SEATS, |_| Err::<u32, _>("closed"))
+        .await
+        .unwrap();
+    assert_eq!(declined, Err("closed"));
+    assert_eq!(counting.puts(), 0, "a declined update wrote");
+    assert_eq!(store.get(&session.key()).await.unwrap(), None);
+
+    // Accepted: one write each, the value `f` produced returned.
+    assert_eq!(view.try_update(&SEATS, take).await.unwrap(), Ok(1));
+    assert_eq!(counting.puts(), 1, "an accepted update is one write");
+    assert_eq!(view.try_update(&SEATS, take).await.unwrap(), Ok(0));
+    assert_eq!(counting.puts(), 2, "an accepted update is one write");
+    let before = store.get(&session.key()).await.unwrap().expect("stored");
+
+    // Declined on a stored value: the document is untouched.
+    assert_eq!(
+        view.try_update(&SEATS, take).await.unwrap(),
+        Err("sold out")
+    );
+    assert_eq!(counting.puts(), 2, "a declined update wrote");
+    let after = store.get(&session.key()).await.unwrap().expect("stored");
+    assert_eq!((after.body, after.etag), (before.body, before.etag));
+    assert_eq!(view.get(&SEATS).await.unwrap(), 0);
+
+    // What was acknowledged is what another node reads.
+    let other = c.node(&ns, SessionOptions::default());
+    let elsewhere = other.sessions.session(&browser, None).view(&BOOKING);
+    assert_eq!(elsewhere.get(&SEATS).await.unwrap(), 0);
+    assert_eq!(
+        elsewhere.update(&SEATS, |seats| seats + 5).await.unwrap(),
+        5
+    );
+    assert_eq!(view.get(&SEATS).await.unwrap(), 5);
+
+    // A `Reconnect` key is updated from what its own page may recover.
+    let err = view
+        .update(&HELD, |held| held)
+        .await
+        .expect_err("a Reconnect key without a page id");
+    assert!(matches!(err, Error::PageIdRequired { .. }), "{err:?}");
+    let hold = |seat: &'static str| {
+        move |mut held: Vec<String>| {
+            held.push(seat.to_owned());
+            held
+        }
+    };
+    let tab = n.sessions.session(&browser, Some(PageId::generate()));
+    assert_eq!(
+        tab.view(&BOOKING).update(&HELD, hold("1A")).await.unwrap(),
+        ["1A"]
+    );
+    assert_eq!(
+        tab.view(&BOOKING).update(&HELD, hold("1B")).await.unwrap(),
+        ["1A", "1B"]
+    );
+    let other_tab = n.sessions.session(&browser, Some(PageId::generate()));
+    assert_eq!(
+        other_tab
+            .view(&BOOKING)
+            .update(&HELD, hold("2C"))
+            .await
+            .unwrap(),
+        ["2C"],
+        "another tab's draft was visible"
+    );
+    n.supervisor.shutdown().await;
+    other.supervisor.shutdown().await;
+}
+
+pub async fn concurrent_updates_on_two_nodes_lose_nothing(c: &Cluster<'_>) {
+    // Few enough per node that an update loses its compare-and-swap (once per
+    // commit of the other node) fewer times than `max_attempts` allows.
+    const PER_NODE: u32 = 4;
+    const COUNT: Key<u32> = Key::or_default("count");
+    let ns = fresh_namespace();
+    let browser = BrowserId::generate();
+    let nodes = [
+        c.node(&ns, SessionOptions::default()),
+        c.node(&ns, SessionOptions::default()),
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for node in &nodes {
+        for _ in 0..PER_NODE {
+            let handle = node.sessions.session(&browser, None).view(&BOOKING);
+            tasks.spawn(async move { handle.update(&COUNT, |n| n + 1).await });
+        }
+    }
+    let mut seen: Vec<u32> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .map(|result| result.expect("no update may fail"))
+        .collect();
+    seen.sort_unstable();
+    // Each update started from the one stored before it.
+    assert_eq!(seen, (1..=2 * PER_NODE).collect::<Vec<_>>());
+    for node in &nodes {
+        let view = node.sessions.session(&browser, None).view(&BOOKING);
+        assert_eq!(view.get(&COUNT).await.unwrap(), 2 * PER_NODE);
+    }
+    for node in nodes {
+        node.supervisor.shutdown().await;
+    }
 }
 
 pub async fn limits_fail_only_the_offending_write(c: &Cluster<'_>) {

@@ -24,7 +24,9 @@
 //! it atomically with `update(&KEY, f)`, or `try_update(&KEY, f)` when `f` may
 //! decline (then nothing is written). A whole struct can be one key's value.
 //! [`SessionView::write`](session::SessionView::write) stores several session
-//! keys in one durable write.
+//! keys in one durable write. A session's [`View`](session::View), the slice
+//! of the session one feature owns, is declared once the same way: a `static`
+//! or `const` built by `const fn`s.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]

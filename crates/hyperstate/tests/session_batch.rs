@@ -59,7 +59,8 @@ async fn several_keys_are_one_commit() {
 async fn a_failing_write_stores_none_of_it() {
     let supervisor = Supervisor::new();
     let sessions = sessions(&supervisor);
-    let view = View::new("prefs").reconnect(DRAFT.name());
+    static PREFS: View = View::new("prefs").reconnect(&[DRAFT.name()]);
+    let view = PREFS;
     let browser = BrowserId::generate();
     let prefs = sessions.session(&browser, None).view(&view);
     prefs.put(&FONT_SIZE, &18).await.unwrap();

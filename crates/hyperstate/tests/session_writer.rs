@@ -243,7 +243,6 @@ async fn the_writer_cap_holds_under_many_sessions() {
     let mut writes = tokio::task::JoinSet::new();
     for n in 0..64u32 {
         let session = sessions.session(&BrowserId::generate(), None);
-        let view = view.clone();
         writes.spawn(async move {
             let view = session.view(&view);
             view.put("a", &n).await?;

@@ -1,7 +1,5 @@
 //! The preferences routes. A library so its tests can drive the router.
 
-use std::sync::LazyLock;
-
 use axum::{
     Form, Router,
     http::StatusCode,
@@ -11,8 +9,8 @@ use axum::{
 use hyperstate_axum::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// This app's slice of the browser's session: a `static`, built once (the rules).
-static PREFS: LazyLock<View> = LazyLock::new(|| View::new("prefs"));
+/// This app's slice of the browser's session, declared once (the rules).
+static PREFS: View = View::new("prefs");
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

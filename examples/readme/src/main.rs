@@ -1,5 +1,3 @@
-use std::sync::LazyLock;
-
 use axum::{
     Form, Router,
     response::Html,
@@ -9,7 +7,7 @@ use hyperstate_axum::prelude::*;
 use serde::Deserialize;
 
 /// This app's slice of each browser's durable session.
-static PREFS: LazyLock<View> = LazyLock::new(|| View::new("prefs"));
+static PREFS: View = View::new("prefs");
 /// The tab's counter: declared once, with its type and its default.
 const COUNT: Key<u64> = Key::or_default("n");
 /// The browser's theme, in the `prefs` view.

@@ -2,7 +2,7 @@
 //! request. A tab's counter (page), a browser's name (session) and a shared
 //! vote count (room) — whichever node the balancer picks.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::{
     Extension, Form, Router,
@@ -16,7 +16,7 @@ use hyperstate_postgres::{PgDocumentStore, PgPageStore, PgRoomStore, Postgres, P
 use serde::Deserialize;
 
 const COUNT: Key<u64> = Key::or_default("count");
-static PROFILE: LazyLock<View> = LazyLock::new(|| View::new("profile"));
+static PROFILE: View = View::new("profile");
 const NAME: Key<String> = Key::new("name", || "stranger".to_owned());
 const VOTES: Key<u64> = Key::or_default("votes");
 

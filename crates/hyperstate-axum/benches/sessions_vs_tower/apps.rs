@@ -11,8 +11,8 @@
 //! The bare app has no session: its counter is a process-wide atomic, so it
 //! measures what axum and the request plumbing cost without any session layer.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -237,7 +237,7 @@ mod tower_app {
 mod hyperstate_app {
     use super::*;
 
-    static VIEW: LazyLock<View> = LazyLock::new(|| View::new("bench"));
+    static VIEW: View = View::new("bench");
 
     pub(super) async fn count(session: Session) -> Result<String, Error> {
         let view = session.view(&VIEW);

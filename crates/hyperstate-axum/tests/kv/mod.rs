@@ -3,13 +3,11 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
-use std::sync::LazyLock;
-
 use axum::extract::Path;
 use hyperstate::session::View;
 use hyperstate_axum::{Error, Session};
 
-pub static KV: LazyLock<View> = LazyLock::new(|| View::new("kv"));
+pub static KV: View = View::new("kv");
 
 /// `POST /kv/{key}`: sets the key to the body.
 pub async fn set(

@@ -97,17 +97,54 @@ impl Change {
         let Some(view) = &self.view else {
             return Ok(());
         };
-        // Every operation works on a copy of the slice, which replaces the
-        // stored one only once all of them succeeded.
-        let mut slice = current_slice(doc, view);
-        apply_op(&self.op, &mut slice, doc, view, options)?;
-        if slice.data.is_empty() {
-            doc.views.remove(view.name());
-        } else {
-            doc.views.insert(view.name().to_owned(), slice);
-        }
-        Ok(())
+        change_slice(doc, view, |slice, doc| {
+            apply_op(&self.op, slice, doc, view, options)
+        })
     }
+}
+
+/// Applies an update of `key` in `view` to `doc`: `f` computes the new value
+/// from the one a request may recover now (`None`: nothing to recover), and
+/// it is stored as [`Op::Set`] would (`page` is the writing page for a
+/// `Reconnect` key, `None` for a `Session` key). Fails, changing nothing, when
+/// `f` fails or the write would break a limit.
+///
+/// Run inside the commit, on the freshest document (again after a lost
+/// compare-and-swap), so that no concurrent write of the key is lost.
+pub(crate) fn apply_update(
+    doc: &mut SessionDoc,
+    view: &View,
+    key: &str,
+    page: Option<&str>,
+    f: &mut (dyn FnMut(Option<&Value>) -> Result<Value> + Send),
+    options: &SessionOptions,
+) -> Result<()> {
+    change_slice(doc, view, |slice, doc| {
+        let value = f(recover(slice, view, key, page))?;
+        let set = Op::Set {
+            key: key.to_owned(),
+            value,
+            page: page.map(str::to_owned),
+        };
+        apply_op(&set, slice, doc, view, options)
+    })
+}
+
+/// Runs `change` on a copy of `view`'s current slice, which replaces the
+/// stored one only if `change` succeeds (an empty slice is removed).
+fn change_slice(
+    doc: &mut SessionDoc,
+    view: &View,
+    change: impl FnOnce(&mut ViewSlice, &SessionDoc) -> Result<()>,
+) -> Result<()> {
+    let mut slice = current_slice(doc, view);
+    change(&mut slice, doc)?;
+    if slice.data.is_empty() {
+        doc.views.remove(view.name());
+    } else {
+        doc.views.insert(view.name().to_owned(), slice);
+    }
+    Ok(())
 }
 
 /// Applies `op` to `slice` (of `view` in `doc`), or fails when it would break
@@ -175,7 +212,7 @@ mod tests {
 
     fn set(view: &View, key: &str, value: Value, page: Option<&str>) -> Change {
         Change {
-            view: Some(view.clone()),
+            view: Some(*view),
             op: Op::Set {
                 key: key.into(),
                 value,
@@ -213,7 +250,7 @@ mod tests {
     #[test]
     fn migration_sees_session_values_only() {
         let options = SessionOptions::default();
-        let v1 = View::new("v").reconnect("draft");
+        let v1 = View::new("v").reconnect(&["draft"]);
         let mut doc = SessionDoc::default();
         set(&v1, "n", json!(1), None)
             .apply(&mut doc, &options)
@@ -230,7 +267,7 @@ mod tests {
         });
         assert_eq!(current_slice(&doc, &v2).data["count"], json!(10));
         Change {
-            view: Some(v2.clone()),
+            view: Some(v2),
             op: Op::Touch,
         }
         .apply(&mut doc, &options)
@@ -242,7 +279,7 @@ mod tests {
     #[test]
     fn reconnect_values_belong_to_their_page() {
         let options = SessionOptions::default();
-        let view = View::new("v").reconnect("draft");
+        let view = View::new("v").reconnect(&["draft"]);
         let mut doc = SessionDoc::default();
         set(&view, "draft", json!("hi"), Some("p1"))
             .apply(&mut doc, &options)
@@ -259,7 +296,7 @@ mod tests {
         assert_eq!(recover(&slice, &view, "draft", None), None);
         assert_eq!(recover(&slice, &view, "theme", None), Some(&json!("dark")));
         Change {
-            view: Some(view.clone()),
+            view: Some(view),
             op: Op::ClearReconnect,
         }
         .apply(&mut doc, &options)
@@ -279,7 +316,7 @@ mod tests {
             page: None,
         };
         let batch = |ops: Vec<Op>| Change {
-            view: Some(view.clone()),
+            view: Some(view),
             op: Op::Batch(ops),
         };
         let mut doc = SessionDoc::default();

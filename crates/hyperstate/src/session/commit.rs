@@ -14,8 +14,7 @@ use super::coherence::Revision;
 use super::doc::SessionDoc;
 use super::service::Inner;
 use super::store::{Etag, PutCondition, PutOutcome};
-use super::writer::Job;
-use super::{SessionKey, stored};
+use super::{SessionKey, SessionOptions, stored};
 use crate::log_limit::RepeatedErrors;
 use crate::{Error, Result};
 
@@ -30,6 +29,18 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64
+}
+
+/// One write waiting to be committed: what a [`Committer`] applies to the
+/// freshest document (again after each lost compare-and-swap) and then
+/// answers.
+pub(crate) trait Pending {
+    /// Applies the write to `doc`, or fails, changing nothing, when it would
+    /// break a limit (or, for an update, when its closure declines).
+    fn apply(&mut self, doc: &mut SessionDoc, options: &SessionOptions) -> Result<()>;
+
+    /// Tells the write's caller how its commit ended.
+    fn finish(self, result: Result<()>);
 }
 
 /// Commits batches of one session's writes.
@@ -91,7 +102,7 @@ impl Committer {
     }
 
     /// Commits `jobs` in one PUT (more after conflicts) and answers each.
-    pub(crate) async fn commit(&mut self, mut jobs: Vec<Job>) {
+    pub(crate) async fn commit<P: Pending>(&mut self, mut jobs: Vec<P>) {
         let inner = self.inner.clone();
         let attempts = inner.options.max_attempts;
         let backend = inner.store.backend_name();
@@ -105,8 +116,8 @@ impl Committer {
             // alone instead of failing the whole batch.
             let mut next = current.clone();
             let mut applied = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                match job.change.apply(&mut next, &inner.options) {
+            for mut job in jobs {
+                match job.apply(&mut next, &inner.options) {
                     Ok(()) => applied.push(job),
                     Err(err) => job.finish(Err(err)),
                 }
@@ -174,7 +185,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Answers every job with (a shared copy of) `err`.
-fn fail_all(mut jobs: Vec<Job>, err: Error) {
+fn fail_all<P: Pending>(mut jobs: Vec<P>, err: Error) {
     if jobs.len() == 1 {
         // The common case keeps the error as it is (and its HTTP status).
         if let Some(job) = jobs.pop() {

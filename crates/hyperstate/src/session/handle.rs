@@ -1,5 +1,6 @@
 //! The per-request handles: [`Session`], [`SessionView`] and [`ViewState`].
 
+use std::convert::Infallible;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,8 +9,9 @@ use serde_json::Value;
 
 use super::change::{Change, Op, current_slice, recover};
 use super::doc::{SessionDoc, ViewSlice};
+use super::update::{Update, UpdateFn, outcome, typed_step};
 use super::view::{Policy, View};
-use super::writer::{submit, submit_detached};
+use super::writer::{commit_alone, submit, submit_detached};
 use super::{SessionKey, SessionWrite, Sessions, current};
 use crate::value::{decode, encode, validate_key};
 use crate::{Error, Key, KeyFor, KeyName, PageId, Result, observe};
@@ -59,7 +61,7 @@ impl Session {
     pub fn view(&self, view: &View) -> SessionView {
         SessionView {
             session: self.clone(),
-            view: view.clone(),
+            view: *view,
         }
     }
 
@@ -97,12 +99,34 @@ impl Session {
 
     async fn write(&self, view: &View, op: Op) -> Result<()> {
         let change = Change {
-            view: Some(view.clone()),
+            view: Some(*view),
             op,
         };
         let backend = self.sessions.inner.store.backend_name();
         let write = submit(&self.sessions.inner, self.key, change);
         observe::operation("session", "write", backend, write).await
+    }
+
+    /// Commits an update of `key` in `view` (`page`: the writing page of a
+    /// `Reconnect` key) on its own, from this task, and says how it ended.
+    async fn commit_update(
+        &self,
+        view: &View,
+        key: &str,
+        page: Option<&str>,
+        f: &mut UpdateFn<'_>,
+    ) -> Result<()> {
+        let mut answer = None;
+        let update = Update {
+            view: *view,
+            key,
+            page,
+            f,
+            answer: &mut answer,
+        };
+        commit_alone(&self.sessions.inner, self.key, update).await;
+        // A commit answers every write it was given; this is only a fallback.
+        answer.unwrap_or(Err(Error::WriterStopped))
     }
 }
 
@@ -123,17 +147,17 @@ impl Session {
 /// const THEME: Key<String> = Key::new("theme", || "light".to_owned());
 /// const DRAFT: Key<String> = Key::or_default("draft");
 ///
-/// let view = View::new("settings").reconnect(DRAFT.name());
+/// static SETTINGS: View = View::new("settings").reconnect(&[DRAFT.name()]);
 /// let browser = BrowserId::generate();
 /// let tab = PageId::generate();
 ///
-/// let settings = sessions.session(&browser, Some(tab)).view(&view);
+/// let settings = sessions.session(&browser, Some(tab)).view(&SETTINGS);
 /// assert_eq!(settings.get(&THEME).await?, "light");
 /// settings.put(&THEME, "dark").await?;
 /// settings.put(&DRAFT, "Dear Sir,").await?;
 ///
 /// // Another tab of the same browser sees the theme, not this tab's draft.
-/// let other_tab = sessions.session(&browser, Some(PageId::generate())).view(&view);
+/// let other_tab = sessions.session(&browser, Some(PageId::generate())).view(&SETTINGS);
 /// let state = other_tab.load().await?;
 /// assert_eq!(state.get(&THEME)?, "dark");
 /// assert_eq!(state.get(&DRAFT)?, "");
@@ -162,7 +186,7 @@ impl SessionView {
             None => ViewSlice::default(),
         };
         Ok(ViewState {
-            view: self.view.clone(),
+            view: self.view,
             slice,
             page: self.session.page.map(|page| page.to_string()),
         })
@@ -197,6 +221,81 @@ impl SessionView {
     pub async fn delete<K: KeyName + ?Sized>(&self, key: &K) -> Result<()> {
         let op = self.remove_op(key.key_name())?;
         self.session.write(&self.view, op).await
+    }
+
+    /// Atomically replaces the value of `key` this request may recover (or the
+    /// key's default) with `f(value)`, durably, and returns the new value.
+    /// Concurrent updates of one key, from any tab or node, never lose a write.
+    ///
+    /// `f` runs inside the commit, on the freshest document, and runs again
+    /// when another node wrote the session meanwhile, so it should only compute
+    /// the new value. The value returned is the one `f` produced on the run
+    /// that was stored. A `Reconnect` key needs the request's page id.
+    pub async fn update<T, F>(&self, key: &Key<T>, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: FnMut(T) -> T + Send,
+    {
+        let updated = self
+            .try_update(key, |value| Ok::<T, Infallible>(f(value)))
+            .await?;
+        Ok(updated.unwrap_or_else(|never| match never {}))
+    }
+
+    /// Like [`update`](Self::update), but `f` may decline with an error of its
+    /// own (a validation): then nothing is written and its error is returned as
+    /// `Ok(Err(error))`. Store failures are the outer `Err`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> hyperstate::Result<()> {
+    /// # use std::sync::Arc;
+    /// # use hyperstate::{BrowserId, Key, Supervisor};
+    /// # use hyperstate::memory::MemoryDocumentStore;
+    /// # use hyperstate::session::{SessionOptions, SessionSecret, Sessions, View};
+    /// # let supervisor = Supervisor::new();
+    /// # let sessions = Sessions::new(Arc::new(MemoryDocumentStore::default()),
+    /// #     SessionSecret::generate(), SessionOptions::default(), &supervisor);
+    /// static PREFS: View = View::new("prefs");
+    /// const FONT_SIZE: Key<u8> = Key::new("font_size", || 16);
+    ///
+    /// let prefs = sessions.session(&BrowserId::generate(), None).view(&PREFS);
+    /// let bigger = |size: u8| if size < 18 { Ok(size + 2) } else { Err("already the largest") };
+    /// assert_eq!(prefs.try_update(&FONT_SIZE, bigger).await?, Ok(18));
+    /// assert_eq!(prefs.try_update(&FONT_SIZE, bigger).await?, Err("already the largest"));
+    /// assert_eq!(prefs.get(&FONT_SIZE).await?, 18);
+    /// # Ok(()) }
+    /// ```
+    pub async fn try_update<T, E, F>(&self, key: &Key<T>, f: F) -> Result<Result<T, E>>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Send,
+        F: FnMut(T) -> Result<T, E> + Send,
+    {
+        let backend = self.session.sessions.inner.store.backend_name();
+        observe::operation("session", "update", backend, self.apply(key, f)).await
+    }
+
+    async fn apply<T, E, F>(&self, key: &Key<T>, mut f: F) -> Result<Result<T, E>>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Send,
+        F: FnMut(T) -> Result<T, E> + Send,
+    {
+        let limits = self.session.sessions.inner.options.limits;
+        validate_key(key.name(), &limits)?;
+        let page = self.writing_page(key.name())?;
+        let mut produced = None;
+        let stored = {
+            let mut step = typed_step(key, limits, &mut f, &mut produced);
+            self.session
+                .commit_update(&self.view, key.name(), page.as_deref(), &mut step)
+                .await
+        };
+        match outcome(stored, produced) {
+            Some(result) => result,
+            None => self.get(key).await.map(Ok),
+        }
     }
 
     /// Starts a write of several keys that is committed as one unit, in one
@@ -236,22 +335,25 @@ impl SessionView {
         validate_key(key, limits)?;
         let bytes = encode(key, value, limits)?;
         let value: Value = decode(key, &bytes)?;
-        let page = match self.view.policy(key) {
-            Policy::Session => None,
-            Policy::Reconnect => match self.session.page {
-                Some(page) => Some(page.to_string()),
-                None => {
-                    return Err(Error::PageIdRequired {
-                        key: key.to_owned(),
-                    });
-                }
-            },
-        };
         Ok(Op::Set {
             key: key.to_owned(),
             value,
-            page,
+            page: self.writing_page(key)?,
         })
+    }
+
+    /// The page a write of `key` is recorded under: the request's for a
+    /// `Reconnect` key (which therefore needs one), none for a `Session` key.
+    fn writing_page(&self, key: &str) -> Result<Option<String>> {
+        match self.view.policy(key) {
+            Policy::Session => Ok(None),
+            Policy::Reconnect => match self.session.page {
+                Some(page) => Ok(Some(page.to_string())),
+                None => Err(Error::PageIdRequired {
+                    key: key.to_owned(),
+                }),
+            },
+        }
     }
 
     /// The operation that removes `key`, checked.
@@ -301,7 +403,7 @@ impl ViewState {
     /// returns its default.
     pub fn empty(view: &View, page: Option<PageId>) -> Self {
         ViewState {
-            view: view.clone(),
+            view: *view,
             slice: ViewSlice::default(),
             page: page.map(|page| page.to_string()),
         }

@@ -71,6 +71,7 @@ mod request;
 mod service;
 mod store;
 mod stored;
+mod update;
 mod view;
 mod writer;
 

@@ -7,6 +7,7 @@
 //! `Reconnect` values, unless another site started it. Web integrations wrap
 //! [`RequestSession`] in their extractor; the rule lives here, once.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 
@@ -64,7 +65,7 @@ impl RequestSession {
     pub fn view(&self, view: &View) -> RequestSessionView {
         RequestSessionView {
             session: self.clone(),
-            view: view.clone(),
+            view: *view,
         }
     }
 
@@ -132,6 +133,46 @@ impl RequestSessionView {
     {
         let session = self.session.minted()?;
         session.view(&self.view).put(key, value).await
+    }
+
+    /// Atomically replaces the value of `key` (or its default) with `f(value)`,
+    /// durably, and returns the new value (see
+    /// [`SessionView::update`](super::SessionView::update)). Mints the browser
+    /// id on the first write.
+    pub async fn update<T, F>(&self, key: &Key<T>, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        F: FnMut(T) -> T + Send,
+    {
+        let updated = self
+            .try_update(key, |value| Ok::<T, Infallible>(f(value)))
+            .await?;
+        Ok(updated.unwrap_or_else(|never| match never {}))
+    }
+
+    /// Like [`update`](Self::update), but `f` may decline with an error of its
+    /// own: then nothing is written and its error is returned as
+    /// `Ok(Err(error))` (see
+    /// [`SessionView::try_update`](super::SessionView::try_update)). A declined
+    /// update of a browser without a session mints no browser id.
+    pub async fn try_update<T, E, F>(&self, key: &Key<T>, mut f: F) -> Result<Result<T, E>>
+    where
+        T: Serialize + DeserializeOwned + Send,
+        E: Send,
+        F: FnMut(T) -> Result<T, E> + Send,
+    {
+        if let Some(session) = self.session.existing() {
+            return session.view(&self.view).try_update(key, f).await;
+        }
+        // No browser id yet, so no session: `f` sees the default. Only a
+        // value to store is worth minting an id for. The update itself then
+        // runs `f` again, on whatever the new session holds by then (another
+        // write of this request may have minted the id meanwhile).
+        if let Err(declined) = f(key.default_value()) {
+            return Ok(Err(declined));
+        }
+        let session = self.session.minted()?;
+        session.view(&self.view).try_update(key, f).await
     }
 
     /// Starts a write of several keys committed as one unit, in one durable
@@ -250,7 +291,8 @@ mod tests {
             SessionOptions::default(),
             &supervisor,
         );
-        let view = View::new("settings").reconnect(DRAFT.name());
+        static SETTINGS: View = View::new("settings").reconnect(&[DRAFT.name()]);
+        let view = SETTINGS;
         let page = PageId::generate();
 
         let first = request(None, page, true, false);
@@ -285,6 +327,39 @@ mod tests {
         let state = settings.load().await.unwrap();
         assert_eq!(state.get(&DRAFT).unwrap(), "");
         assert_eq!(state.get(&THEME).unwrap(), "dark");
+        supervisor.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_declined_update_mints_nothing_an_accepted_one_mints_and_writes() {
+        const SEATS: Key<u32> = Key::new("seats", || 1);
+        static BOOKING: View = View::new("booking");
+        let supervisor = Supervisor::new();
+        let sessions = Sessions::new(
+            Arc::new(MemoryDocumentStore::default()),
+            SessionSecret::generate(),
+            SessionOptions::default(),
+            &supervisor,
+        );
+        let take = |seats: u32| seats.checked_sub(1).ok_or("sold out");
+        let request = request(None, PageId::generate(), false, false);
+        let booking = RequestSession::new(sessions.clone(), request.clone()).view(&BOOKING);
+
+        let declined = booking.try_update(&SEATS, |_| Err::<u32, _>("closed"));
+        assert_eq!(declined.await.unwrap(), Err("closed"));
+        assert_eq!(request.browser_id(), None, "a declined update minted an id");
+
+        assert_eq!(booking.try_update(&SEATS, take).await.unwrap(), Ok(0));
+        let browser = request
+            .browser_id()
+            .expect("an accepted update mints the id");
+        assert_eq!(
+            booking.try_update(&SEATS, take).await.unwrap(),
+            Err("sold out")
+        );
+        assert_eq!(booking.update(&SEATS, |n| n + 2).await.unwrap(), 2);
+        let stored = sessions.session(&browser, None).view(&BOOKING);
+        assert_eq!(stored.get(&SEATS).await.unwrap(), 2);
         supervisor.shutdown().await;
     }
 }

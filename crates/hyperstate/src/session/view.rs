@@ -1,8 +1,6 @@
 //! Views: the app's declaration of one slice of session state.
 
-use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -20,19 +18,25 @@ pub enum Policy {
     Reconnect,
 }
 
-/// Converts data stored under an older `vsn` into the current shape.
-pub type MigrateFn = dyn Fn(u32, Map<String, Value>) -> Map<String, Value> + Send + Sync;
+/// Converts data stored under an older `vsn` into the current shape. A closure
+/// that captures nothing is one, so a migration can be written in place.
+pub type MigrateFn = fn(u32, Map<String, Value>) -> Map<String, Value>;
 
 /// Declares one view: its name, the version of its data's shape, how to migrate
 /// older data, and the recovery policy of each key.
 ///
-/// Build it once (a `static` via `LazyLock`, or app state) and reuse it; cloning
-/// is cheap.
+/// Every part is fixed when the app is built, and every builder method is a
+/// `const fn`: declare a view once as a `static` or `const` item next to the
+/// handlers that use it. It is plain data (`Copy`), so handing it around costs
+/// nothing.
 ///
 /// ```
+/// use hyperstate::Key;
 /// use hyperstate::session::{Policy, View};
 ///
-/// let view = View::new("settings")
+/// const DRAFT: Key<String> = Key::or_default("draft");
+///
+/// static SETTINGS: View = View::new("settings")
 ///     .vsn(2)
 ///     .migrate(|old_vsn, mut data| {
 ///         if old_vsn < 2 {
@@ -42,16 +46,18 @@ pub type MigrateFn = dyn Fn(u32, Map<String, Value>) -> Map<String, Value> + Sen
 ///         }
 ///         data
 ///     })
-///     .reconnect("draft");
-/// assert_eq!(view.policy("draft"), Policy::Reconnect);
-/// assert_eq!(view.policy("theme"), Policy::Session);
+///     .reconnect(&[DRAFT.name()]);
+///
+/// assert_eq!(SETTINGS.version(), 2);
+/// assert_eq!(SETTINGS.policy("draft"), Policy::Reconnect);
+/// assert_eq!(SETTINGS.policy("theme"), Policy::Session);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct View {
-    name: Arc<str>,
+    name: &'static str,
     vsn: u32,
-    migrate: Option<Arc<MigrateFn>>,
-    reconnect: Arc<BTreeSet<String>>,
+    migrate: Option<MigrateFn>,
+    reconnect: &'static [&'static str],
 }
 
 impl fmt::Debug for View {
@@ -67,19 +73,19 @@ impl fmt::Debug for View {
 
 impl View {
     /// A view named `name` (e.g. the route), at `vsn` 1, every key `Session`.
-    pub fn new(name: impl Into<Arc<str>>) -> Self {
+    pub const fn new(name: &'static str) -> Self {
         View {
-            name: name.into(),
+            name,
             vsn: 1,
             migrate: None,
-            reconnect: Arc::default(),
+            reconnect: &[],
         }
     }
 
     /// Sets the version of the data's shape. A write under a different `vsn` than
     /// the stored one replaces the slice wholesale (after [`View::migrate`], if
     /// set), so old- and new-shape keys are never mixed.
-    pub fn vsn(mut self, vsn: u32) -> Self {
+    pub const fn vsn(mut self, vsn: u32) -> Self {
         self.vsn = vsn;
         self
     }
@@ -92,40 +98,72 @@ impl View {
     /// It may run more than once for one write (after a conflict between nodes),
     /// so it must only compute, and it must not panic (it runs in the session's
     /// writer task and in request handlers).
-    pub fn migrate(
-        mut self,
-        f: impl Fn(u32, Map<String, Value>) -> Map<String, Value> + Send + Sync + 'static,
-    ) -> Self {
-        self.migrate = Some(Arc::new(f));
+    pub const fn migrate(mut self, f: MigrateFn) -> Self {
+        self.migrate = Some(f);
         self
     }
 
-    /// Gives `key` the [`Policy::Reconnect`] policy.
-    pub fn reconnect(mut self, key: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.reconnect).insert(key.into());
+    /// Gives each of `keys` the [`Policy::Reconnect`] policy; every other key
+    /// has [`Policy::Session`]. The list is the view's whole set of
+    /// `Reconnect` keys: a later call replaces it.
+    pub const fn reconnect(mut self, keys: &'static [&'static str]) -> Self {
+        self.reconnect = keys;
         self
     }
 
     /// The view's name.
-    pub fn name(&self) -> &str {
-        &self.name
+    pub const fn name(&self) -> &'static str {
+        self.name
     }
 
     /// The view's current `vsn`.
-    pub fn version(&self) -> u32 {
+    pub const fn version(&self) -> u32 {
         self.vsn
     }
 
     /// The recovery policy of `key`.
     pub fn policy(&self, key: &str) -> Policy {
-        if self.reconnect.contains(key) {
+        // A linear scan: a view has a handful of `Reconnect` keys at most.
+        if self.reconnect.contains(&key) {
             Policy::Reconnect
         } else {
             Policy::Session
         }
     }
 
-    pub(crate) fn migrate_fn(&self) -> Option<&MigrateFn> {
-        self.migrate.as_deref()
+    pub(crate) fn migrate_fn(&self) -> Option<MigrateFn> {
+        self.migrate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The point of these items: a whole view, builder calls included, is a
+    // constant expression.
+    static PREFS: View = View::new("prefs").vsn(2);
+    const FORM: View = View::new("form")
+        .reconnect(&["draft", "step"])
+        .migrate(|_, data| data)
+        .vsn(3);
+
+    #[test]
+    fn views_are_built_in_const_items() {
+        assert_eq!((PREFS.name(), PREFS.version()), ("prefs", 2));
+        assert!(PREFS.migrate_fn().is_none());
+        assert_eq!(PREFS.policy("draft"), Policy::Session);
+        assert_eq!((FORM.name(), FORM.version()), ("form", 3));
+        assert_eq!(FORM.policy("draft"), Policy::Reconnect);
+        assert_eq!(FORM.policy("step"), Policy::Reconnect);
+        assert_eq!(FORM.policy("theme"), Policy::Session);
+        let migrate = FORM.migrate_fn().expect("a migration");
+        let mut data = Map::new();
+        data.insert("k".into(), Value::from(1));
+        assert_eq!(migrate(1, data.clone()), data);
+        // A later `reconnect` replaces the list.
+        let replaced = FORM.reconnect(&["other"]);
+        assert_eq!(replaced.policy("draft"), Policy::Session);
+        assert_eq!(replaced.policy("other"), Policy::Reconnect);
     }
 }

@@ -30,10 +30,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
-use super::SessionKey;
 use super::change::Change;
-use super::commit::Committer;
+use super::commit::{Committer, Pending};
+use super::doc::SessionDoc;
 use super::service::Inner;
+use super::{SessionKey, SessionOptions};
 use crate::{Error, Result};
 
 /// Writes queued for one session beyond this make senders wait (backpressure).
@@ -45,8 +46,12 @@ pub(crate) struct Job {
     ack: Option<oneshot::Sender<Result<()>>>,
 }
 
-impl Job {
-    pub(crate) fn finish(self, result: Result<()>) {
+impl Pending for Job {
+    fn apply(&mut self, doc: &mut SessionDoc, options: &SessionOptions) -> Result<()> {
+        self.change.apply(doc, options)
+    }
+
+    fn finish(self, result: Result<()>) {
         if let Some(ack) = self.ack {
             // The caller may have given up waiting (its request was cancelled);
             // the write stands either way.
@@ -188,6 +193,14 @@ pub(crate) async fn submit(inner: &Arc<Inner>, key: SessionKey, change: Change) 
         }
     }
     Err(Error::WriterStopped)
+}
+
+/// Commits `write` from the caller's own task once the session's turn is
+/// free, alone: for a write that borrows from its caller (an update's
+/// closure), which can neither wait in a writer's queue nor be batched.
+pub(crate) async fn commit_alone<P: Pending>(inner: &Arc<Inner>, key: SessionKey, write: P) {
+    let _turn = inner.writers.turn(&key).lock().await;
+    Committer::new(inner.clone(), key).commit(vec![write]).await;
 }
 
 /// Queues `change` without waiting: on the session's writer, or in a task of

@@ -6,8 +6,6 @@
 //!   wrote it, survives a server restart while that tab stays open, and a fresh
 //!   visit to `/settings` starts blank.
 
-use std::sync::LazyLock;
-
 use axum::Form;
 use axum::extract::Query;
 use hyperstate_axum::prelude::*;
@@ -17,7 +15,7 @@ use serde::Deserialize;
 use crate::AppError;
 use crate::layout::{self, PageQuery};
 
-static SETTINGS: LazyLock<View> = LazyLock::new(|| View::new("settings").reconnect(DRAFT.name()));
+static SETTINGS: View = View::new("settings").reconnect(&[DRAFT.name()]);
 
 const DEFAULT_THEME: &str = "light";
 const THEME: Key<String> = Key::new("theme", || DEFAULT_THEME.to_owned());
