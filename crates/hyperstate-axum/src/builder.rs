@@ -253,6 +253,7 @@ impl HyperstateBuilder {
         });
         let sessions = session_parts.map(|(store, secret)| {
             let store = breakers.guard_sessions(store);
+            let coherence = breakers.guard_register(coherence);
             let sessions = Sessions::with_coherence(
                 store,
                 secret,

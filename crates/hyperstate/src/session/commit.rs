@@ -78,7 +78,19 @@ impl Committer {
                     rev: doc.rev,
                     etag: etag.clone(),
                 };
-                register.record(&self.key, &revision).await
+                register
+                    .record(&self.key, &revision)
+                    .await
+                    .map_err(|err| match err {
+                        // A breaker's "nothing changed" would be wrong here:
+                        // the PUT has landed. Still a 503, but *maybe written*.
+                        Error::BackendUnavailable { .. } => Error::Backend {
+                            backend: register.backend_name(),
+                            operation: "record the session revision",
+                            source: Box::new(err),
+                        },
+                        err => err,
+                    })
             }
             None => Ok(()),
         };
