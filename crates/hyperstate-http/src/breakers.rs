@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use hyperstate::breaker::{
-    BreakerDocumentStore, BreakerOptions, BreakerPageStore, BreakerRoomStore, BreakerState,
-    CircuitBreaker,
+    BreakerDocumentStore, BreakerOptions, BreakerPageStore, BreakerRevisionRegister,
+    BreakerRoomStore, BreakerState, CircuitBreaker, REGISTER_SCOPE,
 };
 use hyperstate::page::PageStore;
 use hyperstate::room::RoomStore;
-use hyperstate::session::DocumentStore;
+use hyperstate::session::{DocumentStore, SessionCoherence};
 
 /// The breaker of each scope, kept for health reports; `None` where breakers
 /// are off.
@@ -19,6 +19,7 @@ pub(crate) struct Breakers {
     page: Option<Arc<CircuitBreaker>>,
     room: Option<Arc<CircuitBreaker>>,
     session: Option<Arc<CircuitBreaker>>,
+    register: Option<Arc<CircuitBreaker>>,
 }
 
 impl Breakers {
@@ -63,12 +64,26 @@ impl Breakers {
         Arc::new(guarded)
     }
 
-    /// The state of the breaker of `scope` (`"page"`, `"room"`, `"session"`).
+    /// `coherence`'s shared register behind a breaker, when breakers are on:
+    /// with Redis down, each read then costs a fast failure (and a store
+    /// read), not a command timeout.
+    pub(crate) fn guard_register(&mut self, coherence: SessionCoherence) -> SessionCoherence {
+        let (Some(options), SessionCoherence::Shared(register)) = (self.options, &coherence) else {
+            return coherence;
+        };
+        let guarded = BreakerRevisionRegister::new(register.clone(), options);
+        self.register = Some(guarded.breaker().clone());
+        SessionCoherence::Shared(Arc::new(guarded))
+    }
+
+    /// The state of the breaker of `scope` (`"page"`, `"room"`, `"session"`,
+    /// [`REGISTER_SCOPE`]).
     pub(crate) fn state(&self, scope: &str) -> Option<BreakerState> {
         let breaker = match scope {
             "page" => &self.page,
             "room" => &self.room,
             "session" => &self.session,
+            REGISTER_SCOPE => &self.register,
             _ => &None,
         };
         breaker.as_ref().map(|breaker| breaker.state())

@@ -281,6 +281,7 @@ impl<H: From<Hyperstate>> HyperstateBuilder<H> {
         });
         let sessions = session_parts.map(|(store, secret)| {
             let store = breakers.guard_sessions(store);
+            let coherence = breakers.guard_register(coherence);
             let sessions = Sessions::with_coherence(
                 store,
                 secret,

@@ -396,3 +396,150 @@ async fn nodes_on_one_redis_sweep_one_at_a_time() {
     assert_eq!(counting.lists(), 1, "LISTs of the store");
     supervisor.shutdown().await;
 }
+
+/// Behind a circuit breaker (as `hyperstate-axum` puts it by default), a
+/// blackholed Redis costs a few timeouts, then none: the breaker opens, reads
+/// keep coming from the store (right, and never from the cache), and writes are
+/// answered "maybe written".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_blackholed_the_register_breaker_opens_and_reads_come_from_the_store() {
+    use hyperstate::breaker::{BreakerOptions, BreakerRevisionRegister, BreakerState};
+
+    const THRESHOLD: u32 = 3;
+    let Some(services) = services() else { return };
+    let ns = unique("breaker");
+    let store = services.store(&ns);
+    let supervisor = Supervisor::new();
+    let (proxy, proxied) = FaultProxy::for_redis_url(&services.redis)
+        .await
+        .expect("a proxy");
+    let a = node(
+        store.clone(),
+        Arc::new(services.register(&services.redis, &ns).await),
+        &supervisor,
+    );
+    let counted = Arc::new(CountedCalls {
+        inner: services.register(&proxied, &ns).await,
+        calls: AtomicU64::new(0),
+    });
+    let guarded = Arc::new(BreakerRevisionRegister::new(
+        counted.clone(),
+        BreakerOptions::default()
+            .failure_threshold(THRESHOLD)
+            // Longer than the test: the breaker stays open once opened.
+            .cool_down(Duration::from_secs(600)),
+    ));
+    let breaker = guarded.breaker().clone();
+    let b = node(store.clone(), guarded, &supervisor);
+    let browser = BrowserId::generate();
+    let view = View::new("settings");
+    let read = |sessions: &Sessions| {
+        let session = sessions.session(&browser, None);
+        let view = view.clone();
+        async move {
+            session
+                .view(&view)
+                .get_or("theme", String::new())
+                .await
+                .unwrap()
+        }
+    };
+    a.session(&browser, None)
+        .view(&view)
+        .put("theme", &"dark")
+        .await
+        .unwrap();
+    assert_eq!(read(&b).await, "dark");
+    assert_eq!(read(&b).await, "dark");
+    assert!(b.stats().cache_hits >= 1, "{:?}", b.stats());
+    // The copy B caches is now stale, and Redis goes silent.
+    a.session(&browser, None)
+        .view(&view)
+        .put("theme", &"light")
+        .await
+        .unwrap();
+    proxy.set(NetFault::Blackhole);
+    let hits = b.stats().cache_hits;
+    for _ in 0..THRESHOLD {
+        assert_eq!(read(&b).await, "light", "a stale cached read");
+    }
+    assert!(
+        matches!(breaker.state(), BreakerState::Open { .. }),
+        "{:?}",
+        breaker.state()
+    );
+    // Open: reads no longer reach Redis, and still come from the store.
+    let calls = counted.calls.load(Ordering::SeqCst);
+    let errors = b.stats().register_errors;
+    for _ in 0..10 {
+        assert_eq!(read(&b).await, "light", "a stale cached read");
+    }
+    assert_eq!(
+        b.stats().cache_hits,
+        hits,
+        "the cache answered without Redis"
+    );
+    assert_eq!(b.stats().register_errors, errors + 10);
+    assert_eq!(
+        counted.calls.load(Ordering::SeqCst),
+        calls,
+        "an open breaker reached Redis"
+    );
+    // A write lands in the store but cannot be recorded: "maybe written".
+    let err = b
+        .session(&browser, None)
+        .view(&view)
+        .put("theme", &"sepia")
+        .await
+        .expect_err("a write that could not be recorded was acknowledged");
+    assert!(
+        matches!(
+            err,
+            hyperstate::Error::Backend {
+                backend: "redis",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The PUT itself landed (a node without a cache reads the store).
+    let uncached = Sessions::new(
+        store,
+        SessionSecret::from_bytes([9u8; 32]).expect("32 bytes"),
+        SessionOptions::default(),
+        &supervisor,
+    );
+    assert_eq!(read(&uncached).await, "sepia");
+    proxy.set(NetFault::PassThrough);
+    supervisor.shutdown().await;
+}
+
+/// Counts the calls that reach the register it wraps.
+#[derive(Debug)]
+struct CountedCalls {
+    inner: RedisRevisionRegister,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl RevisionRegister for CountedCalls {
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+    async fn latest(&self, key: &SessionKey) -> hyperstate::Result<Option<Revision>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.latest(key).await
+    }
+    async fn record(&self, key: &SessionKey, revision: &Revision) -> hyperstate::Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.record(key, revision).await
+    }
+    async fn forget(&self, key: &SessionKey) -> hyperstate::Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.forget(key).await
+    }
+    async fn lease(&self, task: &str, period: Duration) -> hyperstate::Result<bool> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.lease(task, period).await
+    }
+}

@@ -7,6 +7,25 @@
 //! S3 etags are content hashes; the session document's revision counter makes
 //! every commit's bytes differ, so a stale etag can never match by accident.
 //!
+//! # Layout
+//!
+//! ```text
+//! <prefix>/<k0k1>/<key>.json                one document per session (key: 64 hex digits)
+//! <prefix>/quarantine/<key>.<unix-ms>.json  unreadable documents, kept for inspection
+//! ```
+//!
+//! `k0k1` is the first two hex digits of the key: S3 scales its request rate
+//! per key prefix, so the sessions spread over 256 of them. Earlier versions
+//! stored `<prefix>/<key>.json`; such a *legacy* document is still read (a
+//! read that misses the new path tries the old one), and its session's next
+//! write moves it: a create-if-absent at the new path (of two nodes moving one
+//! session at once, one wins and the other reloads, as for any conflict), then
+//! a check-then-delete of the old object. The sweeper's listing covers both
+//! layouts; a delete removes whichever exists. Once no legacy object is left,
+//! [`S3DocumentStore::legacy_layout`]`(false)` saves the extra GETs a read of
+//! a session that does not exist costs (two more: the old path, then the new
+//! one again, which a concurrent move may have just created).
+//!
 //! ```no_run
 //! # fn main() -> hyperstate::Result<()> {
 //! use hyperstate_s3::S3DocumentStore;
@@ -19,30 +38,33 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+mod layout;
+mod store;
 
-use async_trait::async_trait;
-use futures::TryStreamExt as _;
-use hyperstate::session::{
-    Document, DocumentStore, Etag, Listed, PutCondition, PutOutcome, SessionKey,
-};
+use std::sync::Arc;
+
+#[cfg(doc)]
+use hyperstate::session::DocumentStore;
+use hyperstate::session::SessionKey;
 use hyperstate::{Error, Result};
+use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path;
-use object_store::{
-    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
-};
+
+use layout::Layout;
 
 const BACKEND: &str = "s3";
 
-/// Session documents as objects `<prefix>/<session key>.json` in a bucket.
+/// Session documents as objects `<prefix>/<k0k1>/<session key>.json` in a
+/// bucket (see the crate docs for the layout).
 ///
 /// Cheap to clone; clones share the client.
 #[derive(Debug, Clone)]
 pub struct S3DocumentStore {
     store: Arc<dyn ObjectStore>,
-    prefix: Path,
+    layout: Layout,
+    /// Whether documents at the legacy path are still looked for.
+    legacy: bool,
 }
 
 /// Configures an [`S3DocumentStore`] on Amazon S3 or a compatible server.
@@ -51,6 +73,7 @@ pub struct S3DocumentStoreBuilder {
     bucket: String,
     endpoint: Option<String>,
     prefix: String,
+    legacy: bool,
 }
 
 impl S3DocumentStore {
@@ -62,6 +85,7 @@ impl S3DocumentStore {
             bucket: bucket.into(),
             endpoint: None,
             prefix: "sessions".into(),
+            legacy: true,
         }
     }
 
@@ -70,8 +94,18 @@ impl S3DocumentStore {
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
         S3DocumentStore {
             store,
-            prefix: Path::from(prefix),
+            layout: Layout::new(prefix),
+            legacy: true,
         }
+    }
+
+    /// Whether to look for documents at the legacy path `<prefix>/<key>.json`
+    /// (see the crate docs). Default: `true`. Turn it off once a listing of the
+    /// prefix shows no `<key>.json` directly under it: a read of a session that
+    /// does not exist then costs one GET instead of three.
+    pub fn legacy_layout(mut self, on: bool) -> Self {
+        self.legacy = on;
+        self
     }
 
     /// The underlying object store (for raw access, e.g. benchmarks).
@@ -79,16 +113,22 @@ impl S3DocumentStore {
         &self.store
     }
 
-    /// Where the document of `key` lives.
+    /// Where the document of `key` is written: `<prefix>/<k0k1>/<key>.json`.
     pub fn path(&self, key: &SessionKey) -> Path {
-        self.prefix.clone().join(format!("{key}.json"))
+        self.layout.path(key)
+    }
+
+    /// Where earlier versions wrote the document of `key`:
+    /// `<prefix>/<key>.json`.
+    pub fn legacy_path(&self, key: &SessionKey) -> Path {
+        self.layout.legacy_path(key)
     }
 
     /// Where unreadable documents are kept aside
     /// (`<prefix>/quarantine/<key>.<unix-ms>.json`); hyperstate never deletes
     /// them.
     pub fn quarantine_prefix(&self) -> Path {
-        self.prefix.clone().join("quarantine")
+        self.layout.quarantine()
     }
 }
 
@@ -106,6 +146,12 @@ impl S3DocumentStoreBuilder {
         self
     }
 
+    /// See [`S3DocumentStore::legacy_layout`]. Default: `true`.
+    pub fn legacy_layout(mut self, on: bool) -> Self {
+        self.legacy = on;
+        self
+    }
+
     /// Builds the store. No request is made yet.
     pub fn build(self) -> Result<S3DocumentStore> {
         let mut builder = AmazonS3Builder::from_env()
@@ -120,151 +166,6 @@ impl S3DocumentStoreBuilder {
         let store = builder
             .build()
             .map_err(|err| Error::backend(BACKEND, "configure", err))?;
-        Ok(S3DocumentStore::new(Arc::new(store), &self.prefix))
-    }
-}
-
-#[async_trait]
-impl DocumentStore for S3DocumentStore {
-    fn backend_name(&self) -> &'static str {
-        BACKEND
-    }
-
-    async fn get(&self, key: &SessionKey) -> Result<Option<Document>> {
-        let result = match self.store.get(&self.path(key)).await {
-            Ok(result) => result,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(err) => return Err(Error::backend(BACKEND, "get", err)),
-        };
-        let Some(etag) = result.meta.e_tag.clone() else {
-            return Err(Error::backend(
-                BACKEND,
-                "get",
-                "the server returned no ETag",
-            ));
-        };
-        let body = result
-            .bytes()
-            .await
-            .map_err(|err| Error::backend(BACKEND, "get", err))?;
-        Ok(Some(Document {
-            body: body.to_vec(),
-            etag: Etag(etag),
-        }))
-    }
-
-    async fn put(
-        &self,
-        key: &SessionKey,
-        body: Vec<u8>,
-        condition: PutCondition<'_>,
-    ) -> Result<PutOutcome> {
-        let mode = match condition {
-            PutCondition::Absent => PutMode::Create,
-            PutCondition::Matches(etag) => PutMode::Update(UpdateVersion {
-                e_tag: Some(etag.0.clone()),
-                version: None,
-            }),
-        };
-        let options = PutOptions {
-            mode,
-            ..Default::default()
-        };
-        match self
-            .store
-            .put_opts(&self.path(key), PutPayload::from(body), options)
-            .await
-        {
-            Ok(result) => match result.e_tag {
-                Some(etag) => Ok(PutOutcome::Written(Etag(etag))),
-                None => Err(Error::backend(
-                    BACKEND,
-                    "put",
-                    "the server returned no ETag",
-                )),
-            },
-            // 412 (etag moved on, or the object exists), 409 (a concurrent
-            // conditional write won) and 404 (if-match on a deleted object).
-            Err(
-                object_store::Error::Precondition { .. }
-                | object_store::Error::AlreadyExists { .. }
-                | object_store::Error::NotFound { .. },
-            ) => Ok(PutOutcome::Conflict),
-            Err(err) => Err(Error::backend(BACKEND, "put", err)),
-        }
-    }
-
-    async fn delete(&self, key: &SessionKey, etag: Option<&Etag>) -> Result<bool> {
-        let path = self.path(key);
-        // object_store has no conditional delete: check, then delete. The sweeper
-        // only deletes sessions idle for the whole TTL, so the window is harmless
-        // (see the trait's contract).
-        let current = match self.store.head(&path).await {
-            Ok(meta) => meta.e_tag,
-            Err(object_store::Error::NotFound { .. }) => return Ok(false),
-            Err(err) => return Err(Error::backend(BACKEND, "delete", err)),
-        };
-        if etag.is_some_and(|etag| current.as_deref() != Some(etag.0.as_str())) {
-            return Ok(false);
-        }
-        match self.store.delete(&path).await {
-            Ok(()) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(err) => Err(Error::backend(BACKEND, "delete", err)),
-        }
-    }
-
-    async fn quarantine(&self, key: &SessionKey, document: &Document) -> Result<String> {
-        let millis = std::time::SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        // Create-only: a copy is never overwritten, two copies of one key in one
-        // millisecond get a counter.
-        for n in 0..16u32 {
-            let name = match n {
-                0 => format!("{key}.{millis}.json"),
-                n => format!("{key}.{millis}-{n}.json"),
-            };
-            let location = self.quarantine_prefix().join(name);
-            let options = PutOptions {
-                mode: PutMode::Create,
-                ..Default::default()
-            };
-            let payload = PutPayload::from(document.body.clone());
-            match self.store.put_opts(&location, payload, options).await {
-                Ok(_) => return Ok(location.to_string()),
-                Err(
-                    object_store::Error::AlreadyExists { .. }
-                    | object_store::Error::Precondition { .. },
-                ) => continue,
-                Err(err) => return Err(Error::backend(BACKEND, "quarantine", err)),
-            }
-        }
-        Err(Error::backend(
-            BACKEND,
-            "quarantine",
-            "every quarantine name for this key and millisecond is taken",
-        ))
-    }
-
-    async fn list(&self) -> Result<Vec<Listed>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&self.prefix))
-            .try_collect()
-            .await
-            .map_err(|err| Error::backend(BACKEND, "list", err))?;
-        Ok(metas
-            .into_iter()
-            .filter_map(|meta| {
-                // Quarantined copies (`<key>.<unix-ms>.json`) are no key: skipped.
-                let name = meta.location.filename()?;
-                let key = SessionKey::parse_hex(name.strip_suffix(".json")?)?;
-                let millis = meta.last_modified.timestamp_millis().max(0) as u64;
-                let modified = UNIX_EPOCH + Duration::from_millis(millis);
-                Some(Listed { key, modified })
-            })
-            .collect())
+        Ok(S3DocumentStore::new(Arc::new(store), &self.prefix).legacy_layout(self.legacy))
     }
 }

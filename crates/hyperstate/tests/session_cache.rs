@@ -1,6 +1,8 @@
 //! The session cache, counted: reads served from it make no store request, a
-//! write to a cached session is one PUT (no GET first), and with a shared
-//! revision register a write on one node is read on another at once.
+//! write to a cached session is one PUT (no GET first), with a shared
+//! revision register a write on one node is read on another at once, and a
+//! cache smaller than the working set evicts (and counts it) without ever
+//! answering wrong.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use hyperstate::session::{
 };
 use hyperstate::{BrowserId, Supervisor};
 use hyperstate_conformance::counting::CountingStore;
+use metrics_exporter_prometheus::PrometheusBuilder;
 
 const PAGE_LOADS: u64 = 100;
 
@@ -197,4 +200,57 @@ async fn nodes_sharing_a_register_sweep_one_at_a_time() {
     assert!(alone.sweep_leased(hour).await.unwrap().is_some());
     assert_eq!(counting.lists(), 2);
     supervisor.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cache_smaller_than_its_sessions_evicts_counts_it_and_reads_stay_right() {
+    const SESSIONS: usize = 300;
+    // A few dozen documents of ~60 bytes: far fewer than SESSIONS.
+    const CACHE_BYTES: u64 = 2 * 1024;
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    // The counter is bound when the cache is built, on this thread.
+    let _metrics = metrics::set_default_local_recorder(&recorder);
+    let supervisor = Supervisor::new();
+    let counting = Arc::new(CountingStore::new(
+        Arc::new(MemoryDocumentStore::default()),
+        Duration::ZERO,
+    ));
+    let options = SessionOptions::default().cache_bytes(CACHE_BYTES);
+    let sessions = Sessions::with_coherence(
+        counting.clone(),
+        secret(),
+        options,
+        SessionCoherence::SingleNode,
+        &supervisor,
+    );
+    let view = View::new("v");
+    let browsers: Vec<_> = (0..SESSIONS).map(|_| BrowserId::generate()).collect();
+    for (i, browser) in browsers.iter().enumerate() {
+        let session = sessions.session(browser, None);
+        session.view(&view).put("n", &i).await.unwrap();
+    }
+    let gets = counting.gets();
+    for (i, browser) in browsers.iter().enumerate() {
+        let session = sessions.session(browser, None);
+        let n: usize = session.view(&view).get_or("n", usize::MAX).await.unwrap();
+        assert_eq!(n, i, "session {i} read wrong after evictions");
+    }
+    let evictions = counter(
+        &metrics.render(),
+        "hyperstate_session_cache_evictions_total",
+    );
+    assert!(evictions > 0, "no eviction counted:\n{}", metrics.render());
+    // What was evicted was read from the store again.
+    assert!(counting.gets() > gets, "no read missed the cache");
+    assert!(sessions.stats().cache_misses > 0, "{:?}", sessions.stats());
+    supervisor.shutdown().await;
+}
+
+/// The value of the `memory` series of counter `name` in a Prometheus page.
+fn counter(page: &str, name: &str) -> u64 {
+    let series = format!("{name}{{backend=\"memory\"}} ");
+    page.lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
 }

@@ -20,8 +20,10 @@
 //! scope's backend has its own breaker.
 //!
 //! One wrapper per backend trait puts a breaker in front of every call:
-//! [`BreakerPageStore`], [`BreakerRoomStore`] and [`BreakerDocumentStore`].
-//! `hyperstate-axum` wraps every store of its `Hyperstate` in one by default.
+//! [`BreakerPageStore`], [`BreakerRoomStore`], [`BreakerDocumentStore`] and,
+//! for the shared register that keeps session caches coherent,
+//! [`BreakerRevisionRegister`]. `hyperstate-axum` wraps every store of its
+//! `Hyperstate`, and its session register, in one by default.
 //!
 //! # Metrics
 //!
@@ -35,10 +37,12 @@ mod circuit;
 mod document;
 mod options;
 mod page;
+mod register;
 mod room;
 
 pub use circuit::{BreakerState, CircuitBreaker};
 pub use document::BreakerDocumentStore;
 pub use options::BreakerOptions;
 pub use page::BreakerPageStore;
+pub use register::{BreakerRevisionRegister, REGISTER_SCOPE};
 pub use room::BreakerRoomStore;

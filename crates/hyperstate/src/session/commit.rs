@@ -47,9 +47,9 @@ pub(crate) trait Pending {
 pub(crate) struct Committer {
     inner: Arc<Inner>,
     key: SessionKey,
-    /// The last document this committer read or wrote, and its etag (`None`:
-    /// absent). Trusted only until a PUT says otherwise.
-    cached: Option<(SessionDoc, Option<Etag>)>,
+    /// The last document this committer read or wrote, shared with the node's
+    /// cache (one copy, not two). Trusted only until a PUT says otherwise.
+    cached: Option<Arc<Cached>>,
 }
 
 impl Committer {
@@ -68,13 +68,19 @@ impl Committer {
     async fn load(&mut self, after_conflict: bool) -> Result<(SessionDoc, Option<Etag>)> {
         if after_conflict {
             self.cached = None;
-        } else if let Some(cached) = self.cached.take() {
-            return Ok(cached);
-        } else if let Some(hit) = self.inner.cache.as_ref().and_then(|c| c.get(&self.key)) {
-            return Ok((hit.doc.clone(), Some(hit.etag.clone())));
+        } else if let Some(known) = self
+            .cached
+            .take()
+            .or_else(|| self.inner.cache.as_ref().and_then(|c| c.get(&self.key)))
+        {
+            return Ok((known.doc.clone(), Some(known.etag.clone())));
         }
         Ok(match stored::read(&self.inner, &self.key).await? {
-            Some(loaded) => (loaded.doc.clone(), Some(loaded.etag.clone())),
+            // Read for this commit alone: nobody else holds it, so no copy.
+            Some(loaded) => match Arc::try_unwrap(loaded) {
+                Ok(Cached { doc, etag, .. }) => (doc, Some(etag)),
+                Err(shared) => (shared.doc.clone(), Some(shared.etag.clone())),
+            },
             None => (SessionDoc::default(), None),
         })
     }
@@ -89,15 +95,27 @@ impl Committer {
                     rev: doc.rev,
                     etag: etag.clone(),
                 };
-                register.record(&self.key, &revision).await
+                register
+                    .record(&self.key, &revision)
+                    .await
+                    .map_err(|err| match err {
+                        // A breaker's "nothing changed" would be wrong here:
+                        // the PUT has landed. Still a 503, but *maybe written*.
+                        Error::BackendUnavailable { .. } => Error::Backend {
+                            backend: register.backend_name(),
+                            operation: "record the session revision",
+                            source: Box::new(err),
+                        },
+                        err => err,
+                    })
             }
             None => Ok(()),
         };
+        let committed = Arc::new(Cached::new(doc, etag, bytes));
         if let Some(cache) = &self.inner.cache {
-            let cached = Cached::new(doc.clone(), etag.clone(), bytes);
-            cache.committed(self.key, Arc::new(cached));
+            cache.committed(self.key, committed.clone());
         }
-        self.cached = Some((doc, Some(etag)));
+        self.cached = Some(committed);
         recorded
     }
 
@@ -113,8 +131,11 @@ impl Committer {
                 Err(err) => return fail_all(jobs, err),
             };
             // Apply each change on its own so that one breaking a limit fails
-            // alone instead of failing the whole batch.
-            let mut next = current.clone();
+            // alone instead of failing the whole batch. A change that fails
+            // leaves the document as it was (see `Change::apply`), so the
+            // loaded copy itself becomes the next one.
+            let (base_rev, base_seen) = (current.rev, current.last_seen_at);
+            let mut next = current;
             let mut applied = Vec::with_capacity(jobs.len());
             for mut job in jobs {
                 match job.apply(&mut next, &inner.options) {
@@ -123,11 +144,12 @@ impl Committer {
                 }
             }
             if applied.is_empty() {
-                self.cached = Some((current, etag));
+                // Nothing to write; an absent document is simply read again.
+                self.cached = etag.map(|etag| Arc::new(Cached::new(next, etag, 0)));
                 return;
             }
-            next.rev = current.rev + 1;
-            next.last_seen_at = current.last_seen_at.max(now_ms());
+            next.rev = base_rev + 1;
+            next.last_seen_at = base_seen.max(now_ms());
             let condition = match &etag {
                 Some(etag) => PutCondition::Matches(etag),
                 None => PutCondition::Absent,

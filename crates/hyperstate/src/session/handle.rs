@@ -2,11 +2,13 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+use super::cache::Cached;
 use super::change::{Change, Op, current_slice, recover};
 use super::doc::{SessionDoc, ViewSlice};
 use super::update::{Update, UpdateFn, outcome, typed_step};
@@ -69,16 +71,22 @@ impl Session {
     /// session's `last_seen_at` in the background when it is older than
     /// [`SessionOptions::touch_after`](super::SessionOptions::touch_after).
     pub async fn load(&self) -> Result<Option<SessionDoc>> {
+        Ok(self.load_shared().await?.map(|current| current.doc.clone()))
+    }
+
+    /// [`Session::load`], sharing the document with the node's cache rather
+    /// than copying it out (a request mostly reads one view of it).
+    pub(crate) async fn load_shared(&self) -> Result<Option<Arc<Cached>>> {
         let backend = self.sessions.inner.store.backend_name();
         observe::operation("session", "load", backend, self.load_inner()).await
     }
 
-    async fn load_inner(&self) -> Result<Option<SessionDoc>> {
+    async fn load_inner(&self) -> Result<Option<Arc<Cached>>> {
         let inner = &self.sessions.inner;
         let Some(current) = current::read(inner, &self.key).await? else {
             return Ok(None);
         };
-        let doc = current.doc.clone();
+        let doc = &current.doc;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -94,7 +102,7 @@ impl Session {
                 },
             );
         }
-        Ok(Some(doc))
+        Ok(Some(current))
     }
 
     async fn write(&self, view: &View, op: Op) -> Result<()> {
@@ -181,8 +189,8 @@ impl fmt::Debug for SessionView {
 impl SessionView {
     /// Everything this request may recover from the view, in one read.
     pub async fn load(&self) -> Result<ViewState> {
-        let slice = match self.session.load().await? {
-            Some(doc) => current_slice(&doc, &self.view),
+        let slice = match self.session.load_shared().await? {
+            Some(current) => current_slice(&current.doc, &self.view),
             None => ViewSlice::default(),
         };
         Ok(ViewState {

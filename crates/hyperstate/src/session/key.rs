@@ -96,11 +96,7 @@ pub struct SessionKey([u8; 32]);
 impl SessionKey {
     /// Derives the key of `browser`'s session.
     pub fn derive(secret: &SessionSecret, browser: &BrowserId) -> Self {
-        // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret.0)
-            .expect("HMAC accepts keys of any length");
-        mac.update(browser.as_bytes());
-        SessionKey(mac.finalize().into_bytes().into())
+        KeyDeriver::new(secret).derive(browser)
     }
 
     /// Builds a key from raw bytes (for backends and tests).
@@ -137,6 +133,35 @@ impl SessionKey {
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+/// Derives session keys from one secret, with the HMAC already keyed: keying
+/// hashes the padded secret twice, which a request would otherwise pay on
+/// every derivation (half the cost of one).
+#[derive(Clone)]
+pub(crate) struct KeyDeriver(Hmac<Sha256>);
+
+impl KeyDeriver {
+    pub(crate) fn new(secret: &SessionSecret) -> Self {
+        // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret.0)
+            .expect("HMAC accepts keys of any length");
+        KeyDeriver(mac)
+    }
+
+    /// [`SessionKey::derive`] with this deriver's secret.
+    pub(crate) fn derive(&self, browser: &BrowserId) -> SessionKey {
+        let mut mac = self.0.clone();
+        mac.update(browser.as_bytes());
+        SessionKey(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for KeyDeriver {
+    // Redacted: the keyed state is as secret as the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyDeriver(..)")
     }
 }
 

@@ -10,9 +10,10 @@ use super::cache_stats::CacheStats;
 use super::coherence::SessionCoherence;
 use super::handle::Session;
 use super::health::WriteProbe;
+use super::key::KeyDeriver;
 use super::store::DocumentStore;
 use super::writer::Writers;
-use super::{SessionDoc, SessionKey, SessionOptions, SessionSecret};
+use super::{SessionDoc, SessionOptions, SessionSecret};
 use crate::supervisor::TaskSpawner;
 use crate::{BrowserId, Result, Supervisor};
 
@@ -48,7 +49,8 @@ pub struct Sessions {
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn DocumentStore>,
-    pub(crate) secret: SessionSecret,
+    /// The HMAC keyed with the server secret, which derives storage keys.
+    keys: KeyDeriver,
     pub(crate) options: SessionOptions,
     pub(crate) spawner: TaskSpawner,
     pub(crate) writers: Writers,
@@ -126,7 +128,7 @@ impl Sessions {
         Sessions {
             inner: Arc::new(Inner {
                 store,
-                secret,
+                keys: KeyDeriver::new(&secret),
                 options,
                 spawner: supervisor.spawner(),
                 writers: Writers::default(),
@@ -147,7 +149,7 @@ impl Sessions {
     /// read and write `Reconnect` keys). No I/O: nothing is loaded or created
     /// until a read or write.
     pub fn session(&self, browser: &BrowserId, page: Option<crate::PageId>) -> Session {
-        let key = SessionKey::derive(&self.inner.secret, browser);
+        let key = self.inner.keys.derive(browser);
         Session::new(self.clone(), key, page)
     }
 
