@@ -435,7 +435,6 @@ async fn with_redis_blackholed_the_register_breaker_opens_and_reads_come_from_th
     let view = View::new("settings");
     let read = |sessions: &Sessions| {
         let session = sessions.session(&browser, None);
-        let view = view.clone();
         async move {
             session
                 .view(&view)

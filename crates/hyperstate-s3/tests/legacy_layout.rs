@@ -216,7 +216,6 @@ async fn two_nodes_moving_one_legacy_session_at_once_lose_nothing() {
         for (n, node) in nodes.iter().enumerate() {
             for i in 0..WRITES {
                 let session = node.sessions.session(&browser, None);
-                let view = view.clone();
                 tasks.spawn(
                     async move { session.view(&view).put(&format!("node{n}-{i}"), &i).await },
                 );
