@@ -72,6 +72,8 @@ mod page_store;
 mod room_attach;
 mod room_codec;
 mod room_hub;
+#[cfg(test)]
+mod room_lock_order_tests;
 mod room_store;
 mod room_txn;
 

@@ -128,7 +128,7 @@ impl Drop for Detach {
 
 /// Counts one client of this node out; when no one is attached anywhere, the
 /// room's idle countdown starts. Never starts or revives a room.
-async fn detach(inner: &Inner, room: &str) -> Result<()> {
+pub(crate) async fn detach(inner: &Inner, room: &str) -> Result<()> {
     let err = |err| backend_error("detach", err);
     let mut tx = inner.db.pool.begin().await.map_err(err)?;
     let row: Option<(i64, i64)> = sqlx::query_as(

@@ -213,11 +213,36 @@ impl Hub {
     /// count of a room whose detach failed (PostgreSQL was down) then runs out
     /// with its lease once the room has no client here.
     async fn heartbeat(&self) {
+        if let Err(err) = self.refresh_leases().await {
+            tracing::warn!(%err, "room lease refresh failed");
+        }
+    }
+
+    /// One lease refresh of this node's rooms, in one transaction. It locks
+    /// rows in the order every room transaction does: room rows first, then the
+    /// attach counts under them. The room rows go in name order, so two nodes'
+    /// refreshes cannot each hold a room the other waits for; locking the count
+    /// first would deadlock with an attach or detach holding the room's row.
+    pub(crate) async fn refresh_leases(&self) -> std::result::Result<(), sqlx::Error> {
         let rooms: Vec<String> = lock(&self.rooms).keys().cloned().collect();
         if rooms.is_empty() {
-            return;
+            return Ok(());
         }
-        let beat = sqlx::query(
+        let mut tx = self.db.pool.begin().await?;
+        // An expired room needs no lease: it is treated as absent, and its
+        // counts go with its row.
+        let live: Vec<String> = sqlx::query_scalar(
+            "SELECT room FROM hyperstate_rooms
+             WHERE room = ANY($1) AND expires_at > clock_timestamp()
+             ORDER BY room FOR UPDATE",
+        )
+        .bind(&rooms)
+        .fetch_all(&mut *tx)
+        .await?;
+        if live.is_empty() {
+            return tx.commit().await;
+        }
+        sqlx::query(
             "WITH mine AS (
                  UPDATE hyperstate_room_attached
                  SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
@@ -225,16 +250,14 @@ impl Hub {
              )
              UPDATE hyperstate_rooms
              SET expires_at = greatest(expires_at, clock_timestamp() + $2 * interval '1 millisecond')
-             WHERE room IN (SELECT room FROM mine) AND expires_at > clock_timestamp()",
+             WHERE room IN (SELECT room FROM mine)",
         )
         .bind(&self.node)
         .bind(LEASE_MS)
-        .bind(&rooms)
-        .execute(&self.db.pool)
-        .await;
-        if let Err(err) = beat {
-            tracing::warn!(%err, "room lease refresh failed");
-        }
+        .bind(&live)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 }
 

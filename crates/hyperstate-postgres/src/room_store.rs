@@ -11,6 +11,11 @@
 //! never observed (an operation treats them as absent) and the sweeper deletes
 //! them in bounded batches.
 //!
+//! Locks are taken in one order, so room transactions cannot deadlock: a
+//! room's row first, then the rows under it (attach counts, members, the diff
+//! log); a transaction that locks several rooms' rows takes them in name order
+//! (the lease refresh) or skips those already locked (the sweeper).
+//!
 //! Reads (access, get, snapshot) of a room with no live row store nothing:
 //! they answer from the spec at the database's clock ([`Unstored`]). Only
 //! writes, joins and attaches start a room.
@@ -19,7 +24,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hyperstate::backend::{AttachGuard, Attachment, Call, Start, Unstored, UpdateFn, Write};
+use hyperstate::backend::{AttachGuard, Attachment, Call, Unstored, UpdateFn, Write};
 use hyperstate::room::{
     Access, Change, Diff, Json, Right, RoomKey, RoomOptions, RoomStore, Snapshot,
 };
@@ -249,7 +254,7 @@ impl RoomStore for PgRoomStore {
         let room = call.room.as_str();
         // Listening before the start is read: nothing committed after it is missed.
         let (diffs, presence) = inner.hub.join(room).await?;
-        match attach_retrying_deadlocks(inner, call, resume).await {
+        match attach(inner, call, resume).await {
             Ok((start, version, seq, count)) => {
                 inner.hub.attached(room, version, seq, count);
                 Ok(Attachment {
@@ -319,37 +324,4 @@ impl RoomStore for PgRoomStore {
     async fn check_health(&self) -> Result<()> {
         self.inner.db.ping().await
     }
-}
-
-/// [`attach`], again when PostgreSQL broke a deadlock by aborting it (two
-/// transactions counting clients of rooms in each other's way): the aborted
-/// transaction applied nothing, so running it again is safe.
-async fn attach_retrying_deadlocks(
-    inner: &Inner,
-    call: Call<'_>,
-    resume: Option<u64>,
-) -> Result<(Start, u64, u64, usize)> {
-    const ATTEMPTS: usize = 3;
-    let mut attempt = 1;
-    loop {
-        match attach(inner, call, resume).await {
-            Err(err) if attempt < ATTEMPTS && is_deadlock(&err) => {
-                tracing::debug!(%err, attempt, "room attach aborted by a deadlock; retrying");
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Whether `err` is PostgreSQL's `deadlock_detected` (SQLSTATE 40P01).
-fn is_deadlock(err: &Error) -> bool {
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
-            return db.code().as_deref() == Some("40P01");
-        }
-        source = cause.source();
-    }
-    false
 }
