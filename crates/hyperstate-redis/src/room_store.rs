@@ -14,11 +14,10 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use hyperstate::backend::{
-    AttachGuard, Attachment, Call, Start, Unstored, UpdateFn, Write, class_of,
+    AttachGuard, Attachment, Call, Start, Unstored, UpdateFn, Write, class_of, conflict_backoff,
 };
 use hyperstate::room::{
     Access, Acl, Diff, Json, Right, Rights, RoomInit, RoomKey, RoomOptions, RoomStore, Snapshot,
@@ -462,9 +461,7 @@ impl RoomStore for RedisRoomStore {
                     .ok_or_else(|| corrupt("update", "no diff"));
             }
             inner.conflicts.increment(1);
-            let base = 1u64 << attempt.min(5);
-            let jitter = inner.jitter.hash_one((call.room.as_str(), attempt)) % base;
-            tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+            tokio::time::sleep(conflict_backoff(&inner.jitter, call.room.as_str(), attempt)).await;
         }
         Err(Error::backend(
             "redis",

@@ -10,7 +10,7 @@
 //! each with its contract.
 
 pub use crate::observe::{cas_conflicts, durable_write_seconds, operation, outcome};
-pub use crate::page::cas_loop::{CasLoop, CompareAndSet, Written};
+pub use crate::page::cas_loop::{CasLoop, CompareAndSet, Written, conflict_backoff};
 pub use crate::page::recent_values::RecentValues;
 pub use crate::page::store::UpdateFn;
 pub use crate::room::store::{AttachGuard, Attachment, Call, InitFn, Start, Write, class_of};

@@ -9,7 +9,7 @@
 //! one more round trip, never a separate read. A writer that keeps losing backs
 //! off, and at last gives up rather than starve.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -150,12 +150,9 @@ impl CasLoop {
                 }
             }
             if attempt > 0 {
-                // Another writer won twice in a row: back off (exponentially,
-                // with jitter so two nodes do not retry in lockstep). A first
+                // Another writer won twice in a row: back off. A first
                 // conflict is usually this node's stale memory, not contention.
-                let base = 1u64 << attempt.min(5); // 2, 4 ... 32 ms
-                let jitter = self.jitter.hash_one((page, attempt)) % base;
-                tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+                tokio::time::sleep(conflict_backoff(&self.jitter, page, attempt)).await;
             }
         }
         Err(Error::backend(
@@ -166,6 +163,15 @@ impl CasLoop {
             },
         ))
     }
+}
+
+/// How long a compare-and-set loop waits after losing its `attempt`-th try
+/// (from 0) to another writer: 1, 2, 4 ... 32 ms, doubling with each attempt,
+/// plus up to as much again of jitter (`jitter` hashed with `seed`, e.g. the
+/// contended key, and the attempt) so that two nodes do not retry in lockstep.
+pub fn conflict_backoff(jitter: &RandomState, seed: impl Hash, attempt: usize) -> Duration {
+    let base = 1u64 << attempt.min(5);
+    Duration::from_millis(base + jitter.hash_one((seed, attempt)) % base)
 }
 
 #[cfg(test)]
