@@ -94,7 +94,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Rooms stay hyperstate's default (memory) unless Redis or PostgreSQL is given.
     let mut rooms: Option<Arc<dyn RoomStore>> = None;
     let mut sessions = None;
-    let mut coherence = SessionCoherence::SingleNode;
+    let mut coherence = if args.no_session_cache {
+        tracing::info!("session cache off: every session read goes to the store");
+        SessionCoherence::Off
+    } else {
+        SessionCoherence::SingleNode
+    };
     let pages: Arc<dyn PageStore> = match (&args.redis, &args.postgres) {
         (_, Some(url)) => {
             let backends = hyperstate_demo::postgres_backends(url).await?;
@@ -111,9 +116,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 hyperstate_demo::redis_backends(url, RedisOptions::default()).await?;
             tracing::info!("page and room state on Redis");
             rooms = Some(shared_rooms);
-            coherence =
-                hyperstate_demo::redis_session_coherence(url, RedisOptions::default()).await?;
-            tracing::info!("session caches coherent through Redis");
+            if !args.no_session_cache {
+                coherence =
+                    hyperstate_demo::redis_session_coherence(url, RedisOptions::default()).await?;
+                tracing::info!("session caches coherent through Redis");
+            }
             pages
         }
         (None, None) => {
@@ -128,10 +135,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = args
         .s3_bucket
         .map(|bucket| S3Target::new(args.s3_endpoint, bucket));
-    if args.no_session_cache {
-        tracing::info!("session cache off: every session read goes to the store");
-        coherence = SessionCoherence::Off;
-    }
     let mut config = DemoConfig::new(&args.data_dir)
         .pages(pages)
         .session_coherence(coherence);
