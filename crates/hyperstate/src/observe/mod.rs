@@ -21,6 +21,8 @@ use tracing::Instrument;
 use crate::Result;
 use crate::log_limit::RepeatedErrors;
 
+mod counters;
+
 /// The `outcome` label of a result: `ok`, or the [`ErrorKind`](crate::ErrorKind) of its error.
 pub fn outcome<T>(result: &Result<T>) -> &'static str {
     match result {
@@ -46,9 +48,12 @@ pub async fn operation<T>(
     let result = work.instrument(span.clone()).await;
     let outcome = outcome(&result);
     span.record("outcome", outcome);
-    let key = operations_key([scope, op, backend, outcome]);
-    metrics::with_recorder(|recorder| recorder.register_counter(key, &OPERATIONS_METADATA))
-        .increment(1);
+    let series = [scope, op, backend, outcome];
+    counters::increment(
+        series_id(series),
+        operations_key(series),
+        &OPERATIONS_METADATA,
+    );
     if let Err(err) = &result {
         // A call failed fast by a circuit breaker is not logged: the breaker
         // logged once when it opened, and an outage must not flood the log.
@@ -74,6 +79,11 @@ static OPERATIONS_METADATA: Metadata<'static> =
 /// values: hashing two words per label is cheaper than hashing the text, and two
 /// equal strings at different addresses only make two equal keys.
 type SeriesId = [(usize, usize); 4];
+
+/// The series of `values`.
+fn series_id(values: [&'static str; 4]) -> SeriesId {
+    values.map(|value| (value.as_ptr() as usize, value.len()))
+}
 
 /// The interned keys, by series.
 type SeriesKeys = HashMap<SeriesId, &'static Key, BuildHasherDefault<WordHasher>>;
@@ -116,12 +126,10 @@ impl Hasher for WordHasher {
 /// The key of `hyperstate_operations_total{scope, op, backend, outcome}`, built
 /// once per series. `metrics::counter!` with labels builds its key (a vector of
 /// labels, which the Prometheus recorder copies again) on every call; a static
-/// key costs neither allocation and carries its hash. The counter itself is
-/// still asked of the current recorder on every call: a cached handle would stay
-/// the no-op one when it was taken before a recorder was installed, or stay
-/// attached to a test's local recorder after it.
+/// key costs neither allocation and carries its hash. (Which recorder counts it
+/// is decided per call, in [`counters`].)
 fn operations_key(values: [&'static str; 4]) -> &'static Key {
-    let id = values.map(|value| (value.as_ptr() as usize, value.len()));
+    let id = series_id(values);
     if let Some(key) = LOCAL_OPERATIONS_KEYS.with(|keys| keys.borrow().get(&id).copied()) {
         return key;
     }
