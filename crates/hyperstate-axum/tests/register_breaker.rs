@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hyperstate::breaker::BreakerOptions;
-use hyperstate::memory::MemoryDocumentStore;
+use hyperstate::breaker::BreakerState;
+use hyperstate::memory::{MemoryDocumentStore, MemoryRevisionRegister};
 use hyperstate::session::{
     Revision, RevisionRegister, SessionCoherence, SessionKey, SessionSecret, View,
 };
@@ -144,4 +145,82 @@ async fn a_failing_register_opens_its_breaker_and_reads_come_from_the_store() {
         .unwrap();
     assert_eq!(theme, "light");
     state.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_lists_the_register_down_with_its_breaker_open() {
+    let register = Arc::new(DownRegister::default());
+    let secret = SessionSecret::from_bytes([9u8; 32]).unwrap();
+    let state = Hyperstate::builder()
+        .sessions(Arc::new(MemoryDocumentStore::default()), secret)
+        .session_coherence(SessionCoherence::Shared(register.clone()))
+        .breakers(Some(
+            BreakerOptions::default()
+                .failure_threshold(THRESHOLD)
+                .cool_down(Duration::from_secs(600)),
+        ))
+        .build()
+        .unwrap();
+    let register_health = |health: &[hyperstate_axum::BackendHealth]| {
+        health
+            .iter()
+            .find(|backend| backend.scope == "session-register")
+            .map(|backend| {
+                let open = matches!(backend.breaker, Some(BreakerState::Open { .. }));
+                (backend.backend, backend.result.is_ok(), open)
+            })
+    };
+    let health = state.check_health().await;
+    assert_eq!(
+        register_health(&health),
+        Some(("down", false, false)),
+        "{health:?}"
+    );
+    for _ in 1..THRESHOLD {
+        state.check_health().await;
+    }
+    let health = state.check_health().await;
+    assert_eq!(
+        register_health(&health),
+        Some(("down", false, true)),
+        "{health:?}"
+    );
+    // The session store itself is fine.
+    let store = health.iter().find(|backend| backend.scope == "session");
+    assert!(
+        store.is_some_and(|backend| backend.result.is_ok()),
+        "{health:?}"
+    );
+}
+
+#[tokio::test]
+async fn health_lists_a_working_register_and_none_without_one() {
+    let secret = SessionSecret::from_bytes([9u8; 32]).unwrap();
+    let shared = Hyperstate::builder()
+        .sessions(Arc::new(MemoryDocumentStore::default()), secret.clone())
+        .session_coherence(SessionCoherence::Shared(Arc::new(
+            MemoryRevisionRegister::default(),
+        )))
+        .build()
+        .unwrap();
+    let health = shared.check_health().await;
+    let register = health
+        .iter()
+        .find(|backend| backend.scope == "session-register");
+    assert!(
+        register.is_some_and(|backend| backend.result.is_ok()),
+        "{health:?}"
+    );
+
+    let single = Hyperstate::builder()
+        .sessions(Arc::new(MemoryDocumentStore::default()), secret)
+        .build()
+        .unwrap();
+    let health = single.check_health().await;
+    assert!(
+        health
+            .iter()
+            .all(|backend| backend.scope != "session-register"),
+        "{health:?}"
+    );
 }

@@ -174,7 +174,8 @@ impl Hyperstate {
     /// and once it is half-open the check is the probe that closes it. The
     /// session store must also take writes (see [`Sessions::check_health`]:
     /// one real write probe per [`SessionOptions::write_probe_interval`](hyperstate::session::SessionOptions::write_probe_interval), 5 s
-    /// by default).
+    /// by default). Nodes coherent through a shared revision register list it
+    /// too, as scope `"session-register"` (see [`Sessions::check_register`]).
     pub async fn check_health(&self) -> Vec<BackendHealth> {
         let (pages, rooms) = (&self.inner.pages, &self.inner.rooms);
         let breakers = &self.inner.breakers;
@@ -200,6 +201,14 @@ impl Hyperstate {
                 result: sessions.check_health().await,
                 breaker: breakers.state("session"),
             });
+            if let Some((backend, result)) = sessions.check_register().await {
+                health.push(BackendHealth {
+                    scope: "session-register",
+                    backend,
+                    result,
+                    breaker: breakers.state("session-register"),
+                });
+            }
         }
         health
     }
@@ -226,7 +235,8 @@ impl Hyperstate {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct BackendHealth {
-    /// The scope it serves (`"page"`, ...).
+    /// The scope it serves (`"page"`, `"room"`, `"session"`), or
+    /// `"session-register"` for the sessions' shared revision register.
     pub scope: &'static str,
     /// The backend's name (`"memory"`, `"redis"`, ...).
     pub backend: &'static str,

@@ -10,7 +10,7 @@ use super::cache_stats::CacheStats;
 use super::coherence::SessionCoherence;
 use super::handle::Session;
 use super::health::WriteProbe;
-use super::key::KeyDeriver;
+use super::key::{KeyDeriver, SessionKey};
 use super::store::DocumentStore;
 use super::writer::Writers;
 use super::{SessionDoc, SessionOptions, SessionSecret};
@@ -174,6 +174,21 @@ impl Sessions {
             .write_probe
             .check(inner.store.as_ref(), inner.options.write_probe_interval)
             .await
+    }
+
+    /// Whether the shared revision register ([`SessionCoherence::Shared`])
+    /// answers, for a health endpoint: its backend name and the result of one
+    /// read (of a key no session has); `None` without a shared register. While
+    /// it is down, reads still come from the store but writes answer 503
+    /// ("maybe written"), so a node whose register is down is not healthy.
+    pub async fn check_register(&self) -> Option<(&'static str, Result<()>)> {
+        let register = self.inner.coherence.register()?;
+        // A storage key is an HMAC output: all zeroes is no session's key.
+        let probe = SessionKey::from_bytes([0; 32]);
+        Some((
+            register.backend_name(),
+            register.latest(&probe).await.map(drop),
+        ))
     }
 
     /// This node's counters.
