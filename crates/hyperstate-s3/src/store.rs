@@ -16,8 +16,8 @@ use crate::layout::{Found, as_legacy, legacy_etag};
 use crate::{BACKEND, S3DocumentStore};
 
 impl S3DocumentStore {
-    /// The object at `path` and its etag, if it exists.
-    async fn fetch(&self, path: &Path) -> Result<Option<(Vec<u8>, String)>> {
+    /// The object at `path`, with the server's etag, if it exists.
+    async fn fetch(&self, path: &Path) -> Result<Option<Document>> {
         let result = match self.store.get(path).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -34,7 +34,10 @@ impl S3DocumentStore {
             .bytes()
             .await
             .map_err(|err| Error::backend(BACKEND, "get", err))?;
-        Ok(Some((body.to_vec(), etag)))
+        Ok(Some(Document {
+            body: body.to_vec(),
+            etag: Etag(etag),
+        }))
     }
 
     /// Writes `body` at `path` under `mode`.
@@ -144,28 +147,22 @@ impl DocumentStore for S3DocumentStore {
 
     async fn get(&self, key: &SessionKey) -> Result<Option<Document>> {
         let path = self.layout.path(key);
-        if let Some((body, etag)) = self.fetch(&path).await? {
-            return Ok(Some(Document {
-                body,
-                etag: Etag(etag),
-            }));
+        if let Some(document) = self.fetch(&path).await? {
+            return Ok(Some(document));
         }
         if !self.legacy {
             return Ok(None);
         }
-        if let Some((body, etag)) = self.fetch(&self.layout.legacy_path(key)).await? {
+        if let Some(old) = self.fetch(&self.layout.legacy_path(key)).await? {
             return Ok(Some(Document {
-                body,
-                etag: legacy_etag(etag),
+                etag: legacy_etag(old.etag.0),
+                ..old
             }));
         }
         // A move creates the new object before it deletes the old one, so a
         // move between the two GETs above left the document at the new path:
         // looking there again keeps "absent" meaning absent.
-        Ok(self.fetch(&path).await?.map(|(body, etag)| Document {
-            body,
-            etag: Etag(etag),
-        }))
+        self.fetch(&path).await
     }
 
     async fn put(
