@@ -3,14 +3,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use hyperstate::{Error, Result};
+use hyperstate::Result;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::error::backend_error;
 use crate::migrations;
-
-/// The backend name in errors, logs and metrics.
-pub(crate) const BACKEND: &str = "postgres";
 
 /// Options of the pool [`Postgres::connect`] opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,10 +60,6 @@ impl fmt::Debug for Postgres {
             .field("connections", &self.pool.size())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn backend_error(operation: &'static str, err: sqlx::Error) -> Error {
-    Error::backend(BACKEND, operation, err)
 }
 
 impl Postgres {

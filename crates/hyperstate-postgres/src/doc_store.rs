@@ -8,7 +8,8 @@ use hyperstate::session::{
 };
 use hyperstate::{Error, Result};
 
-use crate::connection::{BACKEND, Postgres, backend_error};
+use crate::connection::Postgres;
+use crate::error::{BACKEND, backend_error};
 
 /// Session documents as rows of `hyperstate_sessions`, under a namespace so
 /// several apps (or test cases) can share one database. Every write is one

@@ -67,6 +67,7 @@
 
 mod connection;
 mod doc_store;
+mod error;
 mod migrations;
 mod page_store;
 mod room_attach;

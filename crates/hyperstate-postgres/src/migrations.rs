@@ -8,7 +8,7 @@
 
 use sqlx::{Executor as _, PgPool};
 
-use crate::connection::backend_error;
+use crate::error::backend_error;
 
 /// `(version, SQL)`, in the order they apply. Never edit a released one: add
 /// the next.

@@ -7,7 +7,8 @@ use hyperstate::backend::{CasLoop, CompareAndSet, RecentValues, UpdateFn, Writte
 use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 
-use crate::connection::{BACKEND, Postgres, backend_error};
+use crate::connection::Postgres;
+use crate::error::{BACKEND, backend_error};
 
 /// Most expired pages one sweep statement deletes, so a sweep is many short
 /// transactions, never one long one.

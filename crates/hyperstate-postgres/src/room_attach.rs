@@ -8,7 +8,7 @@ use hyperstate::Result;
 use hyperstate::backend::{Call, Start};
 use hyperstate::room::{Right, Snapshot};
 
-use crate::connection::backend_error;
+use crate::error::backend_error;
 use crate::room_codec::{self, CHANNEL, Notice, corrupt};
 use crate::room_hub::LEASE_MS;
 use crate::room_txn::{Inner, Opened, expiry_ms, read_state, signed};

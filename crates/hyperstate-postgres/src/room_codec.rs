@@ -11,7 +11,7 @@ use std::sync::Arc;
 use hyperstate::room::{Change, Diff, Json, State};
 use hyperstate::{Error, Result};
 
-use crate::connection::BACKEND;
+use crate::error::BACKEND;
 
 /// The NOTIFY channel every node listens on.
 pub(crate) const CHANNEL: &str = "hyperstate_rooms";

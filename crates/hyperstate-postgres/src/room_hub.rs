@@ -22,7 +22,8 @@ use hyperstate::{Error, Result};
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
 
-use crate::connection::{BACKEND, Postgres};
+use crate::connection::Postgres;
+use crate::error::BACKEND;
 use crate::room_codec::{CHANNEL, Notice, decode_diff};
 
 /// How long an attached room lives without its node's heartbeat (ms). Nodes

@@ -30,7 +30,8 @@ use hyperstate::room::{
 };
 use hyperstate::{Error, Result};
 
-use crate::connection::{BACKEND, Postgres, backend_error};
+use crate::connection::Postgres;
+use crate::error::{BACKEND, backend_error};
 use crate::room_attach::{Detach, attach};
 use crate::room_codec::corrupt;
 use crate::room_hub::Hub;

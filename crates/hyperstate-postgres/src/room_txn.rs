@@ -11,7 +11,8 @@ use hyperstate::{Error, Result};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres as Pg, Row, Transaction};
 
-use crate::connection::{BACKEND, Postgres, backend_error};
+use crate::connection::Postgres;
+use crate::error::{BACKEND, backend_error};
 use crate::room_codec::{self, CHANNEL, Notice, corrupt, encode_diff, encode_state};
 use crate::room_hub::{Hub, LEASE_MS};
 

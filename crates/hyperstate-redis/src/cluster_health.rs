@@ -7,7 +7,7 @@ use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 
 use hyperstate::{Error, Result};
 
-use crate::connection::backend_error;
+use crate::error::backend_error;
 
 /// Sends `CLUSTER INFO` to every primary; fails when one does not answer or
 /// does not say `cluster_state:ok`.

@@ -9,9 +9,10 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use hyperstate::{Error, Result};
+use hyperstate::Result;
 
 use crate::cluster_health;
+use crate::error::backend_error;
 use crate::eviction_policy;
 
 /// Options of the Redis connection.
@@ -127,10 +128,6 @@ impl fmt::Debug for Redis {
             .field("cluster", &self.is_cluster())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn backend_error(operation: &'static str, err: redis::RedisError) -> Error {
-    Error::backend("redis", operation, err)
 }
 
 impl Redis {

@@ -17,7 +17,7 @@
 //!
 //! [`RedisOptions::allow_evicting_policy`]: crate::RedisOptions::allow_evicting_policy
 
-use crate::connection::backend_error;
+use crate::error::backend_error;
 use redis::Value;
 
 use hyperstate::{Error, Result};

@@ -77,6 +77,7 @@
 
 mod cluster_health;
 mod connection;
+mod error;
 mod eviction_policy;
 mod page_store;
 mod room_feed;

@@ -8,7 +8,8 @@ use hyperstate::page::{PageKey, PageOptions, PageStore};
 use hyperstate::{Error, Result};
 use redis::Script;
 
-use crate::connection::{Redis, backend_error};
+use crate::connection::Redis;
+use crate::error::backend_error;
 use crate::scripts;
 
 /// Page state in Redis, shared by every node connected to the same Redis.

@@ -11,6 +11,8 @@
 //! slot's channels (a server-sent `sunsubscribe`); the hub then subscribes
 //! them again (see [`Message::Unsubscribed`]), which reaches the new owner.
 
+use std::time::Duration;
+
 use redis::aio::{PubSubSink, PubSubStream};
 use redis::cluster_async::ClusterConnection;
 use redis::{ProtocolVersion, PushInfo, PushKind, Value};
@@ -19,7 +21,7 @@ use tokio::sync::mpsc;
 use futures_util::StreamExt;
 
 use crate::connection::{Redis, Topology, cluster_client};
-use crate::room_hub::within;
+use crate::error::backend_error;
 
 /// The sending half: (un)subscribes channels.
 pub(crate) enum FeedSink {
@@ -66,7 +68,7 @@ pub(crate) async fn open(redis: &Redis) -> hyperstate::Result<(FeedSink, FeedStr
                 .use_protocol(ProtocolVersion::RESP3)
                 .push_sender(tx)
                 .build()
-                .map_err(|err| crate::connection::backend_error("subscribe", err))?;
+                .map_err(|err| backend_error("subscribe", err))?;
             let conn = within(redis.connection_timeout, client.get_async_connection()).await?;
             Ok((FeedSink::Sharded(conn), FeedStream::Sharded(rx)))
         }
@@ -123,5 +125,19 @@ fn push_message(push: PushInfo) -> Message {
             text(push.data.first()).map_or(Message::Other, Message::Unsubscribed)
         }
         _ => Message::Other,
+    }
+}
+
+/// Bounds one pub/sub call. The connection manager times out commands, but the
+/// pub/sub connection is redis-rs's own and has no timeout: without this, an
+/// attach while Redis is unreachable but silent (a network partition) would
+/// wait forever, holding the sink lock every other attach needs.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> hyperstate::Result<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(|err| backend_error("subscribe", err)),
+        Err(elapsed) => Err(hyperstate::Error::backend("redis", "subscribe", elapsed)),
     }
 }

@@ -22,8 +22,8 @@ use futures_util::future::BoxFuture;
 use hyperstate::room::Diff;
 use tokio::sync::{broadcast, watch};
 
-use crate::connection::{Redis, backend_error};
-use crate::room_feed::{self, FeedSink, FeedStream, Message};
+use crate::connection::Redis;
+use crate::room_feed::{self, FeedSink, FeedStream, Message, within};
 use crate::room_keys::{RoomKeys, diff, number};
 
 /// One room with clients on this node.
@@ -246,20 +246,6 @@ impl Hub {
     /// (see [`crate::room_leases`]).
     pub(crate) fn attached_rooms(&self) -> Vec<Arc<RoomKeys>> {
         lock(&self.rooms).values().map(|l| l.keys.clone()).collect()
-    }
-}
-
-/// Bounds one pub/sub call. The connection manager times out commands, but the
-/// pub/sub connection is redis-rs's own and has no timeout: without this, an
-/// attach while Redis is unreachable but silent (a network partition) would
-/// wait forever, holding the sink lock every other attach needs.
-pub(crate) async fn within<T>(
-    limit: Duration,
-    call: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> hyperstate::Result<T> {
-    match tokio::time::timeout(limit, call).await {
-        Ok(result) => result.map_err(|err| backend_error("subscribe", err)),
-        Err(elapsed) => Err(hyperstate::Error::backend("redis", "subscribe", elapsed)),
     }
 }
 

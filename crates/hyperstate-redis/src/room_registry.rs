@@ -31,7 +31,8 @@ use redis::Script;
 
 use futures_util::future::try_join_all;
 
-use crate::connection::{Connection, backend_error};
+use crate::connection::Connection;
+use crate::error::backend_error;
 use crate::room_keys::corrupt;
 
 /// Entries checked per batch when the registry is full.

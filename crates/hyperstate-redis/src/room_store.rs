@@ -25,7 +25,8 @@ use hyperstate::room::{
 use hyperstate::{Error, Result};
 use redis::Script;
 
-use crate::connection::{Redis, backend_error};
+use crate::connection::Redis;
+use crate::error::backend_error;
 use crate::room_hub::Hub;
 use crate::room_keys::{RoomKeys, corrupt, diff, number, snapshot};
 use crate::room_leases::RoomLeases;

@@ -25,7 +25,7 @@ use hyperstate::Result;
 use hyperstate::session::{Etag, Revision, RevisionRegister, SessionCoherence, SessionKey};
 
 use crate::Redis;
-use crate::connection::backend_error;
+use crate::error::backend_error;
 
 /// Records `ARGV[1]` (rev) and `ARGV[2]` (etag) unless a higher rev is
 /// recorded; refreshes the TTL (`ARGV[3]`, ms). Returns 1 if recorded.
