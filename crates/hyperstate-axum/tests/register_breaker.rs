@@ -50,22 +50,26 @@ impl RevisionRegister for DownRegister {
     }
 }
 
+/// Sessions on `store`, coherent through `register`, with breakers that open
+/// after [`THRESHOLD`] failures and stay open longer than a test.
+fn with_breakers(store: Arc<MemoryDocumentStore>, register: Arc<DownRegister>) -> Hyperstate {
+    Hyperstate::builder()
+        .sessions(store, SessionSecret::from_bytes([9u8; 32]).unwrap())
+        .session_coherence(SessionCoherence::Shared(register))
+        .breakers(Some(
+            BreakerOptions::default()
+                .failure_threshold(THRESHOLD)
+                .cool_down(Duration::from_secs(600)),
+        ))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_failing_register_opens_its_breaker_and_reads_come_from_the_store() {
     let store = Arc::new(MemoryDocumentStore::default());
     let register = Arc::new(DownRegister::default());
-    let secret = SessionSecret::from_bytes([9u8; 32]).unwrap();
-    let state = Hyperstate::builder()
-        .sessions(store.clone(), secret.clone())
-        .session_coherence(SessionCoherence::Shared(register.clone()))
-        .breakers(Some(
-            BreakerOptions::default()
-                .failure_threshold(THRESHOLD)
-                // Longer than the test: once open, it stays open.
-                .cool_down(Duration::from_secs(600)),
-        ))
-        .build()
-        .unwrap();
+    let state = with_breakers(store.clone(), register.clone());
     let sessions = state.sessions().expect("sessions are on");
     let browser = BrowserId::generate();
     let view = View::new("settings");
@@ -150,17 +154,7 @@ async fn a_failing_register_opens_its_breaker_and_reads_come_from_the_store() {
 #[tokio::test]
 async fn health_lists_the_register_down_with_its_breaker_open() {
     let register = Arc::new(DownRegister::default());
-    let secret = SessionSecret::from_bytes([9u8; 32]).unwrap();
-    let state = Hyperstate::builder()
-        .sessions(Arc::new(MemoryDocumentStore::default()), secret)
-        .session_coherence(SessionCoherence::Shared(register.clone()))
-        .breakers(Some(
-            BreakerOptions::default()
-                .failure_threshold(THRESHOLD)
-                .cool_down(Duration::from_secs(600)),
-        ))
-        .build()
-        .unwrap();
+    let state = with_breakers(Arc::new(MemoryDocumentStore::default()), register);
     let register_health = |health: &[hyperstate_axum::BackendHealth]| {
         health
             .iter()
