@@ -55,12 +55,17 @@ thread_local! {
         RefCell::default();
 }
 
-/// Adds one to the series `key` (identified by `id`) of the current recorder.
-pub(super) fn increment(id: SeriesId, key: &'static Key, metadata: &'static Metadata<'static>) {
+/// Adds one to the series `id` of the current recorder; `key` gives the
+/// series' key, needed only when the recorder is asked (not for a cached handle).
+pub(super) fn increment(
+    id: SeriesId,
+    key: impl Fn() -> &'static Key,
+    metadata: &'static Metadata<'static>,
+) {
     let current = metrics::with_recorder(address);
     if current != PROCESS_RECORDER.load(Ordering::Relaxed) {
         look_at_process_recorder();
-        metrics::with_recorder(|recorder| recorder.register_counter(key, metadata)).increment(1);
+        metrics::with_recorder(|recorder| recorder.register_counter(key(), metadata)).increment(1);
         return;
     }
     let now = now_ms();
@@ -77,7 +82,7 @@ pub(super) fn increment(id: SeriesId, key: &'static Key, metadata: &'static Meta
             }
             _ => {
                 let counter =
-                    metrics::with_recorder(|recorder| recorder.register_counter(key, metadata));
+                    metrics::with_recorder(|recorder| recorder.register_counter(key(), metadata));
                 counter.increment(1);
                 let cached = Cached {
                     recorder: current,
@@ -90,7 +95,7 @@ pub(super) fn increment(id: SeriesId, key: &'static Key, metadata: &'static Meta
     });
     if cached.is_err() {
         // This thread's storage is gone (it is exiting): ask the recorder.
-        metrics::with_recorder(|recorder| recorder.register_counter(key, metadata)).increment(1);
+        metrics::with_recorder(|recorder| recorder.register_counter(key(), metadata)).increment(1);
     }
 }
 

@@ -49,11 +49,8 @@ pub async fn operation<T>(
     let outcome = outcome(&result);
     span.record("outcome", outcome);
     let series = [scope, op, backend, outcome];
-    counters::increment(
-        series_id(series),
-        operations_key(series),
-        &OPERATIONS_METADATA,
-    );
+    let id = series_id(series);
+    counters::increment(id, || operations_key(id, series), &OPERATIONS_METADATA);
     if let Err(err) = &result {
         // A call failed fast by a circuit breaker is not logged: the breaker
         // logged once when it opened, and an outage must not flood the log.
@@ -128,8 +125,7 @@ impl Hasher for WordHasher {
 /// labels, which the Prometheus recorder copies again) on every call; a static
 /// key costs neither allocation and carries its hash. (Which recorder counts it
 /// is decided per call, in [`counters`].)
-fn operations_key(values: [&'static str; 4]) -> &'static Key {
-    let id = series_id(values);
+fn operations_key(id: SeriesId, values: [&'static str; 4]) -> &'static Key {
     if let Some(key) = LOCAL_OPERATIONS_KEYS.with(|keys| keys.borrow().get(&id).copied()) {
         return key;
     }
