@@ -155,21 +155,28 @@ impl Server {
             let builder = builder.clone();
             let watcher = graceful.watcher();
             let close_all = close_all.clone();
-            let (first, idle) = (config.header_read_timeout, config.idle_timeout);
-            tokio::spawn(async move {
+            let (header_read, idle) = (config.header_read_timeout, config.idle_timeout);
+            // The connection has a task of its own, which polls nothing but
+            // the connection; a second task waits for the timeouts and the
+            // drain and aborts the first. So a request costs no timer and no
+            // look at shared shutdown state, however often its task wakes.
+            let connection = tokio::spawn(async move {
                 let _permit = permit;
                 let connection = watcher
                     .watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
+                if let Err(err) = connection.await {
+                    tracing::debug!(%peer, error = %err, "connection ended with an error");
+                }
+            });
+            tokio::spawn(async move {
+                let abort = connection.abort_handle();
                 tokio::select! {
-                    result = connection => {
-                        if let Err(err) = result {
-                            tracing::debug!(%peer, error = %err, "connection ended with an error");
-                        }
-                    }
-                    () = activity.idle_expired(first, idle) => {
+                    _ = connection => {}
+                    () = activity.idle_expired(header_read, idle) => {
                         tracing::debug!(%peer, "idle connection closed");
+                        abort.abort();
                     }
-                    () = close_all.cancelled() => {}
+                    () = close_all.cancelled() => abort.abort(),
                 }
             });
         }
@@ -202,8 +209,10 @@ fn connection_builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
+        // No `header_read_timeout`: hyper would arm a timer for every request.
+        // The connection's activity watch bounds the same wait (see
+        // `activity`), at no cost per request.
+        .header_read_timeout(None)
         .keep_alive(true);
     builder
         .http2()
