@@ -20,8 +20,9 @@ use std::time::Duration;
 pub struct ServeConfig {
     /// How long a client may take to send a request's headers. It also bounds
     /// how long a new connection may stay silent, and, on HTTP/1.1, how long a
-    /// connection may sit idle between requests (hyper starts the timer as
-    /// soon as the connection goes idle). Default: 10 s.
+    /// connection may sit idle between requests (the clock starts as soon as
+    /// the connection goes idle, as hyper's own header timeout would). A
+    /// connection past it is closed within a quarter of it. Default: 10 s.
     pub header_read_timeout: Duration,
     /// An HTTP/2 connection with no request in flight for this long is
     /// closed. Default: 60 s.

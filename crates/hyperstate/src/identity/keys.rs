@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::verified;
 use crate::session::{MIN_SECRET_BYTES, SessionSecret};
 use crate::{BrowserId, Error, Result};
 
@@ -118,6 +119,9 @@ impl fmt::Debug for BrowserIdKey {
 pub struct BrowserIdKeys {
     /// Never empty: `keys[0]` signs.
     keys: Vec<BrowserIdKey>,
+    /// Names this list in the memo of verified values: a new one whenever
+    /// the list is made or changed.
+    memo_id: u64,
 }
 
 impl fmt::Debug for BrowserIdKeys {
@@ -144,12 +148,16 @@ pub struct IssuedBrowserId {
 impl BrowserIdKeys {
     /// A list holding only `newest`.
     pub fn new(newest: BrowserIdKey) -> Self {
-        BrowserIdKeys { keys: vec![newest] }
+        BrowserIdKeys {
+            keys: vec![newest],
+            memo_id: verified::next_keys_id(),
+        }
     }
 
     /// Adds `older` after the keys already listed: it verifies, never signs.
     pub fn with_previous(mut self, older: BrowserIdKey) -> Self {
         self.keys.push(older);
+        self.memo_id = verified::next_keys_id();
         self
     }
 
@@ -182,13 +190,22 @@ impl BrowserIdKeys {
     }
 
     /// The browser id in `value`, if one of the listed keys signed it. Anything
-    /// else (wrong length or alphabet, a tag no key made) is `None`.
+    /// else (wrong length or alphabet, a tag no key made) is `None`. A value
+    /// this thread verified lately is answered from a small per-thread memo,
+    /// without decoding it or computing its tag again.
     pub fn verify(&self, value: &str) -> Option<IssuedBrowserId> {
-        if value.len() != COOKIE_VALUE_CHARS {
-            return None;
+        let value: &[u8; COOKIE_VALUE_CHARS] = value.as_bytes().try_into().ok()?;
+        if let Some(issued) = verified::recall(self.memo_id, value) {
+            return Some(issued);
         }
+        let issued = self.verify_signed(value)?;
+        verified::remember(self.memo_id, value, issued);
+        Some(issued)
+    }
+
+    fn verify_signed(&self, value: &[u8; COOKIE_VALUE_CHARS]) -> Option<IssuedBrowserId> {
         let mut bytes = [0u8; VALUE_BYTES];
-        match URL_SAFE_NO_PAD.decode_slice(value.as_bytes(), &mut bytes) {
+        match URL_SAFE_NO_PAD.decode_slice(value, &mut bytes) {
             Ok(VALUE_BYTES) => {}
             _ => return None,
         }
@@ -272,6 +289,37 @@ mod tests {
         for bad in ["", "é", &"!".repeat(COOKIE_VALUE_CHARS), &value[1..]] {
             assert_eq!(keys.verify(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_remembered_value_still_needs_its_every_byte_and_its_key_list() {
+        let keys = BrowserIdKeys::new(key(1));
+        let id = BrowserId::generate();
+        let value = keys.sign(&id, at(1_700_000_000));
+        let first = keys.verify(&value);
+        assert_eq!(first.map(|issued| issued.id), Some(id));
+        // Again, from this thread's memo: the same answer.
+        assert_eq!(keys.verify(&value), first);
+        // Changed after the 16 characters that choose its memo slot: the slot
+        // holds the verified value, which this is not.
+        for position in [20, 30, COOKIE_VALUE_CHARS - 2] {
+            let mut tampered = value.clone().into_bytes();
+            tampered[position] = if tampered[position] == b'A' {
+                b'B'
+            } else {
+                b'A'
+            };
+            let tampered = String::from_utf8(tampered).unwrap();
+            assert_eq!(keys.verify(&tampered), None, "changed at {position}");
+        }
+        // Other key lists, even with the same newest key, decide for themselves.
+        assert_eq!(BrowserIdKeys::new(key(2)).verify(&value), None);
+        let demoted = BrowserIdKeys::new(key(2)).with_previous(key(1));
+        assert_eq!(
+            demoted.verify(&value).map(|issued| issued.by_newest_key),
+            Some(false)
+        );
+        assert_eq!(keys.verify(&value), first);
     }
 
     #[test]

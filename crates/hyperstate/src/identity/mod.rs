@@ -14,6 +14,7 @@
 //! The web integration reads cookies through it and sets what it issues.
 
 mod keys;
+mod verified;
 
 use std::time::{Duration, SystemTime};
 

@@ -36,6 +36,13 @@ const SHARDS: usize = 64;
 const ENTRY_OVERHEAD: usize = 64;
 /// What one page costs with no keys: its entry, LRU links and empty map.
 const PAGE_OVERHEAD: usize = 192;
+/// A page used again within this many milliseconds of its last move to the
+/// back of the LRU order stays where it is: moving it touches its neighbours
+/// in the list, and a page in use is used many times a second. So the order is
+/// last-access order to within this: eviction may pass over a page idle for
+/// less than `min_idle` plus this, and a sweep over one expired for less than
+/// this, until later.
+const REORDER_MS: u64 = 100;
 /// A single write evicts at most this many pages before giving up with `StoreFull`.
 const MAX_EVICTIONS_PER_WRITE: usize = 4096;
 
@@ -128,6 +135,9 @@ type Shard = LinkedHashMap<PageKey, Arc<Entry>>;
 #[derive(Debug)]
 struct Entry {
     last_access: AtomicU64,
+    /// When the page last moved to the back of its shard's LRU order (see
+    /// [`REORDER_MS`]). Read and written under the shard lock.
+    placed: AtomicU64,
     data: Mutex<Data>,
 }
 
@@ -222,13 +232,17 @@ impl Inner {
         let found = {
             let mut shard = lock(self.shard(page));
             // Read the clock under the lock so that LRU order within a shard is
-            // also last-access order, which lets `sweep` stop at the first live page.
+            // also last-access order (to within `REORDER_MS`), which lets `sweep`
+            // stop at the first live page.
             let now = self.now_ms();
             match shard.get(page) {
                 Some(entry) if !self.expired(entry, now) => {
                     entry.last_access.store(now, Ordering::Relaxed);
                     let entry = entry.clone();
-                    shard.to_back(page);
+                    if now.saturating_sub(entry.placed.load(Ordering::Relaxed)) >= REORDER_MS {
+                        entry.placed.store(now, Ordering::Relaxed);
+                        shard.to_back(page);
+                    }
                     Some((entry, false))
                 }
                 found => {
@@ -238,6 +252,7 @@ impl Inner {
                     create.then(|| {
                         let entry = Arc::new(Entry {
                             last_access: AtomicU64::new(now),
+                            placed: AtomicU64::new(now),
                             data: Mutex::new(Data::default()),
                         });
                         shard.insert(*page, entry.clone());
@@ -314,6 +329,7 @@ impl Inner {
         // Only *try* the page lock while holding the shard lock (see module docs).
         // A page that is locked is in use: it is not idle, so it moves to the back.
         let Ok(mut data) = entry.data.try_lock() else {
+            entry.placed.store(self.now_ms(), Ordering::Relaxed);
             shard.to_back(&key);
             return true;
         };
@@ -373,7 +389,7 @@ impl Inner {
     }
 
     /// Stores `value` under `key` in locked page data, enforcing every limit.
-    fn store_value(&self, data: &mut Data, key: &str, value: Vec<u8>) -> Result<()> {
+    fn store_value(&self, data: &mut Data, key: &str, value: &[u8]) -> Result<()> {
         let limits = &self.options.limits;
         if key.len() > PageMap::MAX_KEY_BYTES {
             return Err(Error::InvalidKey {
@@ -396,7 +412,7 @@ impl Inner {
                 limit: limits.max_bytes,
             });
         }
-        let new_cost = entry_cost(key, &value);
+        let new_cost = entry_cost(key, value);
         let old_cost = old_len.map_or(0, |len| key.len() + len + ENTRY_OVERHEAD);
         if new_cost > old_cost {
             self.reserve(new_cost - old_cost)?;
@@ -405,7 +421,7 @@ impl Inner {
         }
         data.cost = data.cost + new_cost - old_cost;
         data.bytes = bytes;
-        data.values.insert(key, &value);
+        data.values.insert(key, value);
         Ok(())
     }
 }
@@ -433,19 +449,14 @@ impl PageStore for MemoryPageStore {
     }
 
     async fn put(&self, page: &PageKey, key: &str, value: Vec<u8>) -> Result<()> {
-        let mut value = Some(value);
-        self.inner.write(page, |data| {
-            // `write` calls this at most once per successful lock; the value is
-            // only taken on that call.
-            let value = value.take().unwrap_or_default();
-            self.inner.store_value(data, key, value)
-        })
+        self.inner
+            .write(page, |data| self.inner.store_value(data, key, &value))
     }
 
     async fn update(&self, page: &PageKey, key: &str, f: UpdateFn<'_>) -> Result<Vec<u8>> {
         self.inner.write(page, |data| {
             let new = f(data.values.get(key))?;
-            self.inner.store_value(data, key, new.clone())?;
+            self.inner.store_value(data, key, &new)?;
             Ok(new)
         })
     }
@@ -483,7 +494,9 @@ impl PageStore for MemoryPageStore {
             {
                 let mut shard = lock(shard);
                 let now = self.inner.now_ms();
-                // LRU order is last-access order, so expired pages are a prefix.
+                // LRU order is last-access order, so expired pages are a prefix
+                // (to within `REORDER_MS`: one expired for less than that behind a
+                // live page is freed by a later sweep).
                 while let Some((_, entry)) = shard.front() {
                     if !self.inner.expired(entry, now) {
                         break;
@@ -590,5 +603,31 @@ mod tests {
         assert_eq!(store.sweep().await.unwrap(), 1);
         assert_eq!(store.stats().pages, 1);
         assert!(store.touch(&key(2)).await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_page_used_again_at_once_keeps_its_place_and_nothing_expired_is_lost() {
+        let ttl = Duration::from_secs(60);
+        let store = MemoryPageStore::new(PageOptions::default().ttl(ttl), MemoryOptions::default());
+        // Keys 1 and 65 share a shard: 1 is first in its order, then 65.
+        store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        store.put(&key(65), "k", b"1".to_vec()).await.unwrap();
+        // Within REORDER_MS of its placing: page 1 is used, not moved.
+        tokio::time::advance(Duration::from_millis(40)).await;
+        assert!(store.touch(&key(1)).await.unwrap());
+        // Page 65 has expired; page 1, still first in the order, has not.
+        tokio::time::advance(ttl - Duration::from_millis(20)).await;
+        // A sweep may stop at page 1 and leave page 65 for later; it is
+        // not readable meanwhile.
+        assert!(store.sweep().await.unwrap() <= 1);
+        assert!(
+            !store.touch(&key(65)).await.unwrap(),
+            "an expired page was read"
+        );
+        tokio::time::advance(Duration::from_millis(REORDER_MS)).await;
+        store.sweep().await.unwrap();
+        assert_eq!(store.stats().pages, 0);
+        assert_eq!(store.stats().bytes_used, 0);
     }
 }

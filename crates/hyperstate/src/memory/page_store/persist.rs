@@ -91,6 +91,7 @@ impl Persist for MemoryPageStore {
                 key,
                 Arc::new(Entry {
                     last_access: AtomicU64::new(last_access),
+                    placed: AtomicU64::new(last_access),
                     data: std::sync::Mutex::new(data),
                 }),
             );
