@@ -20,6 +20,11 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3001")]
     addr: SocketAddr,
+    /// Serve with hyperstate's production server (`hyperstate_axum::serve`:
+    /// timeouts, connection caps, graceful drain) instead of `axum::serve`,
+    /// with no per-client cap: to measure what that server costs alone.
+    #[arg(long)]
+    hyperstate_server: bool,
 }
 
 #[tokio::main]
@@ -28,6 +33,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("bare cart listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, hyperstate_demo::bare::router()).await?;
+    let app = hyperstate_demo::bare::router();
+    if args.hyperstate_server {
+        let config = hyperstate_axum::ServeConfig::default().max_connections_per_client(None);
+        hyperstate_axum::serve(listener, app)
+            .config(config)
+            .run(hyperstate_axum::shutdown_signal())
+            .await?;
+    } else {
+        axum::serve(listener, app).await?;
+    }
     Ok(())
 }
