@@ -6,6 +6,7 @@
 //! time. 54 characters, all cookie-safe. A value that is not exactly that, or
 //! whose tag no listed key produced, is simply not a browser id.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::verified;
+use super::verified::{self, Memo};
 use crate::session::{MIN_SECRET_BYTES, SessionSecret};
 use crate::{BrowserId, Error, Result};
 
@@ -145,19 +146,25 @@ pub struct IssuedBrowserId {
     pub by_newest_key: bool,
 }
 
+thread_local! {
+    /// This thread's memo of cookie values already verified (see `verified`).
+    static VERIFIED: RefCell<Memo<COOKIE_VALUE_CHARS, IssuedBrowserId>> =
+        const { RefCell::new(Memo::new()) };
+}
+
 impl BrowserIdKeys {
     /// A list holding only `newest`.
     pub fn new(newest: BrowserIdKey) -> Self {
         BrowserIdKeys {
             keys: vec![newest],
-            memo_id: verified::next_keys_id(),
+            memo_id: verified::next_list_id(),
         }
     }
 
     /// Adds `older` after the keys already listed: it verifies, never signs.
     pub fn with_previous(mut self, older: BrowserIdKey) -> Self {
         self.keys.push(older);
-        self.memo_id = verified::next_keys_id();
+        self.memo_id = verified::next_list_id();
         self
     }
 
@@ -195,11 +202,13 @@ impl BrowserIdKeys {
     /// without decoding it or computing its tag again.
     pub fn verify(&self, value: &str) -> Option<IssuedBrowserId> {
         let value: &[u8; COOKIE_VALUE_CHARS] = value.as_bytes().try_into().ok()?;
-        if let Some(issued) = verified::recall(self.memo_id, value) {
+        // `try_with` fails only while the thread is ending: then no memo.
+        let recalled = VERIFIED.try_with(|memo| memo.borrow().recall(self.memo_id, value));
+        if let Ok(Some(issued)) = recalled {
             return Some(issued);
         }
         let issued = self.verify_signed(value)?;
-        verified::remember(self.memo_id, value, issued);
+        let _ = VERIFIED.try_with(|memo| memo.borrow_mut().remember(self.memo_id, value, issued));
         Some(issued)
     }
 
@@ -267,6 +276,14 @@ mod tests {
         assert_eq!(keys.verify(value).map(|issued| issued.id), Some(id));
     }
 
+    /// `value` with the character at `position` changed (to another of the
+    /// base64url alphabet).
+    fn tampered(value: &str, position: usize) -> String {
+        let mut bytes = value.as_bytes().to_vec();
+        bytes[position] = if bytes[position] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    }
+
     #[test]
     fn an_unsigned_or_tampered_value_is_no_id() {
         let keys = BrowserIdKeys::new(key(1));
@@ -275,13 +292,7 @@ mod tests {
         assert_eq!(keys.verify(&id.to_string()), None);
         let value = keys.sign(&id, at(1_700_000_000));
         for position in [0, 20, 30, COOKIE_VALUE_CHARS - 2] {
-            let mut tampered = value.clone().into_bytes();
-            tampered[position] = if tampered[position] == b'A' {
-                b'B'
-            } else {
-                b'A'
-            };
-            let tampered = String::from_utf8(tampered).unwrap();
+            let tampered = tampered(&value, position);
             assert_eq!(keys.verify(&tampered), None, "changed at {position}");
         }
         // Signed by a key that is not listed.
@@ -303,13 +314,7 @@ mod tests {
         // Changed after the 16 characters that choose its memo slot: the slot
         // holds the verified value, which this is not.
         for position in [20, 30, COOKIE_VALUE_CHARS - 2] {
-            let mut tampered = value.clone().into_bytes();
-            tampered[position] = if tampered[position] == b'A' {
-                b'B'
-            } else {
-                b'A'
-            };
-            let tampered = String::from_utf8(tampered).unwrap();
+            let tampered = tampered(&value, position);
             assert_eq!(keys.verify(&tampered), None, "changed at {position}");
         }
         // Other key lists, even with the same newest key, decide for themselves.
