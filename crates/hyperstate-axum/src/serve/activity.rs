@@ -55,8 +55,8 @@ impl Activity {
         })
     }
 
-    /// A request started; it is in flight until the guard (held by its
-    /// response body) is dropped.
+    /// A request started; it is in flight until the guard is dropped (when
+    /// its response is made, or when a streamed body ends).
     pub(crate) fn request_started(self: &Arc<Self>, version: http::Version) -> InFlight {
         if version == http::Version::HTTP_2 && !self.http2.load(Ordering::Relaxed) {
             self.http2.store(true, Ordering::Relaxed);
@@ -116,6 +116,7 @@ impl Activity {
     }
 }
 
+/// One request in flight; dropping it marks the end.
 #[derive(Debug)]
 pub(crate) struct InFlight(Arc<Activity>);
 

@@ -64,16 +64,9 @@ pub(super) fn next_list_id() -> u64 {
 /// encode the random browser id (a client choosing values that share a slot
 /// only makes them miss).
 fn slot(value: &[u8]) -> usize {
-    let mut low = [0u8; 8];
-    let mut high = [0u8; 8];
-    for (i, &byte) in value.iter().take(16).enumerate() {
-        if i < 8 {
-            low[i] = byte;
-        } else {
-            high[i - 8] = byte;
-        }
-    }
-    let mixed = u64::from_le_bytes(low) ^ u64::from_le_bytes(high).rotate_left(29);
+    let mixed = value.iter().take(16).fold(0u64, |hash, &byte| {
+        (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    });
     // The top byte of a multiplicative hash: SLOTS is 256.
-    (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+    (mixed >> 56) as usize
 }
