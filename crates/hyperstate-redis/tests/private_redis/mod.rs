@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 fn redis_server_available() -> bool {
@@ -23,12 +24,23 @@ fn redis_server_available() -> bool {
     found
 }
 
+/// A free port that no other test of this process was given. The tests of a
+/// binary run at once, and one that stops its server and starts it again on
+/// the same port must not find that another test's server took it meanwhile.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A running `redis-server`, killed when dropped.
@@ -65,12 +77,19 @@ impl Server {
             .spawn()
             .expect("starting redis-server");
         // Wait until it accepts connections.
+        let mut server = Server(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Server(child)
+        // Something answered; it must be this server, not another process
+        // that holds the port (this one would then have exited at once).
+        assert!(
+            matches!(server.0.try_wait(), Ok(None)),
+            "redis-server on port {port} exited: the port is taken"
+        );
+        server
     }
 
     #[allow(dead_code)] // Not every test stops its server before the end.
