@@ -64,15 +64,17 @@ where
         // stays behind for the next one (the usual tower pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let hyperstate = self.hyperstate.clone();
+        // One clone, which the request's context keeps: each clone and drop is a
+        // write to a count every request on every core shares.
+        let hyperstate = self.hyperstate.0.clone();
         Box::pin(async move {
-            let (mut request, context) = match request::prepare(request, &hyperstate).await {
+            let (mut request, context) = match request::prepare(request, hyperstate).await {
                 Ok(prepared) => prepared,
                 Err(err) => return Ok(err.into_response()),
             };
             request.extensions_mut().insert(context.clone());
             let response = inner.call(request).await?;
-            Ok(response::finish(response, &context, hyperstate.config()).await)
+            Ok(response::finish(response, &context, context.hyperstate().config()).await)
         })
     }
 }

@@ -14,11 +14,12 @@ use hyperstate_http::{ClientAddr, Hyperstate, RequestContext, browser_cookie};
 
 use crate::Error;
 
-/// Works out the request's context; for form posts without the header, reads the
-/// body to find the `_page_id` field and puts the body back.
+/// Works out the request's context (which keeps `hyperstate`); for form posts
+/// without the header, reads the body to find the `_page_id` field and puts
+/// the body back.
 pub(crate) async fn prepare(
     request: Request<Body>,
-    hyperstate: &Hyperstate,
+    hyperstate: Hyperstate,
 ) -> Result<(Request<Body>, RequestContext), Error> {
     let config = hyperstate.config();
     let headers = request.headers();
@@ -55,7 +56,7 @@ pub(crate) async fn prepare(
         .map(|ConnectInfo(addr)| addr.ip());
     let client = ClientAddr::of_request(&config.client_ip, request.headers(), peer);
     let context = RequestContext::new(
-        hyperstate.clone(),
+        hyperstate,
         browser,
         page,
         htmx,

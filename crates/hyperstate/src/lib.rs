@@ -72,6 +72,7 @@
 
 pub mod backend;
 pub mod breaker;
+mod coarse_clock;
 mod error;
 mod error_kind;
 pub mod fs;

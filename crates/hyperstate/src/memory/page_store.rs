@@ -14,7 +14,7 @@
 //! writer that finds its page retired under it starts over, so no write lands in
 //! a page nobody can see.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use crate::page::{PageKey, PageOptions, PageStore, UpdateFn};
 use crate::{Error, Result};
 
 mod persist;
+mod recent_entry;
 
 const SHARDS: usize = 64;
 /// What one stored key costs beyond its key and value bytes: its slot in the page's
@@ -111,6 +112,8 @@ pub struct MemoryPageStore {
 
 #[derive(Debug)]
 struct Inner {
+    /// Tells this store's pages from other stores' in `recent_entry`.
+    id: u64,
     options: PageOptions,
     min_idle_ms: u64,
     ttl_ms: u64,
@@ -138,7 +141,22 @@ struct Entry {
     /// When the page last moved to the back of its shard's LRU order (see
     /// [`REORDER_MS`]). Read and written under the shard lock.
     placed: AtomicU64,
+    /// Set with `Data::removed` (under the data lock), and readable without it:
+    /// `recent_entry` must not answer with a page that left its shard.
+    retired: AtomicBool,
     data: Mutex<Data>,
+}
+
+impl Entry {
+    /// A page last accessed, and placed in its shard's order, at `now`.
+    fn new(now: u64, data: Data) -> Self {
+        Entry {
+            last_access: AtomicU64::new(now),
+            placed: AtomicU64::new(now),
+            retired: AtomicBool::new(false),
+            data: Mutex::new(data),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -191,6 +209,7 @@ impl MemoryPageStore {
 impl Inner {
     fn new(options: PageOptions, memory: MemoryOptions) -> Self {
         Inner {
+            id: recent_entry::next_store_id(),
             options,
             min_idle_ms: memory.min_idle.as_millis() as u64,
             ttl_ms: options.ttl.as_millis() as u64,
@@ -228,6 +247,28 @@ impl Inner {
     /// Finds a live page and refreshes it; with `create`, makes one if absent.
     /// Returns the entry and whether it was created.
     fn lookup(&self, page: &PageKey, create: bool) -> Option<(Arc<Entry>, bool)> {
+        if let Some(entry) = recent_entry::recall(self.id, page) {
+            let now = self.now_ms();
+            let placed = entry.placed.load(Ordering::Relaxed);
+            if !entry.retired.load(Ordering::Acquire)
+                && now.saturating_sub(placed) < REORDER_MS
+                && !self.expired(&entry, now)
+            {
+                // Not under the shard lock: another thread may have stamped a
+                // later time meanwhile, which must stay.
+                entry.last_access.fetch_max(now, Ordering::Relaxed);
+                return Some((entry, false));
+            }
+        }
+        let found = self.lookup_in_shard(page, create);
+        if let Some((entry, _)) = &found {
+            recent_entry::remember(self.id, page, entry);
+        }
+        found
+    }
+
+    /// [`Self::lookup`] through the page's shard.
+    fn lookup_in_shard(&self, page: &PageKey, create: bool) -> Option<(Arc<Entry>, bool)> {
         let mut stale = None;
         let found = {
             let mut shard = lock(self.shard(page));
@@ -250,11 +291,7 @@ impl Inner {
                         stale = shard.remove(page);
                     }
                     create.then(|| {
-                        let entry = Arc::new(Entry {
-                            last_access: AtomicU64::new(now),
-                            placed: AtomicU64::new(now),
-                            data: Mutex::new(Data::default()),
-                        });
+                        let entry = Arc::new(Entry::new(now, Data::default()));
                         shard.insert(*page, entry.clone());
                         self.metrics.pages.increment(1.0);
                         (entry, true)
@@ -271,11 +308,12 @@ impl Inner {
     /// Marks a page that has left its shard as removed and gives back its bytes.
     fn retire(&self, entry: &Entry) {
         let mut data = lock(&entry.data);
-        self.retire_locked(&mut data);
+        self.retire_locked(entry, &mut data);
     }
 
-    fn retire_locked(&self, data: &mut Data) {
+    fn retire_locked(&self, entry: &Entry, data: &mut Data) {
         if !data.removed {
+            entry.retired.store(true, Ordering::Release);
             data.removed = true;
             self.metrics.pages.decrement(1.0);
             self.budget.give_back(data.cost);
@@ -335,7 +373,7 @@ impl Inner {
         };
         shard.remove(&key);
         drop(shard);
-        self.retire_locked(&mut data);
+        self.retire_locked(&entry, &mut data);
         self.evictions.fetch_add(1, Ordering::Relaxed);
         self.metrics.evictions.increment(1);
         tracing::debug!(

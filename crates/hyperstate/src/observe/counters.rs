@@ -18,13 +18,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use metrics::{Counter, Key, Metadata, Recorder};
 
 use super::{SeriesId, WordHasher};
+use crate::coarse_clock::now_ms;
 
 /// How long a cached handle may go unused before it is asked for again.
 const REFRESH_AFTER: Duration = Duration::from_secs(1);
@@ -37,11 +37,9 @@ const LOOK_INTERVAL: Duration = Duration::from_secs(1);
 /// looked at.
 static PROCESS_RECORDER: AtomicUsize = AtomicUsize::new(0);
 
-/// When the process recorder was last looked at, in milliseconds after [`START`]
+/// When the process recorder was last looked at, on the coarse clock
 /// (`u64::MAX`: never).
 static LAST_LOOK_MS: AtomicU64 = AtomicU64::new(u64::MAX);
-
-static START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// A counter handle got from the process recorder.
 struct Cached {
@@ -102,10 +100,6 @@ pub(super) fn increment(
 /// The address of a recorder, which identifies it while it lives.
 fn address(recorder: &dyn Recorder) -> usize {
     std::ptr::from_ref(recorder).cast::<()>() as usize
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Looks again (from a new thread, which has no local recorder) at which

@@ -283,11 +283,13 @@ impl Page {
         self.observed("clear", self.store.clear(&self.key)).await
     }
 
-    async fn observed<T>(
+    fn observed<T>(
         &self,
         op: &'static str,
         work: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
-        operation("page", op, self.store.backend_name(), work).await
+    ) -> impl Future<Output = Result<T>> {
+        // Boxed here, once: an operation's future nests in the caller's, the
+        // handler's and the framework's, and each level moves it whole.
+        operation("page", op, self.store.backend_name(), Box::pin(work))
     }
 }

@@ -9,7 +9,7 @@
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::{Data, Entry, Inner, MemoryPageStore, PAGE_OVERHEAD, entry_cost, lock};
 use crate::memory::page_map::PageMap;
@@ -87,14 +87,7 @@ impl Persist for MemoryPageStore {
                 stats.skipped += 1;
                 continue;
             }
-            shard.insert(
-                key,
-                Arc::new(Entry {
-                    last_access: AtomicU64::new(last_access),
-                    placed: AtomicU64::new(last_access),
-                    data: std::sync::Mutex::new(data),
-                }),
-            );
+            shard.insert(key, Arc::new(Entry::new(last_access, data)));
             inner.metrics.pages.increment(1.0);
             stats.records += 1;
         }
