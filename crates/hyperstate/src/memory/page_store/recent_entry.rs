@@ -9,8 +9,8 @@
 //! writer that finds its page removed and starts over is sent to the shard.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use super::Entry;
 use crate::page::PageKey;
@@ -23,7 +23,9 @@ struct Recent {
     /// Which store (see [`next_store_id`]): a test may run several in one thread.
     store: u64,
     page: PageKey,
-    entry: Arc<Entry>,
+    /// Weak: a page this thread no longer uses, or whose store is gone, is not
+    /// kept alive by the memo.
+    entry: Weak<Entry>,
 }
 
 /// An id for a new store, never one another store had (an address could be).
@@ -40,7 +42,8 @@ pub(super) fn recall(store: u64, page: &PageKey) -> Option<Arc<Entry>> {
         .try_with(|recent| {
             let recent = recent.borrow();
             let recent = recent.as_ref()?;
-            (recent.store == store && recent.page == *page).then(|| recent.entry.clone())
+            let same = recent.store == store && recent.page == *page;
+            if same { recent.entry.upgrade() } else { None }
         })
         .ok()
         .flatten()
@@ -52,7 +55,7 @@ pub(super) fn remember(store: u64, page: &PageKey, entry: &Arc<Entry>) {
         *recent.borrow_mut() = Some(Recent {
             store,
             page: *page,
-            entry: entry.clone(),
+            entry: Arc::downgrade(entry),
         });
     });
 }
@@ -144,6 +147,19 @@ mod tests {
             a.put(&key(1), "k", b"1".to_vec()).await.unwrap();
             assert!(a.touch(&key(1)).await.unwrap());
             assert!(!b.touch(&key(1)).await.unwrap());
+        });
+    }
+
+    #[test]
+    fn the_memo_does_not_keep_a_dropped_stores_page() {
+        on_one_thread(|| async {
+            let store = MemoryPageStore::default();
+            store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
+            assert!(store.touch(&key(1)).await.unwrap());
+            let id = store.inner.id;
+            assert!(super::recall(id, &key(1)).is_some());
+            drop(store);
+            assert!(super::recall(id, &key(1)).is_none());
         });
     }
 }
