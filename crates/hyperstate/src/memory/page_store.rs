@@ -10,7 +10,7 @@
 //! Lock order, which rules out deadlock: a thread may take a shard lock while it
 //! holds a page lock (writes that must evict), but while it holds a shard lock it
 //! only ever *tries* a page lock. Pages leave their shard first and are retired
-//! (marked removed, their bytes given back) after the shard lock is dropped; a
+//! (marked retired, their bytes given back) after the shard lock is dropped; a
 //! writer that finds its page retired under it starts over, so no write lands in
 //! a page nobody can see.
 
@@ -141,8 +141,9 @@ struct Entry {
     /// When the page last moved to the back of its shard's LRU order (see
     /// [`REORDER_MS`]). Read and written under the shard lock.
     placed: AtomicU64,
-    /// Set with `Data::removed` (under the data lock), and readable without it:
-    /// `recent_entry` must not answer with a page that left its shard.
+    /// Set once the page has left its shard, under the data lock: writers that
+    /// then lock the data see it and start over. Readable without the lock, so
+    /// that `recent_entry` never answers with such a page.
     retired: AtomicBool,
     data: Mutex<Data>,
 }
@@ -157,6 +158,11 @@ impl Entry {
             data: Mutex::new(data),
         }
     }
+
+    /// True once the page has left its shard (see [`Entry::retired`]).
+    fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -166,8 +172,6 @@ struct Data {
     bytes: usize,
     /// What this page holds of the budget, overheads included.
     cost: usize,
-    /// Set once the page has left its shard; writers seeing it start over.
-    removed: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -250,7 +254,7 @@ impl Inner {
         if let Some(entry) = recent_entry::recall(self.id, page) {
             let now = self.now_ms();
             let placed = entry.placed.load(Ordering::Relaxed);
-            if !entry.retired.load(Ordering::Acquire)
+            if !entry.is_retired()
                 && now.saturating_sub(placed) < REORDER_MS
                 && !self.expired(&entry, now)
             {
@@ -305,22 +309,19 @@ impl Inner {
         found
     }
 
-    /// Marks a page that has left its shard as removed and gives back its bytes.
+    /// Marks a page that has left its shard as retired and gives back its bytes.
     fn retire(&self, entry: &Entry) {
         let mut data = lock(&entry.data);
         self.retire_locked(entry, &mut data);
     }
 
+    /// [`Self::retire`] with the page's data lock held (`data`).
     fn retire_locked(&self, entry: &Entry, data: &mut Data) {
-        if !data.removed {
+        if !entry.is_retired() {
             entry.retired.store(true, Ordering::Release);
-            data.removed = true;
             self.metrics.pages.decrement(1.0);
             self.budget.give_back(data.cost);
-            *data = Data {
-                removed: true,
-                ..Data::default()
-            };
+            *data = Data::default();
         }
     }
 
@@ -392,7 +393,7 @@ impl Inner {
                 unreachable!("lookup with create always returns an entry");
             };
             let mut data = lock(&entry.data);
-            if data.removed {
+            if entry.is_retired() {
                 continue;
             }
             if created {
@@ -504,7 +505,7 @@ impl PageStore for MemoryPageStore {
             return Ok(false);
         };
         let mut data = lock(&entry.data);
-        if data.removed {
+        if entry.is_retired() {
             return Ok(false);
         }
         let Some(value_len) = data.values.remove(key) else {

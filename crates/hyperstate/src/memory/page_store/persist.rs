@@ -115,7 +115,7 @@ impl Inner {
     fn record(&self, key: &PageKey, entry: &Entry, now: u64) -> Option<PageRecord> {
         let data = lock(&entry.data);
         let idle = now.saturating_sub(entry.last_access.load(Ordering::Relaxed));
-        if data.removed || idle >= self.ttl_ms {
+        if entry.is_retired() || idle >= self.ttl_ms {
             return None;
         }
         let values = data

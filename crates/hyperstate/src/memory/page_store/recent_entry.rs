@@ -4,9 +4,9 @@
 //!
 //! It answers only for a page placed in its shard's LRU order within
 //! [`REORDER_MS`](super::REORDER_MS) (an older one goes through its shard, to
-//! be moved to the back) and never for a retired one: [`Entry::retired`] is
-//! set under the page's data lock, with [`Data::removed`](super::Data), so a
-//! writer that finds its page removed and starts over is sent to the shard.
+//! be moved to the back) and never for a retired one ([`Entry::retired`]),
+//! so a writer that finds its page retired and starts over is sent to the
+//! shard.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,10 +63,10 @@ pub(super) fn remember(store: u64, page: &PageKey, entry: &Arc<Entry>) {
 #[cfg(test)]
 mod tests {
     use std::future::Future;
-    use std::sync::mpsc;
+    use std::sync::{Arc, mpsc};
     use std::time::Duration;
 
-    use super::super::{ENTRY_OVERHEAD, MemoryOptions, MemoryPageStore, PAGE_OVERHEAD};
+    use super::super::{ENTRY_OVERHEAD, Entry, MemoryOptions, MemoryPageStore, PAGE_OVERHEAD};
     use crate::page::{PageKey, PageOptions, PageStore};
 
     fn key(n: u8) -> PageKey {
@@ -92,12 +92,20 @@ mod tests {
             .expect("the test panicked or never ended");
     }
 
+    /// Writes page 1 of `store` and touches it: this thread's memo then holds
+    /// it. Returns the page as an operation still in flight would hold it,
+    /// which keeps it alive after it leaves its shard.
+    async fn remembered(store: &MemoryPageStore) -> Arc<Entry> {
+        store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
+        assert!(store.touch(&key(1)).await.unwrap());
+        super::recall(store.inner.id, &key(1)).expect("the page is remembered")
+    }
+
     #[test]
     fn a_cleared_page_is_not_answered_from_the_memo() {
         on_one_thread(|| async {
             let store = MemoryPageStore::default();
-            store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
-            assert!(store.touch(&key(1)).await.unwrap());
+            let _in_flight = remembered(&store).await;
             store.clear(&key(1)).await.unwrap();
             assert!(!store.touch(&key(1)).await.unwrap());
             assert_eq!(store.get(&key(1), "k").await.unwrap(), None);
@@ -115,8 +123,7 @@ mod tests {
                     .memory_limit(limit)
                     .min_idle(Duration::ZERO),
             );
-            store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
-            assert!(store.touch(&key(1)).await.unwrap());
+            let _in_flight = remembered(&store).await;
             // Page 2 evicts page 1, on another path than this thread's lookups.
             let other = store.clone();
             tokio::task::spawn_blocking(move || {
@@ -144,8 +151,7 @@ mod tests {
     fn two_stores_do_not_share_a_page() {
         on_one_thread(|| async {
             let (a, b) = (MemoryPageStore::default(), MemoryPageStore::default());
-            a.put(&key(1), "k", b"1".to_vec()).await.unwrap();
-            assert!(a.touch(&key(1)).await.unwrap());
+            remembered(&a).await;
             assert!(!b.touch(&key(1)).await.unwrap());
         });
     }
@@ -154,8 +160,7 @@ mod tests {
     fn the_memo_does_not_keep_a_dropped_stores_page() {
         on_one_thread(|| async {
             let store = MemoryPageStore::default();
-            store.put(&key(1), "k", b"1".to_vec()).await.unwrap();
-            assert!(store.touch(&key(1)).await.unwrap());
+            remembered(&store).await;
             let id = store.inner.id;
             assert!(super::recall(id, &key(1)).is_some());
             drop(store);
